@@ -1,0 +1,133 @@
+"""The console adapter: a supporter chat in the terminal, with buttons as numbered choices.
+
+It reads standard input line by line, so it works typed or piped, and stops at
+the end of input. Typing a number presses that button of the latest message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from typing import TextIO
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.text import Text
+
+from campaigns import wording
+from campaigns.commands import parse
+from campaigns.core import Core
+from campaigns.model import Button, Message, Origin
+
+PLATFORM = "console"
+ADDRESS = "local"
+
+
+class ConsoleChat:
+    """One supporter's chat with the bot, in a terminal."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        core: Core,
+        *,
+        stdin: TextIO | None = None,
+        console: Console | None = None,
+        address: str = ADDRESS,
+    ) -> None:
+        self.core = core
+        self.stdin = stdin or sys.stdin
+        self.console = console or Console(highlight=False)
+        self.origin = Origin(PLATFORM, address)
+        self._choices: list[Button] = []
+
+    @property
+    def interactive(self) -> bool:
+        return self.stdin.isatty()
+
+    async def run(self) -> None:
+        """Read lines until the end of input, answering each."""
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:  # a daemon thread, so a blocked read never holds up exit
+            for line in self.stdin:
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            loop.call_soon_threadsafe(lines.put_nowait, None)
+
+        threading.Thread(target=read, name="console-stdin", daemon=True).start()
+        if self.interactive:
+            self.console.print(
+                Text("campaignbot console chat. Try /start, then /ask. Ctrl-D quits.", style="dim")
+            )
+        while True:
+            if self.interactive:
+                self.console.print(Text("you> ", style="bold"), end="")
+            line = await lines.get()
+            if line is None:
+                return
+            await self.handle_line(line.strip())
+
+    async def handle_line(self, line: str) -> None:
+        """Answer one line: a command, a button number, or anything else (not kept)."""
+        if not line:
+            return
+        if line.isdigit():
+            await self._press(int(line))
+            return
+        command = parse(line)
+        if command is None:
+            self.show(Message(text=wording.UNKNOWN))
+            return
+        for message in await self.core.command(self.origin, command.name, command.args):
+            self.show(message)
+
+    async def _press(self, number: int) -> None:
+        if not 1 <= number <= len(self._choices):
+            self.show(Message(text="There's no button with that number."))
+            return
+        button = self._choices[number - 1]
+        if button.url is not None:
+            self.console.print(Text(f"Open this link in your browser: {button.url}"))
+            return
+        assert button.action is not None
+        result = await self.core.press(self.origin, button.action)
+        self.console.print(Text(f"» {result.answer}", style="italic"))
+        if result.edit is not None:
+            self.show(result.edit)
+        for message in result.replies:
+            self.show(message)
+
+    def show(self, message: Message) -> None:
+        """Print a message; its buttons become the numbered choices."""
+        parts: list[Text | Panel] = []
+        if message.card is not None:
+            card = message.card
+            stat = card.statistic
+            body = Text()
+            if card.reminder:
+                body.append("Reminder\n", style="bold yellow")
+            body.append(card.ask + "\n\n")
+            body.append(stat.figure, style="bold")
+            body.append(f" {stat.sentence}\n")
+            body.append(f"Source: {stat.source}, {stat.year} ({stat.url})", style="dim")
+            title = Text(f"{card.campaign_title}: {card.title}", style="bold")
+            parts.append(Panel(body, title=title, title_align="left", expand=False))
+        if message.text:
+            parts.append(Text(message.text))
+        if message.attachment is not None:
+            parts.append(Text(f"--- {message.attachment.filename} ---", style="dim"))
+            parts.append(Text(message.attachment.content.decode("utf-8", "replace")))
+        if message.buttons:
+            self._choices = message.all_buttons()
+            for number, button in enumerate(self._choices, start=1):
+                link = f" → {button.url}" if button.url else ""
+                parts.append(Text(f"  [{number}] {button.label}{link}", style="cyan"))
+        self.console.print(Group(*parts))
+        self.console.print()
+
+    async def deliver(self, message: Message) -> None:
+        """Show a message the scheduler sent (the weekly ask arriving in the chat)."""
+        self.show(message)

@@ -1,0 +1,73 @@
+"""The loaded campaign packs, and copying them into the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from campaigns.packs import Pack, PackError, load_packs
+from db import catalog as catalog_db
+
+DEFAULT_CAMPAIGN = "one-step-ahead"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every loaded pack, keyed by campaign slug, and which one /ask talks about."""
+
+    packs: dict[str, Pack]
+    default: str
+
+    @classmethod
+    def load(cls, directory: Path, default: str | None = None) -> Catalog:
+        packs = load_packs(directory)
+        if default is None:
+            default = DEFAULT_CAMPAIGN if DEFAULT_CAMPAIGN in packs else sorted(packs)[0]
+        if default not in packs:
+            raise PackError(directory, [f"the default campaign {default!r} is not in any pack"])
+        return cls(packs, default)
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic of every pack, in pack order."""
+        seen: dict[str, None] = {}
+        for slug in sorted(self.packs):
+            for topic in self.packs[slug].topics:
+                seen.setdefault(topic, None)
+        return list(seen)
+
+    def sync(self, db: Database) -> None:
+        """Copy every pack into the campaigns and asks tables."""
+        for slug, pack in self.packs.items():
+            schedule = pack.campaign.schedule
+            campaign = {
+                "slug": slug,
+                "title": pack.campaign.title,
+                "description": pack.campaign.description,
+                "weekday": schedule.weekday,
+                "time": schedule.time.strftime("%H:%M"),
+                "timezone": schedule.timezone,
+                "grace_hours": schedule.grace_hours,
+                "reminder_days": schedule.reminder_days,
+                "pack_file": f"{slug}.toml",
+            }
+            asks = [
+                {
+                    "id": ask.id,
+                    "title": ask.title,
+                    "topic": ask.topic,
+                    "ask": ask.ask,
+                    "stat_figure": ask.statistic.figure,
+                    "stat_sentence": ask.statistic.sentence,
+                    "stat_source": ask.statistic.source,
+                    "stat_url": ask.statistic.url,
+                    "stat_year": ask.statistic.year,
+                    "link_label": ask.action.label,
+                    "link_url": ask.action.url,
+                    "reminder": ask.reminder,
+                }
+                for ask in pack.asks
+            ]
+            catalog_db.upsert_campaign(db, campaign, asks)

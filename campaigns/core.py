@@ -1,0 +1,84 @@
+"""The one object adapters talk to: the campaign core, async, over the store's writer.
+
+Adapters pass in who did what (an `Origin`, a command name, a button id) and get
+back plain messages. A domain answer is a reply; anything unexpected is logged
+with its traceback and the supporter gets a short apology, never the error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from campaigns import dialogue, supporters, wording
+from campaigns.buttons import ButtonIds
+from campaigns.catalog import Catalog
+from campaigns.dialogue import Context
+from campaigns.model import Message, Origin, PressResult
+from campaigns.settings import Settings
+from db import stats as stats_db
+from db import supporters as supporters_db
+from db.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Core:
+    """The campaign core as adapters see it."""
+
+    def __init__(self, store: Store, ctx: Context, organisers: Iterable[str] = ()) -> None:
+        self.store = store
+        self.ctx = ctx
+        self.organisers = frozenset(organisers)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Core:
+        """Open the store, load and copy the packs, and get ready to answer."""
+        catalog = Catalog.load(settings.packs, settings.default_campaign)
+        store = Store(settings.db)
+        store.submit(catalog.sync).result()
+        ctx = Context(catalog=catalog, ids=ButtonIds(settings.button_secret()))
+        return cls(store, ctx, settings.organisers)
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def ids(self) -> ButtonIds:
+        return self.ctx.ids
+
+    def is_organiser(self, platform: str, user: str | None) -> bool:
+        return user is not None and f"{platform}:{user}" in self.organisers
+
+    async def command(
+        self, origin: Origin, name: str, args: tuple[str, ...] = (), *, admin: bool = False
+    ) -> list[Message]:
+        """Answer a supporter command (only its name and arguments reach us)."""
+        try:
+            return await self.store.write(
+                dialogue.handle_command, self.ctx, origin, name, args, admin
+            )
+        except Exception:
+            log.exception("command /%s on %s failed", name[:32], origin.platform)
+            return [Message(text=wording.SORRY)]
+
+    async def press(self, origin: Origin, value: str) -> PressResult:
+        """Answer a button press; forged or stale ids change nothing."""
+        try:
+            return await self.store.write(dialogue.handle_press, self.ctx, origin, value)
+        except Exception:
+            log.exception("button press on %s failed", origin.platform)
+            return PressResult(answer=wording.SORRY)
+
+    async def gone(self, platform: str, address: str) -> bool:
+        """The platform says this chat can't be reached any more: send it nothing."""
+        return await self.store.write(supporters.mark_gone, platform, address)
+
+    async def moved(self, platform: str, old: str, new: str) -> bool:
+        """A chat changed its address (a group that became a supergroup)."""
+        return await self.store.write(supporters_db.move_address, platform, old, new)
+
+    async def participation(
+        self, filters: stats_db.Filters | None = None
+    ) -> stats_db.Participation:
+        return await self.store.read(stats_db.participation, filters)

@@ -1,0 +1,241 @@
+"""Campaign packs: TOML files that hold a campaign and its ordered asks.
+
+A pack is validated on load. A broken pack raises `PackError` with a message that
+names the file, the ask and the field, so an organiser can fix it in one go.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import unicodedata
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+BUNDLED_PACKS = Path(__file__).parent / "packs"
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
+TOPIC = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"  # fits in a button id
+MAX_ASK_CHARS = 400  # about what fits on a phone screen without scrolling
+
+
+class PackError(ValueError):
+    """A pack file that cannot be used, with every problem spelled out."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+    def __str__(self) -> str:
+        lines = [f"{self.path}: {len(self.problems)} problem(s)"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+def _clean_text(value: str) -> str:
+    """Normalise Unicode and refuse control characters that would garble a chat."""
+    value = unicodedata.normalize("NFC", value).strip()
+    for char in value:
+        if unicodedata.category(char) == "Cc" and char not in "\n":
+            raise ValueError(f"contains a control character (U+{ord(char):04X})")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_clean_text)]
+
+
+_URL = TypeAdapter(HttpUrl)
+
+
+def _https(value: str) -> str:
+    try:
+        url = _URL.validate_python(value)
+    except ValidationError:
+        raise ValueError(f"{value[:80]!r} is not a web link") from None
+    if url.scheme != "https":
+        raise ValueError("must be an https:// link")
+    return str(url)
+
+
+HttpsUrl = Annotated[str, AfterValidator(_https)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Schedule(Strict):
+    """When the weekly ask goes out, in the campaign's own time zone."""
+
+    weekday: str = Field(description="Day of the week, such as 'tuesday'.")
+    time: time
+    timezone: str = Field(description="IANA time zone, such as 'Europe/London'.")
+    grace_hours: float = Field(6.0, ge=0, le=72)
+    reminder_days: int | None = Field(
+        None, ge=1, le=6, description="Days after the ask to remind; leave out for no reminder."
+    )
+
+    @field_validator("weekday")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        value = value.lower()
+        if value not in WEEKDAYS:
+            raise ValueError(f"must be one of {', '.join(WEEKDAYS)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (try 'Europe/London')") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Campaign(Strict):
+    slug: str = Field(pattern=SLUG)
+    title: Annotated[Text, Field(min_length=1, max_length=80)]
+    description: Annotated[Text, Field(min_length=1, max_length=600)]
+    schedule: Schedule
+
+
+class StatisticSpec(Strict):
+    figure: Annotated[Text, Field(min_length=1, max_length=40)]
+    sentence: Annotated[Text, Field(min_length=1, max_length=280)]
+    source: Annotated[Text, Field(min_length=1, max_length=120)]
+    url: HttpsUrl
+    year: int = Field(ge=1990, le=2100)
+
+
+class ActionLink(Strict):
+    label: Annotated[Text, Field(min_length=1, max_length=40)]
+    url: HttpsUrl
+
+
+class Ask(Strict):
+    id: str = Field(pattern=SLUG)
+    title: Annotated[Text, Field(min_length=1, max_length=80)]
+    ask: Annotated[Text, Field(min_length=1, max_length=MAX_ASK_CHARS)]
+    topic: str = Field(pattern=TOPIC)
+    statistic: StatisticSpec
+    action: ActionLink
+    reminder: Annotated[Text, Field(min_length=1, max_length=280)] | None = None
+
+
+class Pack(Strict):
+    campaign: Campaign
+    asks: list[Ask] = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _unique_ask_ids(self) -> Pack:
+        seen: set[str] = set()
+        for ask in self.asks:
+            if ask.id in seen:
+                raise ValueError(f"ask id {ask.id!r} is used twice")
+            seen.add(ask.id)
+        return self
+
+    def ask(self, ask_id: str) -> Ask | None:
+        return next((ask for ask in self.asks if ask.id == ask_id), None)
+
+    @property
+    def topics(self) -> list[str]:
+        """The pack's topics, in the order they first appear."""
+        return list(dict.fromkeys(ask.topic for ask in self.asks))
+
+
+_FRIENDLY = {
+    "extra_forbidden": "is not a known field",
+    "missing": "is missing",
+    "too_long": "is {length} characters long; at most {max_length} fit",
+    "string_too_long": "is {length} characters long; at most {max_length} fit",
+    "too_short": "is empty",
+    "string_too_short": "is empty",
+    "string_pattern_mismatch": "must be lowercase letters, digits and hyphens, such as 'ai-images'",
+}
+
+
+def _length(value: Any) -> int:
+    return len(value) if isinstance(value, str | list) else 0
+
+
+def _describe(error: Any, data: dict[str, Any]) -> str:
+    """Turn one pydantic error into 'ask 'x', field statistic.url: ...'."""
+    loc = list(error["loc"])
+    where = ""
+    if len(loc) >= 2 and loc[0] == "asks" and isinstance(loc[1], int):
+        index = loc[1]
+        asks = data.get("asks")
+        ask_id = None
+        if isinstance(asks, list) and index < len(asks) and isinstance(asks[index], dict):
+            ask_id = asks[index].get("id")
+        where = f"ask {ask_id!r} (#{index + 1})" if ask_id else f"ask #{index + 1}"
+        loc = loc[2:]
+    elif loc and loc[0] == "campaign":
+        where = "campaign"
+        loc = loc[1:]
+    field = ".".join(str(part) for part in loc) or "(whole)"
+    message = _FRIENDLY.get(error["type"], "")
+    if message:
+        message = message.format(**error.get("ctx", {}), length=_length(error.get("input")))
+    else:
+        message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}, field {field}: {message}" if where else f"field {field}: {message}"
+
+
+def load_pack(path: Path) -> Pack:
+    """Read and validate one pack file, or raise `PackError` naming what is wrong."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PackError(path, [f"cannot read the file ({exc.strerror})"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PackError(path, ["the file is not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PackError(path, [f"not valid TOML: {exc}"]) from None
+    try:
+        return Pack.model_validate(data)
+    except ValidationError as exc:
+        raise PackError(path, [_describe(error, data) for error in exc.errors()]) from None
+
+
+def _pack_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.toml") if p.is_file())
+
+
+def load_packs(directory: Path) -> dict[str, Pack]:
+    """Load every pack in a folder, keyed by campaign slug; any broken pack is an error."""
+    if not directory.is_dir():
+        raise PackError(directory, ["is not a folder of campaign packs"])
+    packs: dict[str, Pack] = {}
+    for path in _pack_files(directory):
+        pack = load_pack(path)
+        slug = pack.campaign.slug
+        if slug in packs:
+            raise PackError(path, [f"campaign slug {slug!r} is already used by another pack"])
+        packs[slug] = pack
+    if not packs:
+        raise PackError(directory, ["holds no campaign packs (*.toml)"])
+    return packs

@@ -1,0 +1,70 @@
+"""Participation counts as tables: the same rows for the terminal, JSON, CSV and the dashboard."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+from enum import StrEnum
+from typing import Any
+
+from db.stats import Counts, Participation
+
+COUNT_COLUMNS = ("delivered", "opened", "done", "skipped", "supporters")
+
+
+class Table(StrEnum):
+    """The report tables."""
+
+    ASKS = "asks"  # per ask and week
+    PLATFORMS = "platforms"
+    SOURCES = "sources"
+
+
+def _counts(counts: Counts) -> list[int]:
+    return [getattr(counts, column) for column in COUNT_COLUMNS]
+
+
+def table(report: Participation, which: Table) -> tuple[list[str], list[list[Any]]]:
+    """The header and rows of one report table."""
+    if which is Table.ASKS:
+        header = ["week", "campaign", "ask_id", "ask_title", *COUNT_COLUMNS]
+        rows = [
+            [row.week, row.campaign, row.ask_id, row.ask_title, *_counts(row.counts)]
+            for row in report.by_ask_week
+        ]
+        return header, rows
+    groups = report.by_platform if which is Table.PLATFORMS else report.by_source
+    key = "platform" if which is Table.PLATFORMS else "source"
+    return [key, *COUNT_COLUMNS], [[row.key, *_counts(row.counts)] for row in groups]
+
+
+def _cell(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula gets a leading quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_csv(report: Participation, which: Table) -> str:
+    header, rows = table(report, which)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([_cell(value) for value in row] for row in rows)
+    return out.getvalue()
+
+
+def to_json(report: Participation) -> str:
+    def records(which: Table) -> list[dict[str, Any]]:
+        header, rows = table(report, which)
+        return [dict(zip(header, row, strict=True)) for row in rows]
+
+    data = {
+        "by_ask_week": records(Table.ASKS),
+        "by_platform": records(Table.PLATFORMS),
+        "by_source": records(Table.SOURCES),
+        "total": asdict(report.total),
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False)

@@ -1,0 +1,128 @@
+"""Everything the bot says to supporters, in one place, the same on every platform.
+
+Text here is plain: adapters escape it for their own markup.
+"""
+
+from __future__ import annotations
+
+CONSENT_VERSION = "2026-11"
+
+DONE_LABEL = "I did it"
+SKIP_LABEL = "Not this week"
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "Subscribe: one ask a week"),
+    ("ask", "This week's ask again"),
+    ("done", "I did this week's ask"),
+    ("skip", "Not this week"),
+    ("topics", "Choose the topics you hear about"),
+    ("pause", "Pause the weekly ask (optionally for N weeks)"),
+    ("resume", "Start the weekly ask again"),
+    ("mydata", "See what we hold about you"),
+    ("forget", "Erase everything we hold about you"),
+    ("stop", "Unsubscribe"),
+    ("help", "What this bot does"),
+)
+
+
+def welcome(campaign_title: str, description: str, already: bool) -> str:
+    first = (
+        "You're already subscribed. Thank you for staying with us."
+        if already
+        else f"Welcome to {campaign_title}. You're subscribed."
+    )
+    return (
+        f"{first}\n\n{description}\n\n"
+        "Once a week you'll get one short ask, the figure behind it and a link to act. "
+        "When you've done it, press \u201cI did it\u201d so we can count it.\n\n"
+        "What we keep: this chat's id on this platform, how you found us, your topic "
+        "choices and the buttons you press. Never what you type. "
+        "See it with /mydata, erase it with /forget, leave with /stop."
+    )
+
+
+def help_text(subscribed: bool) -> str:
+    lines = [f"/{name}: {what}" for name, what in COMMANDS]
+    intro = (
+        "You're subscribed to the weekly ask."
+        if subscribed
+        else "Send /start to get one short campaign ask a week."
+    )
+    return intro + "\n\n" + "\n".join(lines)
+
+
+UNKNOWN = "I only understand commands. Try /ask for this week's ask, or /help for the rest."
+NOT_SUBSCRIBED = "You're not subscribed. Send /start to join."
+NO_ASK_YET = "There's no ask out yet. We'll send the first one soon."
+STOPPED = (
+    "You're unsubscribed and won't get the weekly ask. "
+    "We keep your past actions in our totals; /forget erases your data. Send /start to come back."
+)
+ALREADY_STOPPED = "You're not subscribed, so there's nothing to stop. /start subscribes you."
+PAUSED = "Paused. You won't get the weekly ask until you send /resume."
+RESUMED = "Welcome back. The weekly ask is on again."
+NOT_PAUSED = "You're not paused: the weekly ask is on."
+PAUSE_USAGE = "Use /pause to pause, or /pause 4 to pause for 4 weeks (1 to 12)."
+DONE_THANKS = "Thank you! That's counted. Small actions add up."
+DONE_ALREADY = "Already counted. Thank you!"
+SKIP_NOTED = "No problem. We'll be back next week."
+SKIP_ALREADY = "Already noted. See you next week."
+TOPICS_INTRO = "Choose the topics you want asks about. Press one to turn it on or off."
+TOPICS_USAGE = "Use /topics to choose with buttons, or /topics all, or /topics followed by names."
+TOPICS_UNKNOWN = "I don't know these topics: {names}. The topics are: {known}."
+FORGET_CONFIRM = (
+    "This erases everything we hold about you: your subscription, your source and your "
+    "topic choices. Your past actions stay in our totals with nothing that leads back to you. "
+    "This can't be undone."
+)
+FORGET_YES = "Yes, erase my data"
+FORGET_NO = "No, keep it"
+FORGOTTEN = "Done. We've erased your data. If you ever want to come back, send /start."
+FORGET_KEPT = "Nothing was erased."
+NOTHING_HELD = "We hold nothing about you."
+BUTTON_STALE = "That button no longer works. Send /ask for this week's ask."
+BUTTON_NOT_YOURS = "That button isn't for you."
+SORRY = "Sorry, something went wrong on our side. Please try again in a minute."
+GROUP_ONLY_ADMINS = "Only a group admin can do that."
+GROUP_SUBSCRIBED = (
+    "This group will get the weekly ask. Anyone here can press the buttons; each "
+    "press counts for the person who pressed it. An admin can send /stop to end it."
+)
+GROUP_STOPPED = "This group won't get the weekly ask any more."
+GROUP_PRIVATE_ONLY = "That command works in a private chat with me."
+
+
+def safeguarding(removed: bool) -> str:
+    """The calm reply to a photo, video, file or link: never opened, pointed to the right place."""
+    handled = (
+        "we didn't open what you sent, and we've removed it"
+        if removed
+        else "we didn't open what you sent; please delete it"
+    )
+    return (
+        "For everyone's safety this chat doesn't take photos, videos, files or links: "
+        f"{handled}.\n\n"
+        "If you have seen sexual images or videos of someone under 18, you can report them "
+        "anonymously to the Internet Watch Foundation: https://report.iwf.org.uk/\n\n"
+        "If a child is in immediate danger, call 999."
+    )
+
+
+def paused_for(weeks: int, until: str) -> str:
+    plural = "week" if weeks == 1 else "weeks"
+    return f"Paused for {weeks} {plural}. The weekly ask starts again after {until}."
+
+
+def topics_now(chosen: list[str], every: bool) -> str:
+    if every:
+        return "You'll hear about every topic."
+    return "You'll hear about: " + ", ".join(chosen) + "."
+
+
+def topic_off(topic: str) -> str:
+    return f"This week's ask is about {topic}, which you've turned off. /topics changes that."
+
+
+def mydata_summary(facts: list[tuple[str, str]]) -> str:
+    lines = [f"{label}: {value}" for label, value in facts]
+    return "What we hold about you:\n" + "\n".join(lines) + "\n\nThe file has the same, as JSON."

@@ -1,0 +1,55 @@
+"""`campaignbot campaigns`: see and check campaign packs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from campaigns.catalog import Catalog
+from campaigns.packs import PackError, load_pack, load_packs
+from cli import app, err, out, settings
+
+campaigns_app = typer.Typer(help="See and check campaign packs.", no_args_is_help=True)
+app.add_typer(campaigns_app, name="campaigns")
+
+
+@campaigns_app.command("list")
+def list_campaigns() -> None:
+    """Show the campaigns loaded from the packs folder, with their asks and schedules."""
+    config = settings()
+    catalog = Catalog.load(config.packs, config.default_campaign)
+    table = Table(title=f"Campaign packs in {config.packs}")
+    for column in ("campaign", "title", "asks", "topics", "weekly", "default"):
+        table.add_column(column)
+    for slug, pack in sorted(catalog.packs.items()):
+        schedule = pack.campaign.schedule
+        table.add_row(
+            slug,
+            pack.campaign.title,
+            ", ".join(ask.id for ask in pack.asks),
+            ", ".join(pack.topics),
+            f"{schedule.weekday} {schedule.time:%H:%M} {schedule.timezone}",
+            "yes" if slug == catalog.default else "",
+        )
+    out.print(table)
+
+
+@campaigns_app.command("check")
+def check(
+    path: Annotated[Path, typer.Argument(help="A pack file, or a folder of packs.")],
+) -> None:
+    """Validate a pack (or a folder of packs) without touching the database."""
+    try:
+        packs = load_packs(path) if path.is_dir() else {"": load_pack(path)}
+    except PackError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    for pack in packs.values():
+        out.print(
+            f"ok: {pack.campaign.slug} ({pack.campaign.title}), {len(pack.asks)} asks, "
+            f"topics: {', '.join(pack.topics)}",
+            markup=False,
+        )

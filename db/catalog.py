@@ -1,0 +1,100 @@
+"""Campaigns and asks, copied from the packs so prompts, stats and Datasette can join them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from db.times import now_text
+
+
+@dataclass(frozen=True, slots=True)
+class AskRow:
+    campaign: str
+    id: str
+    position: int
+    title: str
+    topic: str
+    ask: str
+    stat_figure: str
+    stat_sentence: str
+    stat_source: str
+    stat_url: str
+    stat_year: int
+    link_label: str
+    link_url: str
+    reminder: str | None
+    retired: int
+    campaign_title: str
+
+
+_ASK_SELECT = (
+    "SELECT "
+    + ", ".join(f"a.{name}" for name in AskRow.__slots__ if name != "campaign_title")
+    + ", c.title FROM asks a JOIN campaigns c ON c.slug = a.campaign"
+)
+
+
+def upsert_campaign(db: Database, campaign: dict[str, Any], asks: list[dict[str, Any]]) -> None:
+    """Store a campaign and its asks; asks no longer in the pack are kept but retired.
+
+    Asks are never deleted: prompts and actions refer to them.
+    """
+    now = now_text()
+    db.execute(
+        """
+        INSERT INTO campaigns
+            (slug, title, description, weekday, time, timezone, grace_hours, reminder_days,
+             pack_file, updated_at)
+        VALUES (:slug, :title, :description, :weekday, :time, :timezone, :grace_hours,
+                :reminder_days, :pack_file, :now)
+        ON CONFLICT (slug) DO UPDATE SET
+            title = excluded.title, description = excluded.description,
+            weekday = excluded.weekday, time = excluded.time, timezone = excluded.timezone,
+            grace_hours = excluded.grace_hours, reminder_days = excluded.reminder_days,
+            pack_file = excluded.pack_file, updated_at = excluded.updated_at
+        """,
+        {**campaign, "now": now},
+    )
+    db.execute("UPDATE asks SET retired = 1 WHERE campaign = ?", [campaign["slug"]])
+    for position, ask in enumerate(asks, start=1):
+        db.execute(
+            """
+            INSERT INTO asks
+                (campaign, id, position, title, topic, ask, stat_figure, stat_sentence,
+                 stat_source, stat_url, stat_year, link_label, link_url, reminder, retired,
+                 updated_at)
+            VALUES (:campaign, :id, :position, :title, :topic, :ask, :stat_figure,
+                    :stat_sentence, :stat_source, :stat_url, :stat_year, :link_label,
+                    :link_url, :reminder, 0, :now)
+            ON CONFLICT (campaign, id) DO UPDATE SET
+                position = excluded.position, title = excluded.title, topic = excluded.topic,
+                ask = excluded.ask, stat_figure = excluded.stat_figure,
+                stat_sentence = excluded.stat_sentence, stat_source = excluded.stat_source,
+                stat_url = excluded.stat_url, stat_year = excluded.stat_year,
+                link_label = excluded.link_label, link_url = excluded.link_url,
+                reminder = excluded.reminder, retired = 0, updated_at = excluded.updated_at
+            """,
+            {**ask, "campaign": campaign["slug"], "position": position, "now": now},
+        )
+
+
+def get_ask(db: Database, campaign: str, ask_id: str) -> AskRow | None:
+    cursor = db.execute(f"{_ASK_SELECT} WHERE a.campaign = ? AND a.id = ?", [campaign, ask_id])
+    values = cursor.fetchone()
+    return AskRow(*values) if values else None
+
+
+def asks(db: Database, campaign: str, *, include_retired: bool = False) -> list[AskRow]:
+    """A campaign's asks in pack order."""
+    where = "" if include_retired else " AND a.retired = 0"
+    cursor = db.execute(
+        f"{_ASK_SELECT} WHERE a.campaign = ?{where} ORDER BY a.position", [campaign]
+    )
+    return [AskRow(*values) for values in cursor.fetchall()]
+
+
+def campaign_slugs(db: Database) -> list[str]:
+    return [row[0] for row in db.execute("SELECT slug FROM campaigns ORDER BY slug").fetchall()]

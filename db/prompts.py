@@ -1,0 +1,144 @@
+"""Queries on prompts: an ask scheduled for an audience at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from db.times import now_text
+
+
+@dataclass(frozen=True, slots=True)
+class PromptRow:
+    id: int
+    campaign: str
+    ask_id: str
+    kind: str
+    parent_id: int | None
+    scheduled_at: str
+    timezone: str
+    platform: str | None
+    source: str | None
+    state: str
+    created_by: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+    @property
+    def answers_to(self) -> int:
+        """The prompt an action on this one counts for (a reminder counts for its parent)."""
+        return self.parent_id if self.kind == "reminder" and self.parent_id else self.id
+
+
+_COLUMNS = ", ".join(PromptRow.__slots__)
+_SELECT = f"SELECT {_COLUMNS} FROM prompts"
+
+
+def _rows(cursor: Any) -> list[PromptRow]:
+    return [PromptRow(*values) for values in cursor.fetchall()]
+
+
+def create(
+    db: Database,
+    *,
+    campaign: str,
+    ask_id: str,
+    kind: str,
+    scheduled_at: str,
+    timezone: str,
+    created_by: str,
+    state: str = "scheduled",
+    platform: str | None = None,
+    source: str | None = None,
+    parent_id: int | None = None,
+) -> PromptRow:
+    now = now_text()
+    cursor = db.execute(
+        """
+        INSERT INTO prompts
+            (campaign, ask_id, kind, parent_id, scheduled_at, timezone, platform, source,
+             state, created_by, created_at, started_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [
+            campaign,
+            ask_id,
+            kind,
+            parent_id,
+            scheduled_at,
+            timezone,
+            platform,
+            source,
+            state,
+            created_by,
+            now,
+            now if state in ("sending", "sent") else None,
+        ],
+    )
+    prompt = get(db, int(cursor.lastrowid or 0))
+    assert prompt is not None
+    return prompt
+
+
+def get(db: Database, prompt_id: int) -> PromptRow | None:
+    found = _rows(db.execute(f"{_SELECT} WHERE id = ?", [prompt_id]))
+    return found[0] if found else None
+
+
+def current(db: Database, campaign: str, now: str) -> PromptRow | None:
+    """The campaign's ask of the moment: the latest prompt that has gone out, reminders aside."""
+    found = _rows(
+        db.execute(
+            f"""{_SELECT}
+            WHERE campaign = ? AND kind != 'reminder' AND state IN ('sending', 'sent')
+              AND scheduled_at <= ?
+            ORDER BY scheduled_at DESC, id DESC LIMIT 1""",
+            [campaign, now],
+        )
+    )
+    return found[0] if found else None
+
+
+def latest_for_supporter(db: Database, supporter_key: str) -> PromptRow | None:
+    """The newest prompt this supporter was sent (a reminder stands for its parent)."""
+    found = _rows(
+        db.execute(
+            f"""{_SELECT} WHERE id = (
+                SELECT COALESCE(p.parent_id, p.id) FROM deliveries d
+                JOIN prompts p ON p.id = d.prompt_id
+                WHERE d.supporter_key = ? AND d.state IN ('sent', 'sending', 'unknown')
+                ORDER BY d.id DESC LIMIT 1)""",
+            [supporter_key],
+        )
+    )
+    return found[0] if found else None
+
+
+def set_state(db: Database, prompt_id: int, state: str) -> None:
+    now = now_text()
+    started = now if state == "sending" else None
+    finished = now if state in ("sent", "cancelled", "missed") else None
+    db.execute(
+        """
+        UPDATE prompts SET state = ?, started_at = COALESCE(started_at, ?),
+            finished_at = COALESCE(?, finished_at)
+        WHERE id = ?
+        """,
+        [state, started, finished, prompt_id],
+    )
+
+
+def listed(db: Database, *, states: tuple[str, ...] = (), limit: int = 200) -> list[PromptRow]:
+    """Prompts newest first, optionally only in some states."""
+    if states:
+        marks = ", ".join("?" for _ in states)
+        return _rows(
+            db.execute(
+                f"{_SELECT} WHERE state IN ({marks}) ORDER BY scheduled_at DESC, id DESC LIMIT ?",
+                [*states, limit],
+            )
+        )
+    return _rows(db.execute(f"{_SELECT} ORDER BY scheduled_at DESC, id DESC LIMIT ?", [limit]))

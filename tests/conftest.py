@@ -1,0 +1,58 @@
+"""Shared fixtures: a fresh database (in memory, or a temp file), the bundled packs, a core."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from campaigns.buttons import ButtonIds
+from campaigns.catalog import Catalog
+from campaigns.core import Core
+from campaigns.dialogue import Context
+from campaigns.packs import BUNDLED_PACKS
+from db.store import Store, open_database
+
+SECRET = b"test-secret-not-for-production-0123456789"
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return Catalog.load(BUNDLED_PACKS)
+
+
+@pytest.fixture
+def ids() -> ButtonIds:
+    return ButtonIds(SECRET)
+
+
+@pytest.fixture
+def db(catalog: Catalog) -> Iterator[Database]:
+    """A fresh in-memory database with the schema and the bundled packs."""
+    database = open_database(":memory:")
+    with database.atomic():
+        catalog.sync(database)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def ctx(catalog: Catalog, ids: ButtonIds) -> Context:
+    return Context(catalog=catalog, ids=ids)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "campaignbot.db"
+
+
+@pytest.fixture
+def core(db_path: Path, catalog: Catalog, ctx: Context) -> Iterator[Core]:
+    """The async core over a temp-file store."""
+    store = Store(db_path)
+    store.submit(catalog.sync).result()
+    core = Core(store, ctx, organisers=["console:organiser", "telegram:900", "discord:900"])
+    yield core
+    core.close()
