@@ -1,22 +1,37 @@
 """When prompts go out: one APScheduler `AsyncIOScheduler` in the bot's event loop.
 
-Each campaign's weekly schedule is a cron job with a stable id, in the
-campaign's own time zone, so it stays on local time across daylight saving.
+- Each campaign's weekly run is a cron job (stable id `weekly:<slug>`) in the
+  campaign's own time zone, so it stays on local time across daylight saving.
+  A run makes a weekly prompt for the next ask; the database makes sure a run
+  never makes two.
+- A short interval job picks up due prompts, including those an organiser
+  scheduled from the CLI or the dashboard while the bot runs. A prompt is sent
+  if it is still within its campaign's grace window, and recorded as missed if not.
+- At start-up the latest weekly run is checked: one missed while the process
+  was down is made now (then sent or recorded as missed, by the same rule), and
+  any send a crash interrupted carries on.
+- Another interval job makes reminders, where a pack asks for them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlite_utils import Database
 
 from campaigns.catalog import Catalog
+from campaigns.delivery import DeliveryEngine, grace_passed
+from campaigns.schedule import next_ask
+from db import catalog as catalog_db
+from db import prompts as prompts_db
+from db.store import Store
+from db.times import from_text, now_text, to_text, utcnow
 
 log = logging.getLogger(__name__)
-
-WeeklyJob = Callable[[str], Awaitable[None]]
 
 
 def weekly_trigger(catalog: Catalog, slug: str) -> CronTrigger:
@@ -29,15 +44,110 @@ def weekly_trigger(catalog: Catalog, slug: str) -> CronTrigger:
     )
 
 
-class CampaignScheduler:
-    """The weekly jobs of every campaign."""
+def latest_run(trigger: CronTrigger, now: datetime, since: datetime) -> datetime | None:
+    """The latest time the trigger fired (or would have) in (since, now]."""
+    latest = None
+    moment = trigger.get_next_fire_time(None, since.astimezone(UTC) + timedelta(seconds=1))
+    while moment is not None and moment <= now:
+        latest = moment
+        # step on in UTC: wall-clock arithmetic on the night clocks go back loops forever
+        after = moment.astimezone(UTC) + timedelta(seconds=1)
+        moment = trigger.get_next_fire_time(moment, after)
+    return latest.astimezone(UTC) if latest else None
 
-    def __init__(self, catalog: Catalog, weekly: WeeklyJob) -> None:
+
+def ensure_weekly_prompt(db: Database, catalog: Catalog, slug: str, run: datetime) -> int:
+    """The weekly prompt for one run, made once (a unique index sees to that).
+
+    Two runs within a day are one run: on the night clocks go back, a local time
+    such as 01:30 happens twice, and the cron trigger fires at both.
+    """
+    text = to_text(run)
+    existing = db.execute(
+        """
+        SELECT id FROM prompts WHERE campaign = ? AND kind = 'weekly'
+          AND scheduled_at > ? AND scheduled_at < ?
+        ORDER BY scheduled_at LIMIT 1
+        """,
+        [slug, to_text(run - timedelta(days=1)), to_text(run + timedelta(days=1))],
+    ).fetchone()
+    if existing:
+        return int(existing[0])
+    prompt = prompts_db.ensure_weekly(
+        db,
+        campaign=slug,
+        ask_id=next_ask(db, slug).id,
+        scheduled_at=text,
+        timezone=catalog.packs[slug].campaign.schedule.timezone,
+    )
+    return prompt.id
+
+
+def make_reminders(db: Database, catalog: Catalog, now: datetime) -> list[int]:
+    """Reminder prompts for sent asks whose reminder day has come (at most one each)."""
+    made: list[int] = []
+    for slug, pack in catalog.packs.items():
+        days = pack.campaign.schedule.reminder_days
+        if not days:
+            continue
+        before = to_text(now - timedelta(days=days))
+        after = to_text(now - timedelta(days=days + 2))  # never remind about old asks
+        for parent in prompts_db.needing_reminder(db, slug, after, before):
+            reminder = prompts_db.create(
+                db,
+                campaign=slug,
+                ask_id=parent.ask_id,
+                kind="reminder",
+                parent_id=parent.id,
+                scheduled_at=to_text(now),
+                timezone=parent.timezone,
+                platform=parent.platform,
+                source=parent.source,
+                created_by="schedule",
+            )
+            made.append(reminder.id)
+    return made
+
+
+def settle_due(db: Database, catalog: Catalog, now: str) -> list[int]:
+    """Due prompts to send now; those past their grace window are recorded as missed."""
+    to_send: list[int] = []
+    for prompt in prompts_db.due(db, now):
+        pack = catalog.packs.get(prompt.campaign)
+        grace = pack.campaign.schedule.grace_hours if pack else 0.0
+        if grace_passed(prompt, grace, now):
+            prompts_db.set_state(db, prompt.id, "missed")
+            log.warning(
+                "prompt %d was due at %s: past its grace window, missed",
+                prompt.id,
+                prompt.scheduled_at,
+            )
+        else:
+            to_send.append(prompt.id)
+    return to_send
+
+
+class CampaignScheduler:
+    """The weekly runs, the pick-up of due prompts, and reminders."""
+
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        engine: DeliveryEngine,
+        *,
+        poll_seconds: float = 2.0,
+        reminder_minutes: float = 10.0,
+    ) -> None:
+        self.store = store
         self.catalog = catalog
-        self.weekly = weekly
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        self.reminder_minutes = reminder_minutes
         self.scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1})
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Register the jobs, catch up on a run missed while down, resume sends."""
         for slug in sorted(self.catalog.packs):
             self.scheduler.add_job(
                 self.weekly,
@@ -48,9 +158,57 @@ class CampaignScheduler:
                 replace_existing=True,
                 misfire_grace_time=None,
             )
+        self.scheduler.add_job(
+            self.dispatch,
+            IntervalTrigger(seconds=self.poll_seconds),
+            id="dispatch",
+            name="send due prompts",
+            replace_existing=True,
+        )
+        self.scheduler.add_job(
+            self.remind,
+            IntervalTrigger(minutes=self.reminder_minutes),
+            id="reminders",
+            name="make reminders",
+            replace_existing=True,
+        )
+        await self.catch_up()
+        await self.engine.resume()
         self.scheduler.start()
         for job in self.scheduler.get_jobs():
-            log.info("scheduled %s, next at %s", job.name, job.next_run_time)
+            if job.id.startswith("weekly:"):
+                log.info("%s: next at %s", job.name, job.next_run_time)
+        await self.remind()
+        await self.dispatch()
+
+    async def catch_up(self, now: datetime | None = None) -> None:
+        """Make the latest weekly run of each campaign if it never happened."""
+        now = now or utcnow()
+        for slug in sorted(self.catalog.packs):
+            created = await self.store.read(catalog_db.campaign_created_at, slug)
+            since = max(now - timedelta(days=8), from_text(created) if created else now)
+            run = latest_run(weekly_trigger(self.catalog, slug), now, since)
+            if run is not None:
+                await self.store.write(ensure_weekly_prompt, self.catalog, slug, run)
+
+    async def weekly(self, slug: str) -> None:
+        """A campaign's weekly run: make its prompt, then send it."""
+        run = latest_run(weekly_trigger(self.catalog, slug), utcnow(), utcnow() - timedelta(days=8))
+        if run is not None:
+            await self.store.write(ensure_weekly_prompt, self.catalog, slug, run)
+        await self.dispatch()
+
+    async def dispatch(self, now: datetime | None = None) -> None:
+        """Send whatever is due (the engine never runs one prompt twice)."""
+        moment = to_text(now) if now else now_text()
+        for prompt_id in await self.store.write(settle_due, self.catalog, moment):
+            self.engine.start(prompt_id)
+
+    async def remind(self) -> None:
+        made = await self.store.write(make_reminders, self.catalog, utcnow())
+        if made:
+            log.info("made %d reminder prompt(s)", len(made))
+            await self.dispatch()
 
     def shutdown(self) -> None:
         if self.scheduler.running:

@@ -18,7 +18,8 @@ from rich.text import Text
 from campaigns import wording
 from campaigns.commands import parse
 from campaigns.core import Core
-from campaigns.model import Button, Message, Origin
+from campaigns.delivery import RecipientGone
+from campaigns.model import Button, ChatKind, Message, Origin
 
 PLATFORM = "console"
 ADDRESS = "local"
@@ -28,6 +29,7 @@ class ConsoleChat:
     """One supporter's chat with the bot, in a terminal."""
 
     platform = PLATFORM
+    max_rate: float | None = None
 
     def __init__(
         self,
@@ -128,6 +130,8 @@ class ConsoleChat:
         self.console.print(Group(*parts))
         self.console.print()
 
-    async def deliver(self, message: Message) -> None:
-        """Show a message the scheduler sent (the weekly ask arriving in the chat)."""
+    async def send(self, address: str, kind: ChatKind, message: Message) -> None:
+        """The engine's messenger: the weekly ask arriving in this chat."""
+        if address != self.origin.chat:
+            raise RecipientGone("only this terminal's supporter can be reached")
         self.show(message)

@@ -325,6 +325,8 @@ STALE = PressResult(answer=wording.BUTTON_STALE)
 def _press_answer(
     db: Database, ctx: Context, origin: Origin, kind: ActionKind, prompt_id: str
 ) -> PressResult:
+    if int(prompt_id) == 0:
+        return PressResult(answer=wording.PREVIEW_PRESS)
     prompt = prompts_db.get(db, int(prompt_id))
     if prompt is None or prompt.state == "cancelled":
         return STALE

@@ -1,4 +1,5 @@
-"""Everything `campaignbot run` starts, on one event loop: the scheduler and the adapters."""
+"""Everything `campaignbot run` starts, on one event loop: the adapters that have a
+token (or the console chat), the delivery engine and the scheduler."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 
 from bots.console import ConsoleChat
 from campaigns.core import Core
+from campaigns.delivery import DeliveryEngine, Messenger
+from campaigns.organising import OrganiserDesk
 from campaigns.settings import Settings
 from scheduler import CampaignScheduler
 
@@ -17,30 +20,54 @@ log = logging.getLogger(__name__)
 
 
 async def run_bot(settings: Settings, *, interactive: bool) -> None:
-    """Run until the console chat ends, or until SIGINT or SIGTERM."""
+    """Run until SIGINT or SIGTERM (or until the console chat ends)."""
     core = Core.open(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    desk = OrganiserDesk(core)
+    messengers: dict[str, Messenger] = {}
+    adapters: list[Any] = []
+    if settings.telegram_bot_token is not None:
+        from bots.telegram.bot import TelegramBot
 
-    async def weekly(slug: str) -> None:
-        log.info("weekly ask of %s is due", slug)
-
-    scheduler = CampaignScheduler(core.ctx.catalog, weekly)
-    scheduler.start()
+        telegram = TelegramBot(
+            core,
+            settings.telegram_bot_token.get_secret_value(),
+            base_url=settings.telegram_api_url,
+            desk=desk,
+        )
+        messengers[telegram.platform] = telegram
+        adapters.append(telegram)
+    console: ConsoleChat | None = None
+    if not adapters and interactive:
+        console = ConsoleChat(core)
+        messengers[console.platform] = console
+    elif not adapters:
+        log.info("no chat adapter has a token and no terminal is attached: scheduler only")
+    engine = DeliveryEngine(core.store, core.ctx, messengers)
+    desk.engine = engine
+    scheduler = CampaignScheduler(core.store, core.ctx.catalog, engine)
     tasks: list[asyncio.Task[None]] = []
+    started: list[Any] = []
     try:
-        if interactive:
-            tasks.append(asyncio.create_task(_until_done(ConsoleChat(core).run(), stop)))
-        else:
-            log.info("no chat adapter has a token and no terminal is attached: scheduler only")
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
+        await scheduler.start()
+        if console is not None:
+            tasks.append(asyncio.create_task(_until_done(console.run(), stop)))
         await stop.wait()
     finally:
+        log.info("stopping")
+        scheduler.shutdown()
+        await engine.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        scheduler.shutdown()
+        for adapter in reversed(started):
+            await adapter.stop()
         core.close()
 
 

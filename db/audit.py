@@ -21,7 +21,9 @@ class AuditRow:
     detail: str | None
 
 
-def record(db: Database, actor: str, action: str, target: str | None = None, **detail: Any) -> None:
+def record(
+    db: Database, actor: str, action: str, target: str | None = None, /, **detail: Any
+) -> None:
     db.execute(
         "INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
         [

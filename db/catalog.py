@@ -47,9 +47,9 @@ def upsert_campaign(db: Database, campaign: dict[str, Any], asks: list[dict[str,
         """
         INSERT INTO campaigns
             (slug, title, description, weekday, time, timezone, grace_hours, reminder_days,
-             pack_file, updated_at)
+             pack_file, created_at, updated_at)
         VALUES (:slug, :title, :description, :weekday, :time, :timezone, :grace_hours,
-                :reminder_days, :pack_file, :now)
+                :reminder_days, :pack_file, :now, :now)
         ON CONFLICT (slug) DO UPDATE SET
             title = excluded.title, description = excluded.description,
             weekday = excluded.weekday, time = excluded.time, timezone = excluded.timezone,
@@ -98,3 +98,8 @@ def asks(db: Database, campaign: str, *, include_retired: bool = False) -> list[
 
 def campaign_slugs(db: Database) -> list[str]:
     return [row[0] for row in db.execute("SELECT slug FROM campaigns ORDER BY slug").fetchall()]
+
+
+def campaign_created_at(db: Database, slug: str) -> str | None:
+    row = db.execute("SELECT created_at FROM campaigns WHERE slug = ?", [slug]).fetchone()
+    return str(row[0]) if row else None

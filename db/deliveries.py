@@ -4,6 +4,7 @@ pending → sending → sent | gone | failed | unknown.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlite_utils import Database
@@ -72,5 +73,199 @@ def count_for_supporter(db: Database, supporter_id: int) -> int:
     cursor = db.execute(
         "SELECT count(*) FROM deliveries WHERE supporter_id = ? AND state = 'sent'",
         [supporter_id],
+    )
+    return int(cursor.fetchone()[0])
+
+
+_ELIGIBLE = """
+    (s.status = 'active'
+     OR (s.status = 'paused' AND s.paused_until IS NOT NULL AND s.paused_until <= :now))
+    AND s.platform IN (SELECT value FROM json_each(:platforms))
+    AND (:platform IS NULL OR s.platform = :platform)
+    AND (:source IS NULL OR s.source = :source)
+    AND (NOT EXISTS (SELECT 1 FROM supporter_topics t WHERE t.supporter_id = s.id)
+         OR EXISTS (SELECT 1 FROM supporter_topics t
+                    WHERE t.supporter_id = s.id AND t.topic = :topic))
+"""
+
+
+def audience_params(
+    *, now: str, platforms: list[str], platform: str | None, source: str | None, topic: str
+) -> dict[str, object]:
+    return {
+        "now": now,
+        "platforms": json.dumps(sorted(platforms)),
+        "platform": platform,
+        "source": source,
+        "topic": topic,
+    }
+
+
+def create_for_prompt(db: Database, prompt_id: int, params: dict[str, object]) -> int:
+    """Create every delivery of a prompt in one statement: active supporters on the
+    given platforms whose topics include the ask's. Existing ones are kept."""
+    cursor = db.execute(
+        f"""
+        INSERT INTO deliveries
+            (prompt_id, supporter_id, supporter_key, platform, source, state, attempts,
+             created_at, updated_at)
+        SELECT :prompt, s.id, s.key, s.platform, s.source, 'pending', 0, :now, :now
+        FROM supporters s WHERE {_ELIGIBLE}
+        ON CONFLICT (prompt_id, supporter_key) DO NOTHING
+        """,
+        {**params, "prompt": prompt_id},
+    )
+    return cursor.rowcount
+
+
+def create_for_reminder(
+    db: Database, reminder_id: int, parent_id: int, platforms: list[str], now: str
+) -> int:
+    """A reminder goes to those who were sent the parent and have not answered it,
+    and are still subscribed and reachable."""
+    cursor = db.execute(
+        """
+        INSERT INTO deliveries
+            (prompt_id, supporter_id, supporter_key, platform, source, state, attempts,
+             created_at, updated_at)
+        SELECT :reminder, s.id, s.key, s.platform, s.source, 'pending', 0, :now, :now
+        FROM deliveries d JOIN supporters s ON s.id = d.supporter_id
+        WHERE d.prompt_id = :parent AND d.state = 'sent' AND s.status = 'active'
+          AND s.platform IN (SELECT value FROM json_each(:platforms))
+          AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.prompt_id = :parent
+                          AND a.supporter_key = d.supporter_key
+                          AND a.kind IN ('done', 'skipped'))
+        ON CONFLICT (prompt_id, supporter_key) DO NOTHING
+        """,
+        {
+            "reminder": reminder_id,
+            "parent": parent_id,
+            "now": now,
+            "platforms": json.dumps(sorted(platforms)),
+        },
+    )
+    return cursor.rowcount
+
+
+def audience_preview(
+    db: Database, params: dict[str, object], limit: int
+) -> tuple[dict[str, int], list[tuple[str, str, str | None]]]:
+    """Who a prompt would go to: counts per platform, and the first few (platform,
+    address, source). Reads only."""
+    counts = {
+        platform: n
+        for platform, n in db.execute(
+            f"SELECT s.platform, count(*) FROM supporters s WHERE {_ELIGIBLE} GROUP BY s.platform",
+            params,
+        ).fetchall()
+    }
+    first = db.execute(
+        f"SELECT s.platform, s.address, s.source FROM supporters s WHERE {_ELIGIBLE}"
+        " ORDER BY s.id LIMIT :limit",
+        {**params, "limit": limit},
+    ).fetchall()
+    return counts, [tuple(row) for row in first]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    delivery_id: int
+    address: str
+    kind: str
+
+
+def pending_batch(
+    db: Database, prompt_id: int, platform: str, after_id: int, limit: int
+) -> list[Recipient]:
+    """The next pending deliveries of a prompt on one platform, by id (keyset paging)."""
+    cursor = db.execute(
+        """
+        SELECT d.id, s.address, s.kind FROM deliveries d JOIN supporters s ON s.id = d.supporter_id
+        WHERE d.prompt_id = ? AND d.platform = ? AND d.state = 'pending' AND d.id > ?
+        ORDER BY d.id LIMIT ?
+        """,
+        [prompt_id, platform, after_id, limit],
+    )
+    return [Recipient(*row) for row in cursor.fetchall()]
+
+
+def claim(db: Database, delivery_id: int) -> bool:
+    """pending → sending, just before the request leaves. False if someone else has it."""
+    cursor = db.execute(
+        """
+        UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = ?
+        WHERE id = ? AND state = 'pending'
+        """,
+        [now_text(), delivery_id],
+    )
+    return cursor.rowcount == 1
+
+
+def record_results(db: Database, results: list[tuple[int, str, str | None]]) -> None:
+    """Final states for many deliveries at once: (delivery id, state, error).
+
+    A supporter whose delivery came back 'gone' is marked gone, so nothing more is sent.
+    """
+    now = now_text()
+    gone = [delivery_id for delivery_id, state, _ in results if state == "gone"]
+    if gone:
+        db.execute(
+            """
+            UPDATE supporters SET status = 'gone', updated_at = :now
+            WHERE status != 'gone' AND id IN (
+                SELECT supporter_id FROM deliveries
+                WHERE id IN (SELECT value FROM json_each(:ids)))
+            """,
+            {"now": now, "ids": json.dumps(gone)},
+        )
+    db.conn.executemany(
+        """
+        UPDATE deliveries SET state = ?, error = ?, updated_at = ?,
+            sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
+        WHERE id = ? AND state = 'sending'
+        """,
+        [(state, error, now, state, now, delivery_id) for delivery_id, state, error in results],
+    )
+
+
+def sending_to_unknown(db: Database, prompt_id: int) -> int:
+    """After a crash: deliveries that were in flight may or may not have arrived.
+    They become 'unknown' and are never sent again."""
+    cursor = db.execute(
+        """
+        UPDATE deliveries SET state = 'unknown', error = 'in flight when the process stopped',
+            updated_at = ?
+        WHERE prompt_id = ? AND state = 'sending'
+        """,
+        [now_text(), prompt_id],
+    )
+    return cursor.rowcount
+
+
+def orphans_to_gone(db: Database, prompt_id: int) -> None:
+    """Pending deliveries whose supporter was erased meanwhile."""
+    db.execute(
+        """
+        UPDATE deliveries SET state = 'gone', error = 'erased', updated_at = ?
+        WHERE prompt_id = ? AND state = 'pending' AND supporter_id IS NULL
+        """,
+        [now_text(), prompt_id],
+    )
+
+
+def state_counts(db: Database, prompt_id: int) -> dict[str, int]:
+    cursor = db.execute(
+        "SELECT state, count(*) FROM deliveries WHERE prompt_id = ? GROUP BY state", [prompt_id]
+    )
+    return dict(cursor.fetchall())
+
+
+def finished_since(db: Database, prompt_id: int, since: str) -> int:
+    cursor = db.execute(
+        """
+        SELECT count(*) FROM deliveries
+        WHERE prompt_id = ? AND state IN ('sent', 'gone', 'failed', 'unknown') AND updated_at >= ?
+        """,
+        [prompt_id, since],
     )
     return int(cursor.fetchone()[0])

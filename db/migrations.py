@@ -27,6 +27,7 @@ def initial(db: Database) -> None:
             grace_hours REAL NOT NULL,
             reminder_days INTEGER,
             pack_file TEXT NOT NULL,
+            created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         )
         """,
@@ -101,6 +102,10 @@ def initial(db: Database) -> None:
         """,
         "CREATE INDEX prompts_by_state ON prompts (state, scheduled_at)",
         "CREATE INDEX prompts_by_campaign ON prompts (campaign, scheduled_at)",
+        # A weekly run happens once; an ask gets at most one reminder.
+        "CREATE UNIQUE INDEX prompts_weekly_once ON prompts (campaign, scheduled_at)"
+        " WHERE kind = 'weekly'",
+        "CREATE UNIQUE INDEX prompts_one_reminder ON prompts (parent_id) WHERE kind = 'reminder'",
         """
         CREATE TABLE deliveries (
             id INTEGER PRIMARY KEY,
@@ -119,7 +124,7 @@ def initial(db: Database) -> None:
             UNIQUE (prompt_id, supporter_key)
         )
         """,
-        "CREATE INDEX deliveries_by_prompt_state ON deliveries (prompt_id, state, id)",
+        "CREATE INDEX deliveries_to_send ON deliveries (prompt_id, platform, state, id)",
         "CREATE INDEX deliveries_by_supporter ON deliveries (supporter_id)",
         """
         CREATE TABLE actions (

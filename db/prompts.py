@@ -142,3 +142,88 @@ def listed(db: Database, *, states: tuple[str, ...] = (), limit: int = 200) -> l
             )
         )
     return _rows(db.execute(f"{_SELECT} ORDER BY scheduled_at DESC, id DESC LIMIT ?", [limit]))
+
+
+def start_sending(db: Database, prompt_id: int) -> bool:
+    """scheduled → sending; False if another caller already started (or cancelled) it."""
+    cursor = db.execute(
+        "UPDATE prompts SET state = 'sending', started_at = ? WHERE id = ? AND state = 'scheduled'",
+        [now_text(), prompt_id],
+    )
+    return cursor.rowcount == 1
+
+
+def due(db: Database, now: str) -> list[PromptRow]:
+    """Prompts whose time has come, oldest first."""
+    return _rows(
+        db.execute(
+            f"{_SELECT} WHERE state = 'scheduled' AND scheduled_at <= ? ORDER BY scheduled_at, id",
+            [now],
+        )
+    )
+
+
+def sending(db: Database) -> list[PromptRow]:
+    return _rows(db.execute(f"{_SELECT} WHERE state = 'sending' ORDER BY started_at, id"))
+
+
+def ensure_weekly(
+    db: Database, *, campaign: str, ask_id: str, scheduled_at: str, timezone: str
+) -> PromptRow:
+    """The weekly prompt of one run: created once, whoever asks first."""
+    db.execute(
+        """
+        INSERT INTO prompts
+            (campaign, ask_id, kind, scheduled_at, timezone, state, created_by, created_at)
+        VALUES (?, ?, 'weekly', ?, ?, 'scheduled', 'schedule', ?)
+        ON CONFLICT (campaign, scheduled_at) WHERE kind = 'weekly' DO NOTHING
+        """,
+        [campaign, ask_id, scheduled_at, timezone, now_text()],
+    )
+    found = _rows(
+        db.execute(
+            f"{_SELECT} WHERE campaign = ? AND scheduled_at = ? AND kind = 'weekly'",
+            [campaign, scheduled_at],
+        )
+    )
+    return found[0]
+
+
+def last_sent_ask(db: Database, campaign: str) -> str | None:
+    """The ask of the campaign's latest weekly or manual prompt that went out or is due."""
+    row = db.execute(
+        """
+        SELECT ask_id FROM prompts
+        WHERE campaign = ? AND kind IN ('weekly', 'manual') AND state IN ('sending', 'sent')
+        ORDER BY scheduled_at DESC, id DESC LIMIT 1
+        """,
+        [campaign],
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def cancel(db: Database, prompt_id: int) -> bool:
+    """Cancel a prompt that has not started."""
+    cursor = db.execute(
+        """
+        UPDATE prompts SET state = 'cancelled', finished_at = ?
+        WHERE id = ? AND state = 'scheduled'
+        """,
+        [now_text(), prompt_id],
+    )
+    return cursor.rowcount == 1
+
+
+def needing_reminder(db: Database, campaign: str, after: str, before: str) -> list[PromptRow]:
+    """Sent weekly or manual prompts of a campaign that started between `after` and
+    `before` and have no reminder yet."""
+    return _rows(
+        db.execute(
+            f"""{_SELECT} p WHERE p.campaign = ? AND p.kind IN ('weekly', 'manual')
+            AND p.state = 'sent' AND p.started_at > ? AND p.started_at <= ?
+            AND NOT EXISTS (SELECT 1 FROM prompts r WHERE r.parent_id = p.id
+                            AND r.kind = 'reminder')
+            ORDER BY p.id""",
+            [campaign, after, before],
+        )
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import queue
 import sqlite3
@@ -90,10 +91,9 @@ class Store:
     async def write(
         self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Run `fn(db, *args)` in the writer thread, inside a transaction; return its result."""
-        if kwargs:
-            raise TypeError("write jobs take positional arguments only")
-        return await asyncio.wrap_future(self.submit(fn, *args))
+        """Run `fn(db, *args, **kwargs)` in the writer thread, in a transaction; return it."""
+        job = functools.partial(fn, **kwargs) if kwargs else fn
+        return await asyncio.wrap_future(self.submit(job, *args))
 
     def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
         """Queue a write job from any thread; the future resolves after its commit."""
@@ -106,11 +106,10 @@ class Store:
     async def read(
         self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Run `fn(db, *args)` on a read-only connection in the read pool."""
-        if kwargs:
-            raise TypeError("read jobs take positional arguments only")
+        """Run `fn(db, *args, **kwargs)` on a read-only connection in the read pool."""
+        job = functools.partial(fn, **kwargs) if kwargs else fn
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, self._run_read, fn, args)
+        return await loop.run_in_executor(self._readers, self._run_read, job, args)
 
     def _run_read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         db: Database | None = getattr(self._local, "db", None)

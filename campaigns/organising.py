@@ -1,0 +1,163 @@
+"""Organiser commands in chat, the same on every platform: preview, send now, status, stats.
+
+Only ids in the organiser list may use them; every use is audited. A send asks
+for confirmation first: the confirm button carries a short random token that
+stands for the request for ten minutes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from campaigns import schedule
+from campaigns.buttons import Verb
+from campaigns.core import Core
+from campaigns.delivery import DeliveryEngine, Progress, running_progress
+from campaigns.model import Button, Message, PressResult
+from db import audit as audit_db
+from db import stats as stats_db
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("preview", "Organisers: see the next ask as supporters will"),
+    ("sendnow", "Organisers: send an ask now (asks to confirm)"),
+    ("status", "Organisers: progress of the current send"),
+    ("stats", "Organisers: participation in short"),
+)
+NAMES = frozenset(name for name, _ in COMMANDS)
+NOT_AVAILABLE = "That command is not available."
+CONFIRM_SECONDS = 600
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSend:
+    actor: str
+    request: schedule.Request
+    expires: float
+
+
+def describe(progress: Progress) -> str:
+    eta = f", about {progress.eta_seconds:.0f}s left" if progress.eta_seconds else ""
+    return (
+        f"Prompt {progress.prompt_id} ({progress.campaign}/{progress.ask_id}): "
+        f"{progress.sent} sent, {progress.gone} gone, {progress.failed} failed, "
+        f"{progress.unknown} unknown, {progress.left} left, {progress.rate:.1f}/s{eta}"
+    )
+
+
+def _stats_text(db: Database) -> str:
+    report = stats_db.participation(db)
+    total = report.total
+    lines = [
+        f"All time: {total.delivered} delivered, {total.done} done, {total.skipped} skipped, "
+        f"{total.supporters} supporters took part."
+    ]
+    for row in report.by_ask_week[-3:]:
+        c = row.counts
+        lines.append(f"Week of {row.week}, {row.ask_id}: {c.delivered} delivered, {c.done} done")
+    lines += [f"{row.key}: {row.counts.done} done" for row in report.by_platform]
+    return "\n".join(lines)
+
+
+class OrganiserDesk:
+    """The organiser commands, for any adapter."""
+
+    def __init__(self, core: Core, engine: DeliveryEngine | None = None) -> None:
+        self.core = core
+        self.engine = engine
+        self._pending: dict[str, PendingSend] = {}
+
+    def allowed(self, platform: str, user: str | None) -> bool:
+        return self.core.is_organiser(platform, user)
+
+    async def _audit(self, actor: str, action: str, target: str | None = None) -> None:
+        await self.core.store.write(audit_db.record, actor, action, target)
+
+    async def preview(self, actor: str, args: tuple[str, ...]) -> list[Message]:
+        campaign = args[0] if args else self.core.ctx.catalog.default
+        ask_id = args[1] if len(args) > 1 else None
+        try:
+            ask, message = await self.core.store.write(
+                schedule.preview, self.core.ctx, campaign, ask_id, actor
+            )
+        except schedule.ScheduleError as exc:
+            return [Message(text=exc.message)]
+        note = Message(text=f"Preview of {campaign}/{ask.id}, exactly as supporters will see it:")
+        return [note, message]
+
+    async def request_send(self, actor: str, args: tuple[str, ...]) -> list[Message]:
+        if not args:
+            return [Message(text="Use /sendnow <campaign> [ask], such as /sendnow one-step-ahead")]
+        request = schedule.Request(campaign=args[0], ask_id=args[1] if len(args) > 1 else None)
+
+        def check(db: Database) -> str:
+            ask = schedule.resolve_ask(db, self.core.ctx.catalog, request.campaign, request.ask_id)
+            audit_db.record(db, actor, "send-now-requested", request.campaign, ask=ask.id)
+            return ask.id
+
+        try:
+            ask_id = await self.core.store.write(check)
+        except schedule.ScheduleError as exc:
+            return [Message(text=exc.message)]
+        token = secrets.token_urlsafe(12)
+        now = time.monotonic()
+        self._pending = {k: v for k, v in self._pending.items() if v.expires > now}
+        self._pending[token] = PendingSend(
+            actor, schedule.Request(request.campaign, ask_id), now + CONFIRM_SECONDS
+        )
+        ids = self.core.ids
+        buttons = (
+            (
+                Button("Send it now", action=ids.make(Verb.SEND, token)),
+                Button("Cancel", action=ids.make(Verb.CANCEL, token)),
+            ),
+        )
+        text = (
+            f"Send {request.campaign}/{ask_id} now to every active supporter whose topics "
+            "include it? This can't be undone."
+        )
+        return [Message(text=text, buttons=buttons)]
+
+    async def confirm(self, actor: str, verb: Verb, token: str) -> PressResult:
+        pending = self._pending.pop(token, None)
+        if pending is None or pending.expires < time.monotonic() or pending.actor != actor:
+            return PressResult(answer="That request has expired. Send /sendnow again.")
+        if verb is Verb.CANCEL:
+            await self._audit(actor, "send-now-cancelled", pending.request.campaign)
+            return PressResult(
+                answer="Cancelled.", edit=Message(text="Cancelled: nothing was sent.")
+            )
+        prompt = await self.core.store.write(
+            schedule.send_now, self.core.ctx.catalog, pending.request, actor
+        )
+        if self.engine is not None:
+            self.engine.start(prompt.id)
+        text = (
+            f"Sending prompt {prompt.id} ({prompt.campaign}/{prompt.ask_id}). "
+            "/status shows progress."
+        )
+        return PressResult(answer="Sending.", counted=True, edit=Message(text=text))
+
+    async def status(self, actor: str) -> list[Message]:
+        await self._audit(actor, "status")
+        running = await self.core.store.read(running_progress)
+        if not running:
+            return [Message(text="No send is running.")]
+        return [Message(text="\n".join(describe(progress) for progress in running))]
+
+    async def stats(self, actor: str) -> list[Message]:
+        await self._audit(actor, "stats")
+        return [Message(text=await self.core.store.read(_stats_text))]
+
+    async def command(self, actor: str, name: str, args: tuple[str, ...]) -> list[Message]:
+        """Run one organiser command (the caller has checked the organiser list)."""
+        if name == "preview":
+            return await self.preview(actor, args)
+        if name == "sendnow":
+            return await self.request_send(actor, args)
+        if name == "status":
+            return await self.status(actor)
+        return await self.stats(actor)
