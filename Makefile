@@ -9,12 +9,12 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint typecheck pytest sync lock bench clean
+.PHONY: run test lint typecheck pytest sync lock bench clean chromium
 
 run: $(VENV)/.synced
 	$(VENV)/bin/campaignbot run
 
-test: $(VENV)/.synced
+test: $(VENV)/.synced chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -34,6 +34,13 @@ bench: $(VENV)/.synced
 	$(VENV)/bin/python -m bench
 
 sync: $(VENV)/.synced
+
+# The dashboard's browser tests drive Debian's Chromium (a test tool's own browser
+# download does not work here); install it when it is missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
         None, description="Signs button ids and links (CAMPAIGNBOT_SECRET_KEY); made if unset."
     )
     log_level: str = Field("INFO", description="Logging level (CAMPAIGNBOT_LOG_LEVEL).")
+    web_host: str = Field("127.0.0.1", description="Dashboard address (CAMPAIGNBOT_WEB_HOST).")
+    web_port: int = Field(
+        8080, ge=0, le=65535, description="Dashboard port (CAMPAIGNBOT_WEB_PORT)."
+    )
+    public_base_url: str | None = Field(
+        None,
+        description="Public https address of the dashboard; turns on tracked links "
+        "(CAMPAIGNBOT_PUBLIC_BASE_URL).",
+    )
     telegram_bot_token: SecretStr | None = Field(
         None, validation_alias=_alias("TELEGRAM_BOT_TOKEN", "telegram_bot_token")
     )
@@ -114,6 +123,15 @@ class Settings(BaseSettings):
                     f"{item!r} is not an organiser id; use platform:id, such as telegram:12345"
                 )
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for local testing)")
+        return value.rstrip("/")
 
     @field_validator("log_level")
     @classmethod

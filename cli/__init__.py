@@ -62,4 +62,4 @@ def main() -> None:
 
 
 # Register the commands (each module adds its own to `app`).
-from cli import campaigns_cmd, chat_cmd, stats_cmd  # noqa: E402, F401
+from cli import campaigns_cmd, chat_cmd, schedule_cmd, stats_cmd  # noqa: E402, F401

@@ -1,0 +1,244 @@
+"""`campaignbot schedule`, `send`, `preview` and `status`: organisers at the terminal.
+
+These write to the database; a running bot picks changes up within seconds.
+Every action is audited as `cli:<user>`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlite_utils import Database
+
+from campaigns import schedule
+from campaigns.buttons import ButtonIds
+from campaigns.catalog import Catalog
+from campaigns.compose import plain_card_text
+from campaigns.delivery import running_progress
+from campaigns.dialogue import Context
+from campaigns.organising import describe
+from campaigns.settings import Settings
+from cli import app, fail, out, settings
+from db import prompts as prompts_db
+from db.store import open_database
+from db.times import from_text
+
+schedule_app = typer.Typer(help="Schedule, list and cancel prompts.", no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule")
+
+PlatformOption = Annotated[
+    str | None, typer.Option(help="Only supporters on this platform (telegram, discord).")
+]
+SourceOption = Annotated[str | None, typer.Option(help="Only supporters from this source code.")]
+AskOption = Annotated[str | None, typer.Option("--ask", help="The ask's id (default: the next).")]
+
+
+def actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _open(config: Settings) -> tuple[Database, Catalog]:
+    catalog = Catalog.load(config.packs, config.default_campaign)
+    db = open_database(config.db)
+    with db.atomic():
+        catalog.sync(db)
+    return db, catalog
+
+
+@schedule_app.command("list")
+def list_prompts(
+    every: Annotated[
+        bool, typer.Option("--all", help="Include sent, missed and cancelled.")
+    ] = False,
+) -> None:
+    """List scheduled prompts (and, with --all, past ones), newest first."""
+    config = settings()
+    db = open_database(config.db)
+    states = () if every else ("scheduled", "sending")
+    table = Table(title="Prompts")
+    for column in (
+        "id",
+        "when (UTC)",
+        "local time",
+        "campaign",
+        "ask",
+        "kind",
+        "audience",
+        "state",
+    ):
+        table.add_column(column)
+    for prompt in prompts_db.listed(db, states=states):
+        local = from_text(prompt.scheduled_at).astimezone(ZoneInfo(prompt.timezone))
+        audience = ", ".join(filter(None, [prompt.platform, prompt.source])) or "everyone"
+        table.add_row(
+            str(prompt.id),
+            prompt.scheduled_at,
+            f"{local:%Y-%m-%d %H:%M} {prompt.timezone}",
+            prompt.campaign,
+            prompt.ask_id,
+            prompt.kind,
+            audience,
+            prompt.state,
+        )
+    out.print(table)
+
+
+@schedule_app.command("add")
+def add(
+    campaign: Annotated[str, typer.Argument(help="The campaign's slug.")],
+    at: Annotated[str, typer.Option("--at", help='Local time, "YYYY-MM-DD HH:MM".')],
+    ask: AskOption = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="IANA time zone of --at.")] = None,
+    platform: PlatformOption = None,
+    source: SourceOption = None,
+) -> None:
+    """Schedule a prompt: an ask for an audience at a time."""
+    config = settings()
+    db, catalog = _open(config)
+    request = schedule.Request(campaign, ask, platform, source)
+    try:
+        with db.atomic():
+            prompt = schedule.schedule(db, catalog, request, at, tz or config.timezone, actor())
+    except schedule.ScheduleError as exc:
+        fail(f"{exc.field}: {exc.message}")
+    out.print(
+        f"Scheduled prompt {prompt.id}: {prompt.campaign}/{prompt.ask_id} at "
+        f"{prompt.scheduled_at} UTC ({at} {prompt.timezone}).",
+        markup=False,
+    )
+
+
+@schedule_app.command("cancel")
+def cancel(prompt: Annotated[int, typer.Argument(help="The prompt's id.")]) -> None:
+    """Cancel a prompt that has not started."""
+    config = settings()
+    db = open_database(config.db)
+    with db.atomic():
+        cancelled = schedule.cancel(db, prompt, actor())
+    if not cancelled:
+        fail(f"prompt {prompt} is not scheduled (see `campaignbot schedule list --all`)", code=1)
+    out.print(f"Cancelled prompt {prompt}.")
+
+
+@app.command()
+def send(
+    campaign: Annotated[str, typer.Argument(help="The campaign's slug.")],
+    now: Annotated[bool, typer.Option("--now", help="Send it now.")] = False,
+    ask: AskOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List who would get what; send nothing.")
+    ] = False,
+    platform: PlatformOption = None,
+    source: SourceOption = None,
+) -> None:
+    """Send an ask now (the running bot sends it within seconds), or --dry-run it."""
+    if not now and not dry_run:
+        fail("say --now to send, or --dry-run to see who would get what")
+    config = settings()
+    db, catalog = _open(config)
+    request = schedule.Request(campaign, ask, platform, source)
+    try:
+        with db.atomic():
+            if dry_run:
+                result = schedule.dry_run(db, catalog, request, actor())
+            else:
+                prompt = schedule.send_now(db, catalog, request, actor())
+    except schedule.ScheduleError as exc:
+        fail(f"{exc.field}: {exc.message}")
+    if not dry_run:
+        out.print(
+            f"Queued prompt {prompt.id}: {prompt.campaign}/{prompt.ask_id}. The running bot "
+            "sends it within seconds; `campaignbot status` shows progress.",
+            markup=False,
+        )
+        return
+    out.print(f"Dry run: {campaign}/{result.ask.id} ({result.ask.title}) would go to", markup=False)
+    for name, count in sorted(result.per_platform.items()):
+        out.print(f"  {name}: {count} supporters", markup=False)
+    out.print(f"  total: {result.total} (platforms without a running adapter are skipped)")
+    if result.first:
+        table = Table(title=f"First {len(result.first)}")
+        for column in ("platform", "chat", "source"):
+            table.add_column(column)
+        for platform_name, address, from_source in result.first:
+            table.add_row(platform_name, address, from_source or "")
+        out.print(table)
+    out.print("Nothing was sent.")
+
+
+@app.command()
+def preview(
+    campaign: Annotated[str, typer.Argument(help="The campaign's slug.")],
+    ask: AskOption = None,
+) -> None:
+    """Show the ask as each platform will render it (Telegram HTML, Discord embed, console)."""
+    from bots.discord.render import embed_preview
+    from bots.telegram.render import html
+
+    config = settings()
+    db, catalog = _open(config)
+    ctx = Context(catalog=catalog, ids=ButtonIds(config.button_secret()))
+    try:
+        with db.atomic():
+            found, message = schedule.preview(db, ctx, campaign, ask, actor())
+    except schedule.ScheduleError as exc:
+        fail(f"{exc.field}: {exc.message}")
+    assert message.card is not None
+    buttons = " | ".join(button.label for button in message.all_buttons())
+    out.rule(f"{campaign}/{found.id}: console")
+    out.print(plain_card_text(message.card), markup=False)
+    out.print(f"[buttons] {buttons}", markup=False)
+    out.rule("Telegram (HTML)")
+    out.print(html(message), markup=False)
+    out.print(f"[inline keyboard] {buttons}", markup=False)
+    out.rule("Discord (embed)")
+    out.print(embed_preview(message), markup=False)
+    out.print(f"[components] {buttons}", markup=False)
+
+
+@app.command()
+def status(
+    watch: Annotated[bool, typer.Option(help="Keep watching until sends finish.")] = True,
+) -> None:
+    """Show running sends: sent, gone, failed, left, rate, ETA (a progress bar in a terminal)."""
+    config = settings()
+    db = open_database(config.db)
+    running = running_progress(db)
+    if not running:
+        out.print("No send is running.")
+        return
+    if not out.is_terminal or not watch:
+        for item in running:
+            out.print(describe(item), markup=False)
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[detail]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=out) as bar:
+        tasks = {}
+        while running:
+            for item in running:
+                detail = (
+                    f"gone {item.gone} failed {item.failed} unknown {item.unknown} "
+                    f"{item.rate:.1f}/s"
+                )
+                done = item.total - item.left
+                if item.prompt_id not in tasks:
+                    tasks[item.prompt_id] = bar.add_task(
+                        f"prompt {item.prompt_id} {item.campaign}/{item.ask_id}",
+                        total=item.total,
+                        detail=detail,
+                    )
+                bar.update(tasks[item.prompt_id], completed=done, total=item.total, detail=detail)
+            time.sleep(1)
+            running = running_progress(db)
