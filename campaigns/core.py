@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from sqlite_utils import Database
+
 from campaigns import dialogue, supporters, wording
 from campaigns.buttons import ButtonIds
 from campaigns.catalog import Catalog
@@ -77,6 +79,18 @@ class Core:
     async def moved(self, platform: str, old: str, new: str) -> bool:
         """A chat changed its address (a group that became a supergroup)."""
         return await self.store.write(supporters_db.move_address, platform, old, new)
+
+    async def topics_of(self, origin: Origin) -> tuple[list[str], list[str]] | None:
+        """Every topic and the supporter's choice (empty: all); None if not subscribed."""
+
+        def read(db: Database) -> tuple[list[str], list[str]] | None:
+            found = supporters.find(db, origin)
+            if not supporters.is_subscribed(found):
+                return None
+            assert found is not None
+            return self.ctx.catalog.topics, supporters_db.topics(db, found.id)
+
+        return await self.store.read(read)
 
     async def participation(
         self, filters: stats_db.Filters | None = None

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = Field(
         None, validation_alias=_alias("DISCORD_GATEWAY_URL", "discord_gateway_url")
     )
+    discord_organiser_role: str = Field(
+        "Campaign organiser",
+        description="Discord role of organisers (CAMPAIGNBOT_DISCORD_ORGANISER_ROLE).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -40,6 +40,19 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
         )
         messengers[telegram.platform] = telegram
         adapters.append(telegram)
+    if settings.discord_bot_token is not None:
+        from bots.discord.bot import DiscordBot
+
+        discord_bot = DiscordBot(
+            core,
+            settings.discord_bot_token.get_secret_value(),
+            desk=desk,
+            organiser_role=settings.discord_organiser_role,
+            api_url=settings.discord_api_url,
+            gateway_url=settings.discord_gateway_url,
+        )
+        messengers[discord_bot.platform] = discord_bot
+        adapters.append(discord_bot)
     console: ConsoleChat | None = None
     if not adapters and interactive:
         console = ConsoleChat(core)
@@ -53,7 +66,7 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
     started: list[Any] = []
     try:
         for adapter in adapters:
-            await adapter.start()
+            await adapter.online()
             started.append(adapter)
         await scheduler.start()
         if console is not None:
@@ -67,7 +80,7 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for adapter in reversed(started):
-            await adapter.stop()
+            await adapter.offline()
         core.close()
 
 

@@ -3,15 +3,19 @@ text is escaped (markdown and mentions), and sends allow no mentions at all."""
 
 from __future__ import annotations
 
+import io
 import json
+from typing import Any
 
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from campaigns.model import AskCard, Message
+from campaigns import wording
+from campaigns.model import AskCard, Attachment, Message
 
 MAX_CONTENT = 2000
 COLOUR = discord.Colour(0x1F6FEB)
+NO_MENTIONS = discord.AllowedMentions.none()
 
 
 def _safe(text: str) -> str:
@@ -28,7 +32,9 @@ def embed_for(card: AskCard, note: str = "") -> discord.Embed:
         description += "\n\n" + _safe(note)
     embed = discord.Embed(title=title[:256], description=description[:4096], colour=COLOUR)
     source = f"Source: [{_safe(stat.source)}]({stat.url}), {stat.year}"
-    embed.add_field(name=stat.figure[:256], value=f"{_safe(stat.sentence)}\n{source}"[:1024])
+    embed.add_field(
+        name=stat.figure[:256], value=f"{_safe(stat.sentence)}\n{source}"[:1024], inline=False
+    )
     return embed
 
 
@@ -46,33 +52,60 @@ def embeds_for(message: Message) -> list[discord.Embed]:
     return [embed_for(message.card, message.text)]
 
 
+class QuietView(discord.ui.View):
+    """Buttons whose presses the `CoreButton` dynamic item answers (also after a restart),
+    so discord.py need not keep a view in memory for every message sent."""
+
+    def is_dispatchable(self) -> bool:
+        return False
+
+
 def view_for(message: Message) -> discord.ui.View | None:
-    """Buttons as a view: link buttons, and action buttons whose custom id is the core's
-    button id (a persistent dynamic item answers them, even after a restart)."""
-    if not message.buttons:
+    """Link and action buttons, at most five to a row and five rows."""
+    buttons = message.all_buttons()
+    if not buttons:
         return None
-    view = discord.ui.View(timeout=None)
-    for row_number, row in enumerate(message.buttons):
-        for button in row:
+    view = QuietView(timeout=None)
+    for row_number, row in enumerate(message.buttons[:5]):
+        for button in row[:5]:
+            item: discord.ui.Button[QuietView]
             if button.url is not None:
-                view.add_item(
-                    discord.ui.Button(label=button.label[:80], url=button.url, row=row_number)
-                )
+                item = discord.ui.Button(label=button.label[:80], url=button.url, row=row_number)
             else:
                 style = (
                     discord.ButtonStyle.success
-                    if button.label == "I did it"
+                    if button.label == wording.DONE_LABEL
                     else discord.ButtonStyle.secondary
                 )
-                view.add_item(
-                    discord.ui.Button(
-                        label=button.label[:80],
-                        custom_id=button.action,
-                        style=style,
-                        row=row_number,
-                    )
+                item = discord.ui.Button(
+                    label=button.label[:80], custom_id=button.action, style=style, row=row_number
                 )
+            view.add_item(item)
     return view
+
+
+def _file(attachment: Attachment | None) -> discord.File | None:
+    if attachment is None:
+        return None
+    return discord.File(io.BytesIO(attachment.content), filename=attachment.filename)
+
+
+def parts(message: Message) -> dict[str, Any]:
+    """Keyword arguments for a discord.py send or response."""
+    result: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
+    content = content_for(message)
+    if content:
+        result["content"] = content
+    embeds = embeds_for(message)
+    if embeds:
+        result["embeds"] = embeds
+    view = view_for(message)
+    if view is not None:
+        result["view"] = view
+    file = _file(message.attachment)
+    if file is not None:
+        result["file"] = file
+    return result
 
 
 def embed_preview(message: Message) -> str:

@@ -151,7 +151,8 @@ class TelegramBot:
 
     # --- running -----------------------------------------------------------
 
-    async def start(self) -> None:
+    async def online(self) -> None:
+        """Initialise, set the command menus and start polling."""
         await self.app.initialize()
         await self.set_command_menus()
         await self.app.start()
@@ -162,7 +163,8 @@ class TelegramBot:
         )
         log.info("telegram: polling as @%s", self.app.bot.username)
 
-    async def stop(self) -> None:
+    async def offline(self) -> None:
+        """Stop polling and close the connections."""
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:

@@ -1,0 +1,257 @@
+"""The Discord adapter: a discord.py `Client` with slash commands and persistent buttons,
+translating interactions into core calls. It is also the delivery engine's messenger.
+
+No privileged intents: everything arrives as an interaction (a slash command, a
+button, a select menu), so the bot never reads what anyone writes in a channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+import aiohttp
+import discord
+from aiolimiter import AsyncLimiter
+from discord import app_commands
+
+from bots.discord.render import NO_MENTIONS, parts
+from campaigns import wording
+from campaigns.buttons import PREFIX, Verb
+from campaigns.core import Core
+from campaigns.delivery import (
+    OutcomeUnknown,
+    RateLimited,
+    RecipientGone,
+    Refused,
+    TransientFailure,
+)
+from campaigns.model import ChatKind, Message, Origin, PressResult
+from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+# Discord allows 50 requests a second per bot; keep well inside it, evenly spaced.
+REQUEST_RATE = 45.0
+GONE_CODES = {50007, 10013, 10003, 50001}  # can't DM user, unknown user/channel, no access
+BUTTON_ID = re.compile(
+    rf"{PREFIX}:(?P<verb>[a-z-]{{1,12}}):(?P<arg>[A-Za-z0-9_-]{{1,32}}):[A-Za-z0-9_-]{{16}}"
+)
+
+
+class CoreButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BUTTON_ID):
+    """Every campaignbot button, matched by its id: answered by the core, whatever the
+    message and however long ago it was sent."""
+
+    def __init__(self, custom_id: str) -> None:
+        super().__init__(discord.ui.Button(label="…", custom_id=custom_id))
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> CoreButton:
+        return cls(match.group(0))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client = interaction.client
+        assert isinstance(client, DiscordBot)
+        await client.on_button(interaction, self.item.custom_id or "")
+
+
+def origin_for_command(interaction: discord.Interaction[Any]) -> Origin:
+    """Slash commands are about the person: their DM subscription."""
+    user = str(interaction.user.id)
+    return Origin(PLATFORM, user, ChatKind.PRIVATE, user=user)
+
+
+def origin_for_press(interaction: discord.Interaction[Any]) -> Origin:
+    """A press in a DM is the person's; in a server channel, a member's in that channel."""
+    user = str(interaction.user.id)
+    if interaction.guild is None or interaction.channel_id is None:
+        return Origin(PLATFORM, user, ChatKind.PRIVATE, user=user)
+    return Origin(PLATFORM, str(interaction.channel_id), ChatKind.GROUP, user=user)
+
+
+class DiscordBot(discord.Client):
+    """One bot account: slash commands, persistent buttons, and sending for the engine."""
+
+    platform = PLATFORM
+    max_rate: float | None = None  # paced per request below: a first DM costs two requests
+
+    def __init__(
+        self,
+        core: Core,
+        token: str,
+        *,
+        desk: OrganiserDesk | None = None,
+        organiser_role: str = "Campaign organiser",
+        request_rate: float | None = REQUEST_RATE,
+        api_url: str | None = None,
+        gateway_url: str | None = None,
+    ) -> None:
+        super().__init__(intents=discord.Intents(guilds=True), allowed_mentions=NO_MENTIONS)
+        self.core = core
+        self.desk = desk or OrganiserDesk(core)
+        self.token = token
+        self.organiser_role = organiser_role
+        self.tree = app_commands.CommandTree(self)
+        self._pace = AsyncLimiter(1, 1 / request_rate) if request_rate else None
+        self._dm_channels: dict[str, int] = {}
+        self._runner: asyncio.Task[None] | None = None
+        if api_url:
+            discord.http.Route.BASE = api_url.rstrip("/")
+        self._gateway_url = gateway_url
+        from bots.discord.commands import install
+
+        install(self)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(CoreButton)
+        if self._gateway_url:
+            self.ws_gateway_override(self._gateway_url)
+        await self.tree.sync()
+
+    def ws_gateway_override(self, url: str) -> None:
+        """Point the gateway connection at another server (tests, proxies)."""
+        import yarl
+        from discord.gateway import DiscordWebSocket
+
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+
+    # --- running -----------------------------------------------------------
+
+    async def online(self) -> None:
+        """Log in, connect and wait until ready (runs in the current event loop)."""
+        await self.login(self.token)
+        self._runner = asyncio.create_task(self.connect(reconnect=True), name="discord-gateway")
+        ready = asyncio.create_task(self.wait_until_ready())
+        done, _ = await asyncio.wait({self._runner, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if self._runner in done:
+            ready.cancel()
+            self._runner.result()  # raises why it stopped
+        log.info("discord: connected as %s", self.user)
+
+    async def offline(self) -> None:
+        await self.close()
+        if self._runner is not None:
+            await asyncio.gather(self._runner, return_exceptions=True)
+
+    # --- interactions ------------------------------------------------------
+
+    async def respond(self, interaction: discord.Interaction[Any], messages: list[Message]) -> None:
+        """Answer an interaction with one or more messages (ephemeral inside servers)."""
+        ephemeral = interaction.guild is not None
+        first = True
+        for message in messages:
+            kwargs = parts(message)
+            if first and not interaction.response.is_done():
+                await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
+            else:
+                await interaction.followup.send(ephemeral=ephemeral, **kwargs)
+            first = False
+        if first and not interaction.response.is_done():
+            await interaction.response.send_message("…", ephemeral=True)
+
+    async def command(
+        self, interaction: discord.Interaction[Any], name: str, args: tuple[str, ...] = ()
+    ) -> None:
+        """A supporter's slash command, through the core."""
+        replies = await self.core.command(origin_for_command(interaction), name, args)
+        await self.respond(interaction, replies)
+
+    def is_organiser(self, interaction: discord.Interaction[Any]) -> bool:
+        if self.core.is_organiser(PLATFORM, str(interaction.user.id)):
+            return True
+        roles = getattr(interaction.user, "roles", [])
+        return any(role.name == self.organiser_role for role in roles)
+
+    async def organiser(
+        self, interaction: discord.Interaction[Any], name: str, args: tuple[str, ...] = ()
+    ) -> None:
+        if not self.is_organiser(interaction):
+            await interaction.response.send_message(NOT_AVAILABLE, ephemeral=True)
+            return
+        actor = f"{PLATFORM}:{interaction.user.id}"
+        await self.respond(interaction, await self.desk.command(actor, name, args))
+
+    async def on_button(self, interaction: discord.Interaction[Any], custom_id: str) -> None:
+        """A press on any campaignbot button: counted (or refused), always answered."""
+        button = self.core.ids.read(custom_id)
+        result: PressResult
+        if button is not None and button.verb in (Verb.SEND, Verb.CANCEL):
+            if not self.is_organiser(interaction):
+                await interaction.response.send_message(NOT_AVAILABLE, ephemeral=True)
+                return
+            actor = f"{PLATFORM}:{interaction.user.id}"
+            result = await self.desk.confirm(actor, button.verb, button.argument)
+        else:
+            result = await self.core.press(origin_for_press(interaction), custom_id)
+        if result.edit is not None and interaction.guild is None:
+            kwargs = parts(result.edit)
+            kwargs.pop("allowed_mentions", None)
+            kwargs.setdefault("content", None)
+            kwargs.setdefault("embeds", [])
+            kwargs.setdefault("view", None)
+            await interaction.response.edit_message(**kwargs)
+        else:
+            await interaction.response.send_message(result.answer, ephemeral=True)
+        for reply in result.replies:
+            await interaction.followup.send(ephemeral=interaction.guild is not None, **parts(reply))
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        """Log what failed (never what anyone typed) and apologise."""
+        log.error("discord: command failed: %r", error, exc_info=error)
+        if not interaction.response.is_done():
+            await interaction.response.send_message(wording.SORRY, ephemeral=True)
+
+    # --- sending -----------------------------------------------------------
+
+    async def _paced(self) -> None:
+        if self._pace is not None:
+            await self._pace.acquire()
+
+    async def _dm_channel(self, user_id: str) -> int:
+        channel_id = self._dm_channels.get(user_id)
+        if channel_id is None:
+            await self._paced()
+            data = await self.http.start_private_message(int(user_id))
+            channel_id = int(data["id"])
+            self._dm_channels[user_id] = channel_id
+        return channel_id
+
+    async def send(self, address: str, kind: ChatKind, message: Message) -> None:
+        """The engine's messenger: a DM to a person, or a post in a server channel."""
+        try:
+            channel_id = (
+                await self._dm_channel(address) if kind is ChatKind.PRIVATE else int(address)
+            )
+            await self._paced()
+            channel = self.get_partial_messageable(channel_id)
+            await channel.send(**parts(message))
+        except discord.Forbidden as exc:
+            raise RecipientGone(f"{exc.code}: {exc.text}") from exc
+        except discord.NotFound as exc:
+            raise RecipientGone(f"{exc.code}: {exc.text}") from exc
+        except discord.DiscordServerError as exc:
+            raise TransientFailure(f"{exc.status}: {exc.text}") from exc
+        except discord.RateLimited as exc:
+            raise RateLimited(exc.retry_after) from exc
+        except discord.HTTPException as exc:
+            if exc.status == 429:
+                raise RateLimited(1.0) from exc
+            if exc.code in GONE_CODES:
+                raise RecipientGone(f"{exc.code}: {exc.text}") from exc
+            raise Refused(f"{exc.status} {exc.code}: {exc.text}") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise TransientFailure("could not connect") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise OutcomeUnknown(exc.__class__.__name__) from exc

@@ -1,0 +1,153 @@
+"""The slash commands: the supporter commands (the same words as everywhere, with
+Discord's names for subscribing), and `/campaign` for server admins and organisers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bots.discord.render import parts
+from campaigns import wording
+from campaigns.model import ChatKind, Message, Origin
+
+if TYPE_CHECKING:
+    from bots.discord.bot import DiscordBot
+
+Interaction = discord.Interaction[Any]
+
+
+def _bot(interaction: Interaction) -> DiscordBot:
+    from bots.discord.bot import DiscordBot
+
+    client = interaction.client
+    assert isinstance(client, DiscordBot)
+    return client
+
+
+class TopicsMenu(discord.ui.View):
+    """A select menu of topics, for one supporter, for five minutes."""
+
+    def __init__(self, known: list[str], chosen: list[str]) -> None:
+        super().__init__(timeout=300)
+        every = not chosen
+        select: discord.ui.Select[TopicsMenu] = discord.ui.Select(
+            placeholder="Topics to hear about",
+            min_values=1,
+            max_values=len(known),
+            options=[
+                discord.SelectOption(label=topic, value=topic, default=every or topic in chosen)
+                for topic in known[:25]
+            ],
+        )
+        select.callback = self.chosen  # type: ignore[method-assign]
+        self.select = select
+        self.add_item(select)
+
+    async def chosen(self, interaction: Interaction) -> None:
+        await _bot(interaction).command(interaction, "topics", tuple(self.select.values))
+
+
+def install(bot: DiscordBot) -> None:
+    """Add every command to the bot's tree."""
+    tree = bot.tree
+    described = dict(wording.COMMANDS)
+
+    def simple(name: str, core_name: str, description: str) -> None:
+        async def run(interaction: Interaction) -> None:
+            await _bot(interaction).command(interaction, core_name)
+
+        tree.command(name=name, description=description)(run)
+
+    @tree.command(name="subscribe", description=described["start"])
+    @app_commands.describe(source="How you found us (a short code), if you were given one")
+    async def subscribe(interaction: Interaction, source: str | None = None) -> None:
+        await _bot(interaction).command(interaction, "start", (source,) if source else ())
+
+    simple("unsubscribe", "stop", described["stop"])
+    for name in ("ask", "done", "skip", "resume", "mydata", "forget", "help"):
+        simple(name, name, described[name])
+
+    @tree.command(name="pause", description=described["pause"])
+    @app_commands.describe(
+        weeks="Pause for this many weeks (1 to 12); leave out to pause until /resume"
+    )
+    async def pause(
+        interaction: Interaction, weeks: app_commands.Range[int, 1, 12] | None = None
+    ) -> None:
+        await _bot(interaction).command(interaction, "pause", (str(weeks),) if weeks else ())
+
+    @tree.command(name="topics", description=described["topics"])
+    async def topics(interaction: Interaction) -> None:
+        bot = _bot(interaction)
+        from bots.discord.bot import origin_for_command
+
+        state = await bot.core.topics_of(origin_for_command(interaction))
+        if state is None:
+            await bot.respond(interaction, [Message(text=wording.NOT_SUBSCRIBED)])
+            return
+        known, chosen = state
+        await interaction.response.send_message(
+            wording.TOPICS_INTRO.split(".")[0] + ".",
+            view=TopicsMenu(known, chosen),
+            ephemeral=interaction.guild is not None,
+        )
+
+    campaign = app_commands.Group(name="campaign", description="Server channels and organisers")
+
+    @campaign.command(
+        name="channel", description="Post the weekly ask in a channel (Manage Server)"
+    )
+    @app_commands.describe(channel="The channel", stop="Stop posting there instead")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def channel(
+        interaction: Interaction, channel: discord.TextChannel, stop: bool = False
+    ) -> None:
+        bot = _bot(interaction)
+        permissions = interaction.permissions
+        if not permissions.manage_guild:
+            await interaction.response.send_message(wording.GROUP_ONLY_ADMINS, ephemeral=True)
+            return
+        origin = Origin("discord", str(channel.id), ChatKind.GROUP, user=str(interaction.user.id))
+        name = "stop" if stop else "subscribe_group"
+        replies = await bot.core.command(origin, name, admin=True)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            for reply in replies:
+                await channel.send(**parts(reply))
+        except discord.Forbidden:
+            await interaction.followup.send(
+                f"I can't post in {channel.mention}: please give me Send Messages there.",
+                ephemeral=True,
+            )
+            return
+        done = "won't get" if stop else "will get"
+        await interaction.followup.send(f"{channel.mention} {done} the weekly ask.", ephemeral=True)
+
+    @campaign.command(name="preview", description="Organisers: the next ask as supporters see it")
+    @app_commands.describe(campaign="Campaign slug (default: the main one)", ask="Ask id")
+    async def preview(
+        interaction: Interaction, campaign: str | None = None, ask: str | None = None
+    ) -> None:
+        args = tuple(x for x in (campaign or _bot(interaction).core.ctx.catalog.default, ask) if x)
+        await _bot(interaction).organiser(interaction, "preview", args)
+
+    @campaign.command(name="sendnow", description="Organisers: send an ask now (asks to confirm)")
+    @app_commands.describe(campaign="Campaign slug", ask="Ask id (default: the next)")
+    async def sendnow(interaction: Interaction, campaign: str, ask: str | None = None) -> None:
+        await _bot(interaction).organiser(
+            interaction, "sendnow", tuple(x for x in (campaign, ask) if x)
+        )
+
+    @campaign.command(name="status", description="Organisers: progress of the current send")
+    async def status(interaction: Interaction) -> None:
+        await _bot(interaction).organiser(interaction, "status")
+
+    @campaign.command(name="stats", description="Organisers: participation in short")
+    async def stats(interaction: Interaction) -> None:
+        await _bot(interaction).organiser(interaction, "stats")
+
+    tree.add_command(campaign)
+    tree.on_error = bot.on_app_command_error  # type: ignore[method-assign]
