@@ -211,6 +211,7 @@ class DeliveryEngine:
         }
         self._paused_until: dict[str, float] = {}
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._composed: dict[int, Message] = {}
         self._stopping = False
 
     @property
@@ -246,10 +247,21 @@ class DeliveryEngine:
         await asyncio.gather(
             *(self._drain(prepared, platform) for platform in sorted(self.messengers))
         )
+        self._composed.pop(prompt_id, None)
         if not self._stopping and await self.store.write(finish_if_done, prompt_id):
             log.info("prompt %d sent", prompt_id)
 
     def _message(self, prepared: Prepared, delivery_id: int) -> Message:
+        """The ask as this delivery sends it (the same for all, unless links are tracked)."""
+        if self.link_for is None:
+            cached = self._composed.get(prepared.prompt.id)
+            if cached is None:
+                cached = self._compose(prepared, delivery_id)
+                self._composed[prepared.prompt.id] = cached
+            return cached
+        return self._compose(prepared, delivery_id)
+
+    def _compose(self, prepared: Prepared, delivery_id: int) -> Message:
         prompt, ask = prepared.prompt, prepared.ask
         reminder = prompt.kind == "reminder"
         return ask_message(

@@ -14,8 +14,10 @@ from typing import Any
 
 import aiohttp
 import discord
+import yarl
 from aiolimiter import AsyncLimiter
 from discord import app_commands
+from discord.gateway import DiscordWebSocket
 
 from bots.discord.render import NO_MENTIONS, parts
 from campaigns import wording
@@ -95,8 +97,13 @@ class DiscordBot(discord.Client):
         request_rate: float | None = REQUEST_RATE,
         api_url: str | None = None,
         gateway_url: str | None = None,
+        guild_ready_timeout: float = 2.0,
     ) -> None:
-        super().__init__(intents=discord.Intents(guilds=True), allowed_mentions=NO_MENTIONS)
+        super().__init__(
+            intents=discord.Intents(guilds=True),
+            allowed_mentions=NO_MENTIONS,
+            guild_ready_timeout=guild_ready_timeout,
+        )
         self.core = core
         self.desk = desk or OrganiserDesk(core)
         self.token = token
@@ -105,25 +112,20 @@ class DiscordBot(discord.Client):
         self._pace = AsyncLimiter(1, 1 / request_rate) if request_rate else None
         self._dm_channels: dict[str, int] = {}
         self._runner: asyncio.Task[None] | None = None
+        # discord.py reads both addresses from class attributes: set them for this
+        # process while the bot runs, and put them back when it stops.
+        self._saved_addresses = (discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
         if api_url:
             discord.http.Route.BASE = api_url.rstrip("/")
-        self._gateway_url = gateway_url
+        if gateway_url:
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
         from bots.discord.commands import install
 
         install(self)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(CoreButton)
-        if self._gateway_url:
-            self.ws_gateway_override(self._gateway_url)
         await self.tree.sync()
-
-    def ws_gateway_override(self, url: str) -> None:
-        """Point the gateway connection at another server (tests, proxies)."""
-        import yarl
-        from discord.gateway import DiscordWebSocket
-
-        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
 
     # --- running -----------------------------------------------------------
 
@@ -139,9 +141,11 @@ class DiscordBot(discord.Client):
         log.info("discord: connected as %s", self.user)
 
     async def offline(self) -> None:
+        """Disconnect, and give discord.py its default addresses back."""
         await self.close()
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
+        discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved_addresses
 
     # --- interactions ------------------------------------------------------
 

@@ -1,0 +1,129 @@
+"""Telegram's flood control, as the fake models it.
+
+Telegram documents its broadcast limits only roughly: about 30 messages per
+second overall, at most 20 messages per minute to one group, and about one
+message per second to one private chat (short bursts pass). :class:`RateLimiter`
+enforces those on message-sending methods when limits are on, and answers with
+``retry_after`` = whole seconds until the window frees.
+
+Whatever the cause of a 429 (these limits or one a test injected), its
+``retry_after`` is then held against the same scope, as Telegram holds a flood
+wait: a request in that scope before the time is up is refused again and counted
+in :attr:`RateLimiter.early_retries`, so tests can assert that a 429 was honoured.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+Scope = tuple[str, int | str]  # ("global", 0), ("chat", chat_id) or ("method", name)
+GLOBAL: Scope = ("global", 0)
+
+
+def is_message_method(method: str) -> bool:
+    """Methods that put a message in a chat and so count against the broadcast limits."""
+    lower = method.lower()
+    if lower in ("sendchataction", "sendmessagedraft"):
+        return False
+    return lower.startswith(("send", "copymessage", "forwardmessage"))
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+@dataclass
+class RateLimiter:
+    """Sliding windows (global, per group) and a token bucket (per private chat)."""
+
+    enabled: bool = False
+    clock: Callable[[], float] = time.monotonic
+    global_per_second: int = 30
+    group_per_minute: int = 20
+    private_burst: int = 3
+    private_per_second: float = 1.0
+    early_retries: int = 0
+    _sent: deque[float] = field(default_factory=deque)
+    _groups: dict[int, deque[float]] = field(default_factory=dict)
+    _private: dict[int, _Bucket] = field(default_factory=dict)
+    _held: dict[Scope, float] = field(default_factory=dict)
+
+    def hold(self, scope: Scope, retry_after: int) -> None:
+        """Remember a 429 sent for ``scope``: nothing in it may come back sooner."""
+        self._held[scope] = max(self._held.get(scope, 0.0), self.clock() + retry_after)
+
+    def admit(self, method: str, chat_id: int | None, chat_kind: str | None) -> int | None:
+        """None if the call may go ahead (and count it), else the retry_after to answer."""
+        now = self.clock()
+        scopes: list[Scope] = [("method", method.lower())]
+        message = is_message_method(method)
+        if message:
+            scopes.append(GLOBAL)
+            if chat_id is not None:
+                scopes.append(("chat", chat_id))
+        for scope in scopes:
+            until = self._held.get(scope, 0.0)
+            if now < until:
+                self.early_retries += 1
+                return _seconds(until - now)
+        if not (self.enabled and message):
+            return None
+        wait = self._wait(now, chat_id, chat_kind)
+        if wait is not None:
+            scope, seconds = wait
+            retry_after = _seconds(seconds)
+            self.hold(scope, retry_after)
+            return retry_after
+        self._record(now, chat_id, chat_kind)
+        return None
+
+    def _wait(
+        self, now: float, chat_id: int | None, kind: str | None
+    ) -> tuple[Scope, float] | None:
+        _expire(self._sent, now - 1.0)
+        if len(self._sent) >= self.global_per_second:
+            return GLOBAL, self._sent[0] + 1.0 - now
+        if chat_id is None:
+            return None
+        if kind in ("group", "supergroup"):
+            window = self._groups.setdefault(chat_id, deque())
+            _expire(window, now - 60.0)
+            if len(window) >= self.group_per_minute:
+                return ("chat", chat_id), window[0] + 60.0 - now
+        elif kind == "private":
+            bucket = self._bucket(now, chat_id)
+            if bucket.tokens < 1.0:
+                return ("chat", chat_id), (1.0 - bucket.tokens) / self.private_per_second
+        return None
+
+    def _bucket(self, now: float, chat_id: int) -> _Bucket:
+        bucket = self._private.setdefault(chat_id, _Bucket(float(self.private_burst), now))
+        bucket.tokens = min(
+            float(self.private_burst), bucket.tokens + (now - bucket.at) * self.private_per_second
+        )
+        bucket.at = now
+        return bucket
+
+    def _record(self, now: float, chat_id: int | None, kind: str | None) -> None:
+        self._sent.append(now)
+        if chat_id is None:
+            return
+        if kind in ("group", "supergroup"):
+            self._groups.setdefault(chat_id, deque()).append(now)
+        elif kind == "private":
+            self._bucket(now, chat_id).tokens -= 1.0
+
+
+def _expire(window: deque[float], before: float) -> None:
+    while window and window[0] <= before:
+        window.popleft()
+
+
+def _seconds(delay: float) -> int:
+    return max(1, math.ceil(delay - 1e-9))

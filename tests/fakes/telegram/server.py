@@ -1,0 +1,385 @@
+"""FakeTelegram: a strict Bot API server on 127.0.0.1 for the real python-telegram-bot.
+
+Point PTB at it with ``base_url=fake.base_url`` and ``base_file_url=fake.base_file_url``.
+Every request is recorded (:attr:`FakeTelegram.requests`); refused ones also go to
+:attr:`FakeTelegram.rejected` with Telegram's error text, so a test can assert that
+nothing was refused. Requests are decoded from a query string, a urlencoded or
+multipart form, or a JSON body, validated against the spec (:mod:`.spec`,
+:mod:`.rules`), then answered by :mod:`.api` or, for ``getUpdates``, by real long
+polling here. Tests can inject faults (429s, 5xx, hangs) and turn on Telegram's
+flood limits (:mod:`.limits`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from .api import BotApi
+from .errors import (
+    ApiError,
+    Json,
+    bad_request,
+    conflict,
+    not_found,
+    server_error,
+    too_many_requests,
+    unauthorized,
+)
+from .limits import RateLimiter
+from .rules import RULES
+from .spec import Spec, Upload, load_spec
+
+T = TypeVar("T")
+LONG_POLL_MAX = 50
+CONFLICT = "terminated by other getUpdates request; make sure that only one bot instance is running"
+_JSON = "application/json"
+
+
+@dataclass
+class Call:
+    """One request the fake received and how it answered."""
+
+    method: str
+    params: dict[str, Json]
+    at: float  # time.monotonic() when it arrived
+    files: dict[str, Upload] = field(default_factory=dict)
+    status: int = 0  # 0 while still being answered
+    description: str | None = None  # the error text, for refused calls
+    result: Json = None
+
+
+class _ClientGone(Exception):
+    """The client of a held request has disconnected."""
+
+
+@dataclass
+class _Fault:
+    error: ApiError | None = None
+    hang: float = 0.0
+    takes_effect: bool = True
+
+
+class FakeTelegram(BotApi):
+    """A strict fake of api.telegram.org for one bot (``token``, ``@bot_username``).
+
+    Lifecycle: ``start()`` / ``stop()`` or ``async with``; then ``base_url`` and
+    ``base_file_url`` for PTB. ``latency`` delays every answer; ``limits`` turns on
+    flood control.
+
+    Script the world (:class:`.world.World`): ``private_chat``, ``group_chat``,
+    ``user_sends``, ``user_sends_link``, ``user_sends_media``, ``user_presses``,
+    ``user_blocks_bot`` / ``user_unblocks_bot``, ``user_deactivated``,
+    ``bot_removed_from_group``, ``group_migrates_to_supergroup``, ``delete_chat``.
+
+    Read what the bot did: ``requests`` / ``rejected`` / ``calls(method)``,
+    ``sent_to(chat_id)``, ``deleted``, ``callback_answers``, ``commands`` /
+    ``commands_for(scope)``, ``file_bytes`` / ``uploaded_json``, ``downloads``,
+    ``too_many_requests`` and ``limiter.early_retries``; ``await wait_for(predicate)``.
+
+    Inject faults: ``fail_next``, ``fail_with_5xx``, ``hang_next``.
+    """
+
+    def __init__(
+        self,
+        token: str = "123456:TEST-token",  # noqa: S107 - a fake token for a fake server
+        *,
+        bot_username: str = "campaign_test_bot",
+        latency: float = 0.0,
+        limits: bool = False,
+    ) -> None:
+        super().__init__(token, bot_username, RateLimiter(enabled=limits))
+        self.spec: Spec = load_spec()
+        self.latency = latency
+        self.requests: list[Call] = []
+        self.rejected: list[Call] = []
+        self.too_many_requests = 0  # 429 answers sent, injected or from limits
+        self.downloads: list[str] = []  # file paths fetched from base_file_url
+        self.internal_errors: list[str] = []  # bugs in the fake itself
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+        self._changed = asyncio.Event()  # any change: wakes wait_for()
+        self._new_update = asyncio.Event()  # a queued update: wakes the long poll
+        self._closing = asyncio.Event()
+        self._poller: asyncio.Future[None] | None = None
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 on a free port."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._download)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Stop listening; raise if the fake itself failed while answering."""
+        self._closing.set()
+        if self._poller is not None and not self._poller.done():
+            self._poller.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.internal_errors:
+            raise RuntimeError("the fake Telegram failed:\n" + "\n".join(self.internal_errors))
+
+    async def __aenter__(self) -> FakeTelegram:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """What PTB takes as base_url (it appends the token)."""
+        return f"http://127.0.0.1:{self._port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """What PTB takes as base_file_url."""
+        return f"http://127.0.0.1:{self._port}/file/bot"
+
+    # --- reading ----------------------------------------------------------------------
+
+    def calls(self, method: str) -> list[Call]:
+        """The recorded calls of one method (any spelling), oldest first."""
+        name = self.spec.method_name(method) or method
+        return [c for c in self.requests if c.method == name]
+
+    async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:  # noqa: ASYNC109
+        """Wait until ``predicate()`` is truthy (re-checked on every change); return it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                recent = [(c.method, c.status, c.description) for c in self.requests[-5:]]
+                raise TimeoutError(f"condition not met within {timeout}s; last calls: {recent}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
+
+    # --- faults -----------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        retry_after: int = 1,
+        description: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` valid calls of ``method`` with an error.
+
+        429 carries ``retry_after`` (and holds the method for that long, see
+        :mod:`.limits`); 5xx get the gateway's texts; other statuses take
+        ``description`` (give Telegram's wording) or get a generic one.
+        """
+        if status == 429:
+            error = too_many_requests(retry_after)
+        elif status >= 500:
+            error = server_error(status)
+        else:
+            error = ApiError(status, description or f"Bad Request: injected failure {status}")
+        for _ in range(times):
+            self._queue_fault(method, _Fault(error=error))
+
+    def fail_with_5xx(self, method: str, times: int = 1, status: int = 500) -> None:
+        """Answer the next ``times`` valid calls of ``method`` with a server error."""
+        self.fail_next(method, status=status, times=times)
+
+    def hang_next(
+        self, method: str, seconds: float, *, times: int = 1, takes_effect: bool = True
+    ) -> None:
+        """Hold the next ``times`` valid calls of ``method`` for ``seconds`` (to time clients out).
+
+        With ``takes_effect`` the call is then carried out as usual, as a real request
+        that timed out on the client may still have been delivered; without it the
+        call is dropped and answered 502.
+        """
+        for _ in range(times):
+            self._queue_fault(method, _Fault(hang=seconds, takes_effect=takes_effect))
+
+    def _queue_fault(self, method: str, fault: _Fault) -> None:
+        name = self.spec.method_name(method)
+        if name is None:
+            raise ValueError(f"{method!r} is not a Bot API method")
+        self._faults.setdefault(name, deque()).append(fault)
+
+    # --- HTTP -------------------------------------------------------------------------
+
+    def _notify(self) -> None:
+        self._changed.set()
+
+    def _push(self, kind: str, payload: dict[str, Json]) -> dict[str, Json]:
+        update = super()._push(kind, payload)
+        self._new_update.set()
+        return update
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake up when the fake is stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        call = Call(request.match_info["method"], {}, time.monotonic())
+        self.requests.append(call)
+        try:
+            if self.latency:
+                await self._pause(self.latency)
+            if request.match_info["token"] != self.token:
+                raise unauthorized()
+            method = self.spec.method_name(call.method)
+            if method is None:
+                raise not_found()
+            call.method = method
+            raw, call.files = await _read(request)
+            call.params = dict(raw)
+            call.params = self.spec.parse_params(method, raw, call.files, RULES)
+            await self._inject(method)
+            if method == "getUpdates":
+                result = await self._get_updates(call.params, request)
+            else:
+                result = self.dispatch(method, call.params)
+            self.spec.check_result(method, result)
+            call.status, call.result = 200, result
+            body: dict[str, Json] = {"ok": True, "result": result}
+        except _ClientGone:
+            # A long poll the client had abandoned, ended by its next getUpdates:
+            # Telegram answers 409 into the void; nobody was refused anything.
+            call.status, call.description = 499, "client closed the connection"
+            return web.Response(status=499)
+        except ApiError as err:
+            call.status, call.description = err.status, err.description
+            self.rejected.append(call)
+            if err.status == 429:
+                self.too_many_requests += 1
+            body = err.body()
+        except asyncio.CancelledError:
+            call.status, call.description = 499, "cancelled"
+            raise
+        except Exception:
+            self.internal_errors.append(f"{call.method}: {traceback.format_exc()}")
+            call.status, call.description = 500, "fake Telegram bug"
+            body = server_error().body()
+        finally:
+            self._notify()
+        return web.json_response(body, status=call.status, dumps=_dumps)
+
+    async def _inject(self, method: str) -> None:
+        queue = self._faults.get(method)
+        if not queue:
+            return
+        fault = queue.popleft()
+        if fault.error is not None:
+            if fault.error.status == 429 and fault.error.parameters:
+                self.limiter.hold(("method", method.lower()), fault.error.parameters["retry_after"])
+            raise fault.error
+        await self._pause(fault.hang)
+        if not fault.takes_effect:
+            raise server_error(502)
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["path"]
+        self.downloads.append(path)
+        self._notify()
+        stored = next((f for f in self.files.values() if f.path == path), None)
+        if request.match_info["token"] != self.token or stored is None:
+            return web.json_response(not_found().body(), status=404)
+        return web.Response(body=stored.data)
+
+    # --- long polling -----------------------------------------------------------------
+
+    async def _get_updates(self, p: dict[str, Json], request: web.Request) -> list[dict[str, Json]]:
+        offset = int(p.get("offset", 0))
+        limit = min(max(int(p.get("limit", 100)), 1), 100)
+        timeout = min(max(int(p.get("timeout", 0)), 0), LONG_POLL_MAX)
+        if "allowed_updates" in p:
+            self.allowed_updates = list(p["allowed_updates"])
+        if self._poller is not None and not self._poller.done():
+            self._poller.set_result(None)  # the held request ends with 409, as on Telegram
+        loop = asyncio.get_running_loop()
+        mine: asyncio.Future[None] = loop.create_future()
+        self._poller = mine
+        self._confirm(offset)
+        deadline = loop.time() + timeout
+        try:
+            while True:
+                batch = self._deliverable(limit)
+                remaining = deadline - loop.time()
+                if batch or remaining <= 0 or self._closing.is_set():
+                    return copy.deepcopy(batch)
+                self._new_update.clear()
+                arrived = asyncio.ensure_future(self._new_update.wait())
+                waiters: set[asyncio.Future[Any]] = {arrived, mine}
+                await asyncio.wait(waiters, timeout=remaining, return_when="FIRST_COMPLETED")
+                arrived.cancel()
+                if self._closing.is_set():
+                    return []
+                if mine.done():
+                    if request.transport is None or request.transport.is_closing():
+                        raise _ClientGone
+                    raise conflict(CONFLICT)
+        finally:
+            if self._poller is mine:
+                self._poller = None
+
+    def _confirm(self, offset: int) -> None:
+        if offset > 0:
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        elif offset < 0:
+            self.updates = self.updates[offset:]
+
+    def _deliverable(self, limit: int) -> list[dict[str, Json]]:
+        self.updates = [u for u in self.updates if self._allowed(self._update_kind(u))]
+        return self.updates[:limit]
+
+
+async def _read(request: web.Request) -> tuple[dict[str, Json], dict[str, Upload]]:
+    """Parameters and uploaded files from the query string and the body."""
+    params: dict[str, Json] = dict(request.query)
+    files: dict[str, Upload] = {}
+    if request.method == "GET" or not request.body_exists:
+        return params, files
+    if request.content_type == _JSON:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise bad_request("can't parse JSON body") from None
+        if not isinstance(body, dict):
+            raise bad_request("JSON body must be an object")
+        params.update(body)
+    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for name, value in (await request.post()).items():
+            if isinstance(value, web.FileField):
+                content_type = value.content_type or "application/octet-stream"
+                files[name] = Upload(value.filename, content_type, value.file.read())
+            else:
+                params[name] = value
+    else:
+        raise bad_request(f"unsupported Content-Type {request.content_type}")
+    return params, files
+
+
+def _dumps(value: Json) -> str:
+    return json.dumps(value, ensure_ascii=False)
