@@ -279,7 +279,8 @@ def handle_command(
     if origin.kind is ChatKind.GROUP:
         return _group_command(db, ctx, origin, name, admin)
     if name == "start":
-        subscribed = supporters.subscribe(db, origin, args[0] if args else None)
+        # a deep link carries exactly one code; anything else typed after /start is dropped
+        subscribed = supporters.subscribe(db, origin, args[0] if len(args) == 1 else None)
         pack = ctx.catalog.packs[ctx.catalog.default].campaign
         welcome = Message(text=wording.welcome(pack.title, pack.description, subscribed.already))
         if subscribed.already:
