@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         "https://api.telegram.org/bot",
         validation_alias=_alias("TELEGRAM_API_URL", "telegram_api_url"),
     )
+    telegram_max_rate: float = Field(
+        29.4,
+        ge=0,
+        description="Telegram messages a second, evenly spaced; 0 turns pacing off "
+        "(CAMPAIGNBOT_TELEGRAM_MAX_RATE).",
+    )
     discord_bot_token: SecretStr | None = Field(
         None, validation_alias=_alias("DISCORD_BOT_TOKEN", "discord_bot_token")
     )

@@ -37,6 +37,7 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
             settings.telegram_bot_token.get_secret_value(),
             base_url=settings.telegram_api_url,
             desk=desk,
+            max_rate=settings.telegram_max_rate,
         )
         messengers[telegram.platform] = telegram
         adapters.append(telegram)

@@ -109,25 +109,26 @@ class TelegramBot:
         base_url: str = "https://api.telegram.org/bot",
         desk: OrganiserDesk | None = None,
         limits: bool = True,
+        max_rate: float = OVERALL_RATE,
+        read_timeout: float = 10.0,
     ) -> None:
         self.core = core
         self.desk = desk or OrganiserDesk(core)
-        if not limits:
-            self.max_rate = None
+        self.max_rate = max_rate if limits and max_rate > 0 else None
         builder: Any = (
             Application.builder()
             .token(token)
             .base_url(base_url)
             .base_file_url(base_url.removesuffix("bot") + "file/bot")
-            .request(AiohttpRequest())
+            .request(AiohttpRequest(read_timeout=read_timeout))
             .get_updates_request(AiohttpRequest(connections=2))
             .concurrent_updates(256)
         )
         if limits:
             builder = builder.rate_limiter(
-                AIORateLimiter(
-                    overall_max_rate=1,
-                    overall_time_period=1 / OVERALL_RATE,
+                AIORateLimiter(  # a bucket of one: evenly spaced; 0 turns the overall limit off
+                    overall_max_rate=1 if max_rate > 0 else 0,
+                    overall_time_period=1 / max_rate if max_rate > 0 else 1,
                     group_max_rate=1,
                     group_time_period=GROUP_SPACING_SECONDS,
                     max_retries=3,

@@ -49,14 +49,21 @@ class RateLimiter:
     private_burst: int = 3
     private_per_second: float = 1.0
     early_retries: int = 0
+    # Requests that arrive this soon after a 429 left were already on their way before
+    # the client could know: refused, but not counted as ignoring the 429.
+    in_flight_grace: float = 0.1
     _sent: deque[float] = field(default_factory=deque)
     _groups: dict[int, deque[float]] = field(default_factory=dict)
     _private: dict[int, _Bucket] = field(default_factory=dict)
     _held: dict[Scope, float] = field(default_factory=dict)
+    _held_since: dict[Scope, float] = field(default_factory=dict)
 
     def hold(self, scope: Scope, retry_after: int) -> None:
         """Remember a 429 sent for ``scope``: nothing in it may come back sooner."""
-        self._held[scope] = max(self._held.get(scope, 0.0), self.clock() + retry_after)
+        now = self.clock()
+        if self._held.get(scope, 0.0) <= now:
+            self._held_since[scope] = now
+        self._held[scope] = max(self._held.get(scope, 0.0), now + retry_after)
 
     def admit(self, method: str, chat_id: int | None, chat_kind: str | None) -> int | None:
         """None if the call may go ahead (and count it), else the retry_after to answer."""
@@ -70,7 +77,8 @@ class RateLimiter:
         for scope in scopes:
             until = self._held.get(scope, 0.0)
             if now < until:
-                self.early_retries += 1
+                if now - self._held_since.get(scope, 0.0) > self.in_flight_grace:
+                    self.early_retries += 1
                 return _seconds(until - now)
         if not (self.enabled and message):
             return None

@@ -1,0 +1,140 @@
+"""Crash safety: `campaignbot run`, killed with SIGKILL in the middle of a send and started
+again, finishes the send with exactly one delivery record per supporter and nobody
+getting the ask twice. SIGTERM stops it within five seconds.
+
+The bot runs as a real subprocess against the fake Bot API served from this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from campaigns.catalog import Catalog
+from campaigns.schedule import Request, send_now
+from db import supporters as supporters_db
+from db.store import open_database
+from tests.fakes.telegram import FakeTelegram
+
+BIN = Path(sys.executable).parent / "campaignbot"
+SUPPORTERS = 240
+FIRST_ID = 10_000
+ASK_MARK = "2,401"  # the statistic of the ask under test
+
+
+def seed(db_path: Path, catalog: Catalog) -> int:
+    db = open_database(db_path)
+    with db.atomic():
+        catalog.sync(db)
+        for n in range(SUPPORTERS):
+            supporters_db.insert(
+                db,
+                platform="telegram",
+                address=str(FIRST_ID + n),
+                kind="private",
+                status="active",
+                source="crash-test",
+                consent_version="test",
+            )
+        prompt = send_now(db, catalog, Request("one-step-ahead", "age-verification"), "test")
+    db.close()
+    return prompt.id
+
+
+def start(db_path: Path, fake: FakeTelegram, log: Path) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAMPAIGNBOT_", "TELEGRAM_"))}
+    env |= {
+        "CAMPAIGNBOT_DB": str(db_path),
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_API_URL": fake.base_url,
+        "CAMPAIGNBOT_TELEGRAM_MAX_RATE": "150",
+    }
+    handle = log.open("ab")
+    return asyncio.create_subprocess_exec(  # type: ignore[return-value]
+        str(BIN), "run", stdin=asyncio.subprocess.DEVNULL, stdout=handle, stderr=handle, env=env
+    )
+
+
+def delivered(fake: FakeTelegram) -> Counter[int]:
+    """How many times each chat got the ask (successful sends only)."""
+    return Counter(
+        int(call.params["chat_id"])
+        for call in fake.calls("sendMessage")
+        if call.status == 200 and ASK_MARK in str(call.params.get("text", ""))
+    )
+
+
+def states(db_path: Path, prompt_id: int) -> dict[str, int]:
+    with sqlite3.connect(db_path) as conn:
+        rows = conn.execute(
+            "SELECT state, count(*) FROM deliveries WHERE prompt_id = ? GROUP BY state", [prompt_id]
+        ).fetchall()
+    return dict(rows)
+
+
+@pytest.mark.timeout(90)
+async def test_sigkill_mid_send_then_restart_finishes_exactly_once(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    db_path = tmp_path / "bot.db"
+    prompt_id = seed(db_path, catalog)
+    log = tmp_path / "bot.log"
+    async with FakeTelegram(latency=0.004) as fake:
+        for n in range(SUPPORTERS):
+            fake.private_chat(FIRST_ID + n)
+        first = await start(db_path, fake, log)
+        await fake.wait_for(lambda: sum(delivered(fake).values()) >= SUPPORTERS // 3, timeout=30)
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+        at_kill = sum(delivered(fake).values())
+        assert at_kill < SUPPORTERS, "the kill came too late to test anything"
+
+        second = await start(db_path, fake, log)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            found = states(db_path, prompt_id)
+            if found.get("pending", 0) + found.get("sending", 0) == 0 and found:
+                break
+            await asyncio.sleep(0.1)
+        stopping = time.monotonic()
+        second.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(second.wait(), timeout=10)
+        assert time.monotonic() - stopping < 5, "SIGTERM took too long"
+        assert second.returncode == 0, log.read_text()[-2000:]
+
+    final = states(db_path, prompt_id)
+    got = delivered(fake)
+    # every supporter has exactly one delivery record, in a final state
+    assert sum(final.values()) == SUPPORTERS, final
+    assert set(final) <= {"sent", "unknown"}, final
+    # nobody got the ask twice
+    assert max(got.values()) == 1
+    with sqlite3.connect(db_path) as conn:
+        by_chat = dict(
+            conn.execute(
+                "SELECT s.address, d.state FROM deliveries d"
+                " JOIN supporters s ON s.id = d.supporter_id WHERE d.prompt_id = ?",
+                [prompt_id],
+            ).fetchall()
+        )
+        prompt_state = conn.execute(
+            "SELECT state FROM prompts WHERE id = ?", [prompt_id]
+        ).fetchone()
+    assert prompt_state == ("sent",)
+    # every 'sent' record was really received; the only ones that may be missing are the
+    # few in flight at the kill, recorded as 'unknown' (never resent: invariant 1)
+    for address, state in by_chat.items():
+        if state == "sent":
+            assert got[int(address)] == 1, address
+    unknown = [a for a, s in by_chat.items() if s == "unknown"]
+    assert len(unknown) <= 32  # at most the workers in flight
+    received_or_unknown = {a for a in by_chat if got[int(a)] == 1} | set(unknown)
+    assert received_or_unknown == set(by_chat)
