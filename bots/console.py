@@ -20,6 +20,7 @@ from campaigns.commands import parse
 from campaigns.core import Core
 from campaigns.delivery import RecipientGone
 from campaigns.model import Button, ChatKind, Message, Origin
+from campaigns.pacing import Pacer
 
 PLATFORM = "console"
 ADDRESS = "local"
@@ -29,7 +30,7 @@ class ConsoleChat:
     """One supporter's chat with the bot, in a terminal."""
 
     platform = PLATFORM
-    max_rate: float | None = None
+    pacer: Pacer | None = None
 
     def __init__(
         self,
@@ -129,6 +130,9 @@ class ConsoleChat:
                 parts.append(Text(f"  [{number}] {button.label}{link}", style="cyan"))
         self.console.print(Group(*parts))
         self.console.print()
+
+    async def prepare(self, address: str, kind: ChatKind) -> None:
+        """Nothing to get ready in a terminal."""
 
     async def send(self, address: str, kind: ChatKind, message: Message) -> None:
         """The engine's messenger: the weekly ask arriving in this chat."""

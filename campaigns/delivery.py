@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from aiolimiter import AsyncLimiter
 from sqlite_utils import Database
 
 from campaigns.compose import ask_message
 from campaigns.dialogue import Context
 from campaigns.model import ChatKind, Message
+from campaigns.pacing import Pacer, until
 from db import catalog as catalog_db
 from db import deliveries as deliveries_db
 from db import prompts as prompts_db
@@ -35,6 +35,8 @@ from db.store import Store
 from db.times import from_text, now_text, to_text, utcnow
 
 log = logging.getLogger(__name__)
+
+CLAIM_LEAD = 0.05  # seconds before its slot that a delivery is claimed
 
 
 class DeliveryError(Exception):
@@ -66,10 +68,22 @@ class Refused(DeliveryError):
 
 
 class Messenger(Protocol):
-    """What an adapter offers the engine: send one message to one address."""
+    """What an adapter offers the engine: get ready to send to an address, and send.
+
+    `pacer` is the platform's pace, shared with the adapter's own requests. For each
+    delivery the engine takes a slot, claims the delivery just before the slot and
+    calls `send` at the slot, so `send` must make exactly one request and take no
+    slot itself. Anything else a send needs (opening a DM channel) belongs in
+    `prepare`, which takes slots of its own and is called before the claim.
+    """
 
     platform: str
-    max_rate: float | None  # sends a second the platform allows us, or None for no limit
+    pacer: Pacer | None
+
+    async def prepare(self, address: str, kind: ChatKind) -> None:
+        """Whatever must happen before the one request of `send`; may raise
+        `RecipientGone`. Nothing the recipient can see."""
+        ...
 
     async def send(self, address: str, kind: ChatKind, message: Message) -> None:
         """Send, or raise one of the `DeliveryError`s."""
@@ -205,10 +219,6 @@ class DeliveryEngine:
         self.messengers = dict(messengers)
         self.tuning = tuning or Tuning()
         self.link_for = link_for
-        self._paces = {
-            name: AsyncLimiter(1, 1 / m.max_rate) if m.max_rate else None
-            for name, m in self.messengers.items()
-        }
         self._paused_until: dict[str, float] = {}
         self._running: dict[int, asyncio.Task[None]] = {}
         self._composed: dict[int, Message] = {}
@@ -325,27 +335,40 @@ class DeliveryEngine:
             await flusher
             await flush()
 
-    async def _wait_for_pace(self, platform: str) -> None:
+    async def _slot(self, platform: str) -> float | None:
+        """Wait out a platform's 429 pause, then take a slot of its pace (None: no pace)."""
         pause = self._paused_until.get(platform, 0.0) - time.monotonic()
         if pause > 0:
             await asyncio.sleep(pause)
-        pace = self._paces.get(platform)
-        if pace is not None:
-            await pace.acquire()
+        pacer = self.messengers[platform].pacer
+        return pacer.reserve() if pacer is not None else None
 
     async def _deliver(
         self, prepared: Prepared, platform: str, recipient: Recipient
     ) -> tuple[str, str | None] | None:
-        """Claim, send (retrying what is safe to retry) and say how it ended."""
-        await self._wait_for_pace(platform)
+        """Claim, send at the slot (retrying what is safe to retry), say how it ended."""
+        messenger = self.messengers[platform]
+        kind = ChatKind(recipient.kind)
+        not_ready: DeliveryError | None = None
+        try:
+            await messenger.prepare(recipient.address, kind)
+        except DeliveryError as exc:
+            not_ready = exc
+        slot = await self._slot(platform)
+        if slot is not None:
+            await until(slot - CLAIM_LEAD)  # claim just before the slot: few in limbo
         if not await self.store.write(deliveries_db.claim, recipient.delivery_id):
             return None  # erased meanwhile, or someone else has it
-        messenger = self.messengers[platform]
+        if not_ready is not None:
+            return _ended_before_sending(not_ready)
         message = self._message(prepared, recipient.delivery_id)
-        kind = ChatKind(recipient.kind)
+        pacer = messenger.pacer
         attempt = 0
         while True:
             attempt += 1
+            if slot is not None and pacer is not None:
+                await until(slot)
+                await pacer.admit()
             try:
                 await messenger.send(recipient.address, kind, message)
                 return ("sent", None)
@@ -360,12 +383,13 @@ class DeliveryEngine:
                 self._paused_until[platform] = time.monotonic() + exc.retry_after
                 if attempt >= self.tuning.max_attempts * 2:
                     return ("failed", "rate limited too often")
-                await self._wait_for_pace(platform)
+                slot = await self._slot(platform)
             except TransientFailure as exc:
                 if attempt >= self.tuning.max_attempts or self._stopping:
                     return ("failed", str(exc)[:200])
                 delay = min(self.tuning.backoff_cap, self.tuning.backoff_base * 2 ** (attempt - 1))
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                slot = await self._slot(platform)
             except Exception:
                 log.exception("unexpected error sending delivery %d", recipient.delivery_id)
                 return ("failed", "unexpected error")
@@ -384,6 +408,12 @@ class DeliveryEngine:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _ended_before_sending(error: DeliveryError) -> tuple[str, str | None]:
+    """How a delivery ends when getting ready to send failed (nothing was sent)."""
+    state = "gone" if isinstance(error, RecipientGone) else "failed"
+    return (state, str(error)[:200])
 
 
 def grace_passed(prompt: PromptRow, grace_hours: float, now: str) -> bool:

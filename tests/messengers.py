@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from campaigns.delivery import DeliveryError
 from campaigns.model import ChatKind, Message
+from campaigns.pacing import Pacer
 
 
 class RecordingMessenger:
@@ -19,7 +20,7 @@ class RecordingMessenger:
 
     def __init__(self, platform: str = "telegram", max_rate: float | None = None) -> None:
         self.platform = platform
-        self.max_rate = max_rate
+        self.pacer = Pacer(max_rate) if max_rate else None
         self.sent: list[tuple[str, Message]] = []
         self.attempts: Counter[str] = Counter()
         self.script: dict[str, list[DeliveryError]] = {}
@@ -29,6 +30,9 @@ class RecordingMessenger:
     def fail(self, address: str, *errors: DeliveryError) -> None:
         """The next sends to `address` raise these, in order."""
         self.script[address] = list(errors)
+
+    async def prepare(self, address: str, kind: ChatKind) -> None:
+        pass
 
     async def send(self, address: str, kind: ChatKind, message: Message) -> None:
         self.attempts[address] += 1

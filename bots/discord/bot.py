@@ -15,7 +15,6 @@ from typing import Any
 import aiohttp
 import discord
 import yarl
-from aiolimiter import AsyncLimiter
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
@@ -32,12 +31,13 @@ from campaigns.delivery import (
 )
 from campaigns.model import ChatKind, Message, Origin, PressResult
 from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
+from campaigns.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 # Discord allows 50 requests a second per bot; keep well inside it, evenly spaced.
-REQUEST_RATE = 45.0
+REQUEST_RATE = 47.0
 GONE_CODES = {50007, 10013, 10003, 50001}  # can't DM user, unknown user/channel, no access
 BUTTON_ID = re.compile(
     rf"{PREFIX}:(?P<verb>[a-z-]{{1,12}}):(?P<arg>[A-Za-z0-9_-]{{1,32}}):[A-Za-z0-9_-]{{16}}"
@@ -85,7 +85,6 @@ class DiscordBot(discord.Client):
     """One bot account: slash commands, persistent buttons, and sending for the engine."""
 
     platform = PLATFORM
-    max_rate: float | None = None  # paced per request below: a first DM costs two requests
 
     def __init__(
         self,
@@ -109,7 +108,9 @@ class DiscordBot(discord.Client):
         self.token = token
         self.organiser_role = organiser_role
         self.tree = app_commands.CommandTree(self)
-        self._pace = AsyncLimiter(1, 1 / request_rate) if request_rate else None
+        # REST requests take slots of this pace: the engine takes one per message, and
+        # opening a DM channel (a first DM costs two requests) takes another.
+        self.pacer = Pacer(request_rate) if request_rate else None
         self._dm_channels: dict[str, int] = {}
         self._runner: asyncio.Task[None] | None = None
         # discord.py reads both addresses from class attributes: set them for this
@@ -219,26 +220,33 @@ class DiscordBot(discord.Client):
 
     # --- sending -----------------------------------------------------------
 
-    async def _paced(self) -> None:
-        if self._pace is not None:
-            await self._pace.acquire()
-
     async def _dm_channel(self, user_id: str) -> int:
         channel_id = self._dm_channels.get(user_id)
         if channel_id is None:
-            await self._paced()
+            if self.pacer is not None:
+                await self.pacer.wait()
             data = await self.http.start_private_message(int(user_id))
             channel_id = int(data["id"])
             self._dm_channels[user_id] = channel_id
         return channel_id
 
+    async def prepare(self, address: str, kind: ChatKind) -> None:
+        """Open the DM channel before the send (a request of its own, at its own slot)."""
+        if kind is ChatKind.PRIVATE and address not in self._dm_channels:
+            try:
+                await self._dm_channel(address)
+            except discord.HTTPException as exc:
+                if exc.status in (403, 404) or exc.code in GONE_CODES:
+                    raise RecipientGone(f"{exc.code}: {exc.text}") from exc
+                raise TransientFailure(f"{exc.status} {exc.code}: {exc.text}") from exc
+
     async def send(self, address: str, kind: ChatKind, message: Message) -> None:
-        """The engine's messenger: a DM to a person, or a post in a server channel."""
+        """The engine's messenger (which has taken a slot of the pace for the message):
+        a DM to a person, or a post in a server channel."""
         try:
             channel_id = (
                 await self._dm_channel(address) if kind is ChatKind.PRIVATE else int(address)
             )
-            await self._paced()
             channel = self.get_partial_messageable(channel_id)
             await channel.send(**parts(message))
         except discord.Forbidden as exc:

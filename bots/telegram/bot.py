@@ -61,12 +61,13 @@ from campaigns.model import ChatKind, Message, Origin
 from campaigns.organising import COMMANDS as ORGANISER_COMMANDS
 from campaigns.organising import NAMES as ORGANISER_NAMES
 from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
+from campaigns.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 # Telegram allows about 30 messages a second overall and 20 a minute to one group.
-# Spacing sends evenly (a bucket of one) keeps any one-second window at 30 or fewer.
+# Evenly spaced at 29.4 a second, any one-second window holds 30 or fewer.
 OVERALL_RATE = 29.4
 GROUP_SPACING_SECONDS = 3.05
 GROUP_COMMANDS = ("subscribe_group", "ask", "done", "skip", "stop", "help")
@@ -99,7 +100,6 @@ class TelegramBot:
     """One bot account: its polling Application, and sending for the engine."""
 
     platform = PLATFORM
-    max_rate: float | None = OVERALL_RATE
 
     def __init__(
         self,
@@ -114,7 +114,9 @@ class TelegramBot:
     ) -> None:
         self.core = core
         self.desk = desk or OrganiserDesk(core)
-        self.max_rate = max_rate if limits and max_rate > 0 else None
+        # Every message to a chat takes a slot of this one pace: replies, edits and the
+        # engine's sends (the engine takes its slot before claiming a delivery).
+        self.pacer = Pacer(max_rate) if limits and max_rate > 0 else None
         builder: Any = (
             Application.builder()
             .token(token)
@@ -125,10 +127,12 @@ class TelegramBot:
             .concurrent_updates(256)
         )
         if limits:
+            # PTB's limiter spaces sends to each group and waits out 429s (pausing every
+            # request meanwhile); the overall pace is `self.pacer`, which keeps its rate
+            # exactly where a bucket of one falls short of it.
             builder = builder.rate_limiter(
-                AIORateLimiter(  # a bucket of one: evenly spaced; 0 turns the overall limit off
-                    overall_max_rate=1 if max_rate > 0 else 0,
-                    overall_time_period=1 / max_rate if max_rate > 0 else 1,
+                AIORateLimiter(
+                    overall_max_rate=0,
                     group_max_rate=1,
                     group_time_period=GROUP_SPACING_SECONDS,
                     max_retries=3,
@@ -261,6 +265,8 @@ class TelegramBot:
             await query.answer(answer[:200])
 
     async def _edit(self, message: TgMessage, new: Message) -> None:
+        if self.pacer is not None:
+            await self.pacer.wait()
         try:
             await message.edit_text(
                 html(new),
@@ -313,7 +319,12 @@ class TelegramBot:
     # --- sending -----------------------------------------------------------
 
     async def reply(self, chat_id: int, message: Message) -> None:
-        """Send a reply in a chat (no engine: a reply goes out at once)."""
+        """Send a reply in a chat, at the pace."""
+        if self.pacer is not None:
+            await self.pacer.wait()
+        await self._post(chat_id, message)
+
+    async def _post(self, chat_id: int, message: Message) -> None:
         bot = self.app.bot
         if message.attachment is not None:
             attachment = message.attachment
@@ -331,10 +342,14 @@ class TelegramBot:
             link_preview_options=NO_PREVIEW,
         )
 
+    async def prepare(self, address: str, kind: ChatKind) -> None:
+        """Nothing to get ready: a Telegram send is one request."""
+
     async def send(self, address: str, kind: ChatKind, message: Message) -> None:
-        """The engine's messenger: send, and say how it went in the core's terms."""
+        """The engine's messenger (which has taken a slot of the pace already): send, and
+        say how it went in the core's terms."""
         try:
-            await self.reply(int(address), message)
+            await self._post(int(address), message)
         except ChatMigrated as exc:
             await self.core.moved(PLATFORM, address, str(exc.new_chat_id))
             await self.send(str(exc.new_chat_id), kind, message)
