@@ -75,6 +75,7 @@ def _telegram_child(conn: Connection, options: dict[str, Any]) -> None:
             "limits": lambda value: setattr(fake.limiter, "enabled", value),
             "clear": lambda: _clear(fake.requests, fake.rejected),
             "dump": lambda: [(c.at, c.method, c.status) for c in fake.requests],
+            "reasons": lambda: sorted({f"{c.method}: {c.description}" for c in fake.rejected}),
             "answer_latencies": lambda: [
                 c.at - presses[c.params["callback_query_id"]]
                 for c in fake.requests
@@ -166,10 +167,11 @@ def _discord_child(conn: Connection, options: dict[str, Any]) -> None:
                 for c in fake.requests
                 if c.method in ("POST", "PATCH") and "/interactions/" not in c.path
             ],
-            "clear": lambda: _clear(fake.requests),
+            "clear": lambda: _clear(fake.requests, fake.rejected),
             "dump": lambda: [
                 (c.at, c.method + " " + (c.route or c.path), c.status) for c in fake.requests
             ],
+            "reasons": lambda: sorted({f"{c.method} {c.route}: {c.reason}" for c in fake.rejected}),
         }
         while True:
             name, args = await loop.run_in_executor(None, conn.recv)
@@ -183,7 +185,14 @@ def _discord_child(conn: Connection, options: dict[str, Any]) -> None:
         await fake.stop()
         conn.send(None)
 
-    asyncio.run(main())
+    import os
+
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+
+        cProfile.runctx("asyncio.run(main())", globals(), locals(), os.environ["BENCH_PROFILE"])
+    else:
+        asyncio.run(main())
 
 
 class FakeProcess:

@@ -40,7 +40,7 @@ def table(report: Participation, which: Table) -> tuple[list[str], list[list[Any
     return [key, *COUNT_COLUMNS], [[row.key, *_counts(row.counts)] for row in groups]
 
 
-def _cell(value: Any) -> Any:
+def defuse(value: Any) -> Any:
     """Text that a spreadsheet would run as a formula gets a leading quote."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
@@ -52,7 +52,7 @@ def to_csv(report: Participation, which: Table) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows([_cell(value) for value in row] for row in rows)
+    writer.writerows([defuse(value) for value in row] for row in rows)
     return out.getvalue()
 
 

@@ -41,12 +41,14 @@ def settings() -> Settings:
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=False)],
-        force=True,
-    )
+    """Rich log lines in a terminal; plain, timestamped lines in a file or a pipe."""
+    if err.is_terminal:
+        handler: logging.Handler = RichHandler(console=err, show_path=False)
+        layout = "%(message)s"
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        layout = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, format=layout, handlers=[handler], force=True)
     # HTTP client libraries log request URLs, and Telegram's URLs hold the bot token.
     for noisy in ("httpx", "httpcore", "apscheduler", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -62,4 +64,4 @@ def main() -> None:
 
 
 # Register the commands (each module adds its own to `app`).
-from cli import campaigns_cmd, chat_cmd, schedule_cmd, stats_cmd  # noqa: E402, F401
+from cli import campaigns_cmd, chat_cmd, schedule_cmd, stats_cmd, users_cmd, web_cmd  # noqa: E402, F401

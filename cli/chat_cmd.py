@@ -7,7 +7,8 @@ import sys
 
 from bots.console import ConsoleChat
 from campaigns.core import Core
-from cli import app, settings
+from campaigns.settings import SettingsError
+from cli import app, fail, settings
 from cli.runner import run_bot
 
 
@@ -29,4 +30,7 @@ def chat() -> None:
 def run() -> None:
     """Run the scheduler and every chat adapter that has a token; with none, the console chat."""
     config = settings()
-    asyncio.run(run_bot(config, interactive=sys.stdin.isatty()))
+    try:
+        asyncio.run(run_bot(config, interactive=sys.stdin.isatty()))
+    except SettingsError as exc:
+        fail(str(exc))

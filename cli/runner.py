@@ -12,15 +12,26 @@ from typing import Any
 from bots.console import ConsoleChat
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, Messenger
+from campaigns.links import link_maker
 from campaigns.organising import OrganiserDesk
-from campaigns.settings import Settings
+from campaigns.settings import Settings, SettingsError
 from scheduler import CampaignScheduler
+from web.app import create_app
+from web.server import listen, serve
 
 log = logging.getLogger(__name__)
 
 
 async def run_bot(settings: Settings, *, interactive: bool) -> None:
     """Run until SIGINT or SIGTERM (or until the console chat ends)."""
+    # The dashboard's port is taken first, so a busy port stops the bot at start.
+    try:
+        sock = listen(settings.web_host, settings.web_port)
+    except OSError as exc:
+        raise SettingsError(
+            f"web_port (CAMPAIGNBOT_WEB_PORT): can't listen on "
+            f"{settings.web_host}:{settings.web_port}: {exc.strerror or exc}"
+        ) from None
     core = Core.open(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -60,7 +71,7 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
         messengers[console.platform] = console
     elif not adapters:
         log.info("no chat adapter has a token and no terminal is attached: scheduler only")
-    engine = DeliveryEngine(core.store, core.ctx, messengers)
+    engine = DeliveryEngine(core.store, core.ctx, messengers, link_for=link_maker(settings))
     desk.engine = engine
     scheduler = CampaignScheduler(core.store, core.ctx.catalog, engine)
     tasks: list[asyncio.Task[None]] = []
@@ -70,6 +81,12 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
             await adapter.online()
             started.append(adapter)
         await scheduler.start()
+        dashboard = create_app(core, settings, messengers=messengers)
+        tasks.append(
+            asyncio.create_task(serve(dashboard, settings.web_host, settings.web_port, sock=sock))
+        )
+        host, port = sock.getsockname()[:2]
+        log.info("dashboard: http://%s:%d/", host, port)
         if console is not None:
             tasks.append(asyncio.create_task(_until_done(console.run(), stop)))
         await stop.wait()
@@ -80,6 +97,7 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        sock.close()
         for adapter in reversed(started):
             await adapter.offline()
         core.close()

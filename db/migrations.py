@@ -155,6 +155,151 @@ def initial(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations(name="0002_dashboard")
+def dashboard(db: Database) -> None:
+    """Dashboard accounts, sign-in throttling, and what makes the counts fast.
+
+    `participation_counts` keeps, per prompt, platform and source, how many
+    deliveries went out and how many of each action came back. Triggers keep it
+    exact in the same transaction as every change to `deliveries` and `actions`,
+    so a report adds up a few hundred rows instead of millions.
+    """
+    statements = [
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            role TEXT NOT NULL CHECK (role IN ('staff', 'organiser')),
+            password_hash TEXT NOT NULL,
+            chat TEXT,
+            session_version INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+        # `scope` is 'account:<name>' or 'client:<address>'; rows go when a sign-in
+        # succeeds or a day after the last failure.
+        """
+        CREATE TABLE sign_in_failures (
+            scope TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            last_at TEXT NOT NULL,
+            blocked_until TEXT
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE participation_counts (
+            prompt_id INTEGER NOT NULL,
+            platform TEXT NOT NULL,
+            source TEXT NOT NULL,
+            delivered INTEGER NOT NULL DEFAULT 0,
+            opened INTEGER NOT NULL DEFAULT 0,
+            done INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (prompt_id, platform, source)
+        ) WITHOUT ROWID
+        """,
+        # '' stands for "no source" in the key (a primary key column can't be NULL).
+        """
+        CREATE TRIGGER participation_delivery_insert AFTER INSERT ON deliveries
+        WHEN NEW.state = 'sent'
+        BEGIN
+            INSERT INTO participation_counts (prompt_id, platform, source, delivered)
+            VALUES (NEW.prompt_id, NEW.platform, COALESCE(NEW.source, ''), 1)
+            ON CONFLICT DO UPDATE SET delivered = delivered + 1;
+        END
+        """,
+        """
+        CREATE TRIGGER participation_delivery_update
+        AFTER UPDATE OF state, prompt_id, platform, source ON deliveries
+        WHEN OLD.state = 'sent' OR NEW.state = 'sent'
+        BEGIN
+            UPDATE participation_counts SET delivered = delivered - 1
+            WHERE OLD.state = 'sent' AND prompt_id = OLD.prompt_id
+              AND platform = OLD.platform AND source = COALESCE(OLD.source, '');
+            INSERT INTO participation_counts (prompt_id, platform, source, delivered)
+            SELECT NEW.prompt_id, NEW.platform, COALESCE(NEW.source, ''), 1
+            WHERE NEW.state = 'sent'
+            ON CONFLICT DO UPDATE SET delivered = delivered + 1;
+        END
+        """,
+        """
+        CREATE TRIGGER participation_delivery_delete AFTER DELETE ON deliveries
+        WHEN OLD.state = 'sent'
+        BEGIN
+            UPDATE participation_counts SET delivered = delivered - 1
+            WHERE prompt_id = OLD.prompt_id AND platform = OLD.platform
+              AND source = COALESCE(OLD.source, '');
+        END
+        """,
+        """
+        CREATE TRIGGER participation_action_insert AFTER INSERT ON actions
+        BEGIN
+            INSERT INTO participation_counts (prompt_id, platform, source, opened, done, skipped)
+            VALUES (NEW.prompt_id, NEW.platform, COALESCE(NEW.source, ''),
+                    NEW.kind = 'opened', NEW.kind = 'done', NEW.kind = 'skipped')
+            ON CONFLICT DO UPDATE SET
+                opened = opened + excluded.opened,
+                done = done + excluded.done,
+                skipped = skipped + excluded.skipped;
+        END
+        """,
+        """
+        CREATE TRIGGER participation_action_update
+        AFTER UPDATE OF prompt_id, kind, platform, source ON actions
+        BEGIN
+            UPDATE participation_counts SET
+                opened = opened - (OLD.kind = 'opened'),
+                done = done - (OLD.kind = 'done'),
+                skipped = skipped - (OLD.kind = 'skipped')
+            WHERE prompt_id = OLD.prompt_id AND platform = OLD.platform
+              AND source = COALESCE(OLD.source, '');
+            INSERT INTO participation_counts (prompt_id, platform, source, opened, done, skipped)
+            VALUES (NEW.prompt_id, NEW.platform, COALESCE(NEW.source, ''),
+                    NEW.kind = 'opened', NEW.kind = 'done', NEW.kind = 'skipped')
+            ON CONFLICT DO UPDATE SET
+                opened = opened + excluded.opened,
+                done = done + excluded.done,
+                skipped = skipped + excluded.skipped;
+        END
+        """,
+        """
+        CREATE TRIGGER participation_action_delete AFTER DELETE ON actions
+        BEGIN
+            UPDATE participation_counts SET
+                opened = opened - (OLD.kind = 'opened'),
+                done = done - (OLD.kind = 'done'),
+                skipped = skipped - (OLD.kind = 'skipped')
+            WHERE prompt_id = OLD.prompt_id AND platform = OLD.platform
+              AND source = COALESCE(OLD.source, '');
+        END
+        """,
+        # What is already there when the migration runs.
+        """
+        INSERT INTO participation_counts (prompt_id, platform, source, delivered)
+        SELECT prompt_id, platform, COALESCE(source, ''), count(*) FROM deliveries
+        WHERE state = 'sent' GROUP BY prompt_id, platform, COALESCE(source, '')
+        """,
+        """
+        INSERT INTO participation_counts (prompt_id, platform, source, opened, done, skipped)
+        SELECT prompt_id, platform, COALESCE(source, '') AS key_source,
+            sum(kind = 'opened'), sum(kind = 'done'), sum(kind = 'skipped')
+        FROM actions WHERE true GROUP BY prompt_id, platform, key_source
+        ON CONFLICT DO UPDATE SET
+            opened = excluded.opened, done = excluded.done, skipped = excluded.skipped
+        """,
+        # Distinct supporters who did an ask, by platform and by source, read from
+        # the index alone.
+        "CREATE INDEX actions_done_by_platform"
+        " ON actions (platform, supporter_key, prompt_id, source) WHERE kind = 'done'",
+        "CREATE INDEX actions_done_by_source"
+        " ON actions (source, supporter_key, prompt_id, platform) WHERE kind = 'done'",
+        "CREATE INDEX supporters_by_platform_status ON supporters (platform, status, source)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names of those applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -49,18 +49,20 @@ def seed(db_path: Path, catalog: Catalog) -> int:
     return prompt.id
 
 
-def start(db_path: Path, fake: FakeTelegram, log: Path) -> asyncio.subprocess.Process:
+async def start(db_path: Path, fake: FakeTelegram, log: Path) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAMPAIGNBOT_", "TELEGRAM_"))}
     env |= {
         "CAMPAIGNBOT_DB": str(db_path),
         "TELEGRAM_BOT_TOKEN": fake.token,
         "TELEGRAM_API_URL": fake.base_url,
         "CAMPAIGNBOT_TELEGRAM_MAX_RATE": "150",
+        "CAMPAIGNBOT_WEB_PORT": "0",
     }
-    handle = log.open("ab")
-    return asyncio.create_subprocess_exec(  # type: ignore[return-value]
-        str(BIN), "run", stdin=asyncio.subprocess.DEVNULL, stdout=handle, stderr=handle, env=env
-    )
+    with log.open("ab") as handle:
+        return await asyncio.create_subprocess_exec(
+            str(BIN), "run", stdin=asyncio.subprocess.DEVNULL, stdout=handle, stderr=handle,
+            env=env,
+        )
 
 
 def delivered(fake: FakeTelegram) -> Counter[int]:

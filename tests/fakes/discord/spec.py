@@ -90,6 +90,7 @@ class Spec:
         self.operations: list[Operation] = list(self._operations())
         self._by_key = {(op.method, op.template): op for op in self.operations}
         self._validators: dict[int, tuple[Json, Any]] = {}
+        self._verdicts: dict[tuple[int, str], list[FieldError]] = {}
 
     @classmethod
     @functools.cache
@@ -190,11 +191,24 @@ class Spec:
     def errors(
         self, instance: Any, schema: Json, prefix: tuple[str | int, ...] = ()
     ) -> list[FieldError]:
-        validator = self._validator(schema)
-        found: list[FieldError] = []
-        for error in validator.iter_errors(instance):
-            found += [e.under(*prefix) for e in _field_errors(error)]
-        return found
+        # A bot sends the same body many times (one ask to thousands of people): the
+        # same body against the same schema gets the same verdict, so remember it.
+        try:
+            key = (id(schema), json.dumps(instance, sort_keys=True))
+        except (TypeError, ValueError):
+            key = None
+        if key is not None and key in self._verdicts:
+            found = self._verdicts[key]
+        else:
+            validator = self._validator(schema)
+            found = []
+            for error in validator.iter_errors(instance):
+                found += list(_field_errors(error))
+            if key is not None:
+                if len(self._verdicts) >= 4096:
+                    self._verdicts.clear()
+                self._verdicts[key] = found
+        return [e.under(*prefix) for e in found]
 
     def _validator(self, schema: Json) -> Any:
         cached = self._validators.get(id(schema))

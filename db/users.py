@@ -1,0 +1,144 @@
+"""Dashboard accounts (staff and organisers) and the record of failed sign-ins.
+
+Only password hashes are stored. `session_version` goes up when a password
+changes, which signs the account out everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from db.times import now_text
+
+ROLES = ("staff", "organiser")
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: int
+    name: str
+    role: str
+    password_hash: str
+    chat: str | None  # a linked chat for test sends, such as telegram:12345
+    session_version: int
+    created_at: str
+    updated_at: str
+
+    @property
+    def is_organiser(self) -> bool:
+        return self.role == "organiser"
+
+
+_COLUMNS = ", ".join(UserRow.__slots__)
+
+
+def _one(cursor: Any) -> UserRow | None:
+    values = cursor.fetchone()
+    return UserRow(*values) if values else None
+
+
+def get(db: Database, name: str) -> UserRow | None:
+    """The account of that name, whatever its case."""
+    return _one(db.execute(f"SELECT {_COLUMNS} FROM users WHERE name = ?", [name]))
+
+
+def get_by_id(db: Database, user_id: int) -> UserRow | None:
+    return _one(db.execute(f"SELECT {_COLUMNS} FROM users WHERE id = ?", [user_id]))
+
+
+def listed(db: Database) -> list[UserRow]:
+    cursor = db.execute(f"SELECT {_COLUMNS} FROM users ORDER BY name")
+    return [UserRow(*values) for values in cursor.fetchall()]
+
+
+def add(db: Database, *, name: str, role: str, password_hash: str, chat: str | None) -> UserRow:
+    now = now_text()
+    db.execute(
+        """
+        INSERT INTO users (name, role, password_hash, chat, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?)
+        """,
+        [name, role, password_hash, chat, now, now],
+    )
+    row = get(db, name)
+    assert row is not None
+    return row
+
+
+def remove(db: Database, name: str) -> bool:
+    return db.execute("DELETE FROM users WHERE name = ?", [name]).rowcount == 1
+
+
+def set_password(db: Database, name: str, password_hash: str) -> bool:
+    """A new password hash; every session of the account ends."""
+    cursor = db.execute(
+        """
+        UPDATE users SET password_hash = ?, session_version = session_version + 1,
+            updated_at = ?
+        WHERE name = ?
+        """,
+        [password_hash, now_text(), name],
+    )
+    return cursor.rowcount == 1
+
+
+def rehash(db: Database, user_id: int, old_hash: str, new_hash: str) -> None:
+    """Store a stronger hash of the same password (sessions stay)."""
+    db.execute(
+        "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+        [new_hash, user_id, old_hash],
+    )
+
+
+def set_chat(db: Database, name: str, chat: str | None) -> bool:
+    cursor = db.execute(
+        "UPDATE users SET chat = ?, updated_at = ? WHERE name = ?", [chat, now_text(), name]
+    )
+    return cursor.rowcount == 1
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRow:
+    scope: str  # 'account:<name>' or 'client:<address>'
+    failures: int
+    last_at: str
+    blocked_until: str | None
+
+
+def failures(db: Database, scopes: list[str]) -> list[FailureRow]:
+    marks = ", ".join("?" for _ in scopes)
+    cursor = db.execute(
+        f"SELECT scope, failures, last_at, blocked_until FROM sign_in_failures"
+        f" WHERE scope IN ({marks})",
+        scopes,
+    )
+    return [FailureRow(*values) for values in cursor.fetchall()]
+
+
+def save_failure(db: Database, row: FailureRow) -> None:
+    db.execute(
+        """
+        INSERT INTO sign_in_failures (scope, failures, last_at, blocked_until)
+        VALUES (?, ?, ?, ?)
+        ON CONFLICT (scope) DO UPDATE SET failures = excluded.failures,
+            last_at = excluded.last_at, blocked_until = excluded.blocked_until
+        """,
+        [row.scope, row.failures, row.last_at, row.blocked_until],
+    )
+
+
+def clear_failures(db: Database, scopes: list[str]) -> None:
+    marks = ", ".join("?" for _ in scopes)
+    db.execute(f"DELETE FROM sign_in_failures WHERE scope IN ({marks})", scopes)
+
+
+def forget_failures_before(db: Database, before: str) -> None:
+    """Failed sign-ins are kept a day, then forgotten (client addresses with them)."""
+    db.execute(
+        "DELETE FROM sign_in_failures WHERE last_at < ?"
+        " AND (blocked_until IS NULL OR blocked_until < ?)",
+        [before, before],
+    )

@@ -1,0 +1,254 @@
+"""Accounts, sessions, roles and CSRF, over HTTP against the real app (in-process)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from campaigns.core import Core
+from campaigns.settings import Settings
+from db import users as users_db
+from tests.web_support import (
+    PASSWORDS,
+    add_users,
+    asgi_client,
+    csrf_of,
+    make_settings,
+    prepared_db,
+    sign_in,
+)
+from web import accounts
+from web.app import create_app
+from web.auth import safe_next
+
+PAGES = ["/", "/participation", "/sources", "/prompts", "/prompts/new", "/sends", "/audit"]
+DOWNLOADS = ["/participation/asks.csv", "/sources/sources.csv", "/overview/trend.csv", "/audit.csv"]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def core(settings: Settings) -> Iterator[Core]:
+    db = prepared_db(settings)
+    add_users(db)
+    db.close()
+    opened = Core.open(settings)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+async def client(core: Core, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(create_app(core, settings)) as http:
+        yield http
+
+
+async def test_every_page_needs_signing_in(client: httpx.AsyncClient) -> None:
+    for path in [*PAGES, *DOWNLOADS, "/participation?platform=telegram"]:
+        response = await client.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/sign-in?next=/"), path
+    progress = await client.get("/sends/progress.json")
+    assert progress.status_code == 401
+    health = await client.get("/healthz")
+    assert health.status_code == 200 and health.json() == {"ok": True}
+    assert "set-cookie" not in health.headers
+    style = await client.get("/static/style.css")
+    assert style.status_code == 200 and "text/css" in style.headers["content-type"]
+
+
+async def test_sign_in_and_out(client: httpx.AsyncClient) -> None:
+    page = await client.get("/sign-in?next=/sources")
+    wrong = await client.post(
+        "/sign-in",
+        data={"name": "olive", "password": "not it", "csrftoken": csrf_of(page.text)},
+    )
+    assert wrong.status_code == 401
+    assert "don&#39;t match an account" in wrong.text
+    assert (await client.get("/")).status_code == 303
+    right = await client.post(
+        "/sign-in",
+        data={
+            "name": "Olive",  # names are not case-sensitive
+            "password": PASSWORDS["olive"],
+            "csrftoken": csrf_of(page.text),
+            "next": "/sources",
+        },
+    )
+    assert right.status_code == 303 and right.headers["location"] == "/sources"
+    cookie = right.headers["set-cookie"]
+    assert "campaignbot_session=" in cookie
+    assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+    assert "secure" not in cookie.lower()  # plain http here; see the https test
+    for path in [*PAGES, *DOWNLOADS]:
+        assert (await client.get(path)).status_code == 200, path
+    home = await client.get("/")
+    assert "olive" in home.text and "organiser" in home.text
+    out = await client.post("/sign-out", data={"csrftoken": csrf_of(home.text)})
+    assert out.status_code == 303 and out.headers["location"] == "/sign-in"
+    after = await client.get("/sign-in")
+    assert "You’re signed out." in after.text or "You&#39;re signed out." in after.text
+    assert (await client.get("/")).status_code == 303
+
+
+async def test_cookies_are_secure_behind_https(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, public_base_url="https://act.example.org")
+    db = prepared_db(settings)
+    add_users(db)
+    db.close()
+    core = Core.open(settings)
+    try:
+        transport = httpx.ASGITransport(app=create_app(core, settings))
+        async with httpx.AsyncClient(transport=transport, base_url="https://act.example.org") as c:
+            page = await c.get("/sign-in")
+            assert "secure" in page.headers["set-cookie"].lower()  # the CSRF cookie
+            signed = await c.post(
+                "/sign-in",
+                data={
+                    "name": "stan",
+                    "password": PASSWORDS["stan"],
+                    "csrftoken": csrf_of(page.text),
+                },
+            )
+            assert signed.status_code == 303
+            assert "secure" in signed.headers["set-cookie"].lower()
+    finally:
+        core.close()
+
+
+async def test_sign_in_is_throttled_per_account(client: httpx.AsyncClient, core: Core) -> None:
+    page = await client.get("/sign-in")
+    token = csrf_of(page.text)
+    for _ in range(accounts.ACCOUNT_LIMIT):
+        failed = await client.post(
+            "/sign-in", data={"name": "olive", "password": "guess", "csrftoken": token}
+        )
+        assert failed.status_code == 401
+    blocked = await client.post(
+        "/sign-in", data={"name": "olive", "password": PASSWORDS["olive"], "csrftoken": token}
+    )
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) > 0
+    assert "Too many failed sign-ins" in blocked.text
+    # another account from the same place is not locked out by olive's failures
+    await sign_in(client, "stan")
+    # once the wait is over, the right password works (and clears the count)
+    await core.store.write(
+        lambda db: db.execute("UPDATE sign_in_failures SET blocked_until = '2000-01-01T00:00:00Z'")
+    )
+    client.cookies.clear()
+    await sign_in(client, "olive")
+    left = await core.store.read(users_db.failures, ["account:olive"])
+    assert left == []
+
+
+async def test_sign_in_is_throttled_per_client(client: httpx.AsyncClient) -> None:
+    page = await client.get("/sign-in")
+    token = csrf_of(page.text)
+    for n in range(accounts.CLIENT_LIMIT):
+        await client.post(
+            "/sign-in", data={"name": f"nobody{n}", "password": "guess", "csrftoken": token}
+        )
+    blocked = await client.post(
+        "/sign-in", data={"name": "olive", "password": PASSWORDS["olive"], "csrftoken": token}
+    )
+    assert blocked.status_code == 429
+
+
+async def test_staff_read_but_may_not_act(client: httpx.AsyncClient, core: Core) -> None:
+    await sign_in(client, "stan")
+    prompts = await client.get("/prompts")
+    assert prompts.status_code == 200
+    assert "Schedule a prompt" not in prompts.text
+    token = csrf_of(prompts.text)
+    assert (await client.get("/prompts/new")).status_code == 403
+    schedule = await client.post(
+        "/prompts/new",
+        data={
+            "csrftoken": token,
+            "campaign": "one-step-ahead",
+            "date": "2099-01-01",
+            "time": "10:00",
+            "timezone": "Europe/London",
+            "intent": "schedule",
+        },
+    )
+    assert schedule.status_code == 403
+    assert "organiser account" in schedule.text
+    preview = await client.post(
+        "/prompts/new",
+        data={"csrftoken": token, "campaign": "one-step-ahead", "intent": "preview"},
+    )
+    assert preview.status_code == 403
+    cancel = await client.post("/prompts/1/cancel", data={"csrftoken": token})
+    assert cancel.status_code == 403
+    count = await core.store.read(lambda db: db.execute("SELECT count(*) FROM prompts").fetchone())
+    assert count == (0,)
+
+
+async def test_state_changes_need_the_csrf_token(client: httpx.AsyncClient) -> None:
+    page = await client.get("/sign-in")
+    refused = await client.post("/sign-in", data={"name": "olive", "password": PASSWORDS["olive"]})
+    assert refused.status_code == 403
+    await sign_in(client, "olive")
+    form = {
+        "campaign": "one-step-ahead",
+        "date": "2099-01-01",
+        "time": "10:00",
+        "timezone": "Europe/London",
+        "intent": "schedule",
+    }
+    assert (await client.post("/prompts/new", data=form)).status_code == 403
+    forged = await client.post("/prompts/new", data={**form, "csrftoken": "forged.token"})
+    assert forged.status_code == 403
+    assert (await client.post("/sign-out")).status_code == 403
+    # the token in a header (as a script would send it) is accepted too
+    token = csrf_of(page.text)
+    sent = await client.post("/prompts/new", data=form, headers={"x-csrftoken": token})
+    assert sent.status_code == 303
+
+
+async def test_a_password_change_or_removal_ends_sessions(
+    client: httpx.AsyncClient, core: Core
+) -> None:
+    await sign_in(client, "olive")
+    assert (await client.get("/")).status_code == 200
+    new_hash = accounts.hash_password("a brand new password")
+    await core.store.write(users_db.set_password, "olive", new_hash)
+    assert (await client.get("/")).status_code == 303
+    await sign_in(client, "olive", "a brand new password")
+    assert (await client.get("/")).status_code == 200
+    await core.store.write(users_db.remove, "olive")
+    assert (await client.get("/")).status_code == 303
+
+
+async def test_pages_carry_protective_headers(client: httpx.AsyncClient) -> None:
+    await sign_in(client, "stan")
+    page = await client.get("/")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["cache-control"] == "no-store"
+    assert "cdn" not in page.text.lower() and "https://" not in page.text.split("<body")[0]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("/sources?platform=telegram", "/sources?platform=telegram"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("/sign-in", "/"),
+        (None, "/"),
+    ],
+)
+def test_after_sign_in_only_local_pages(given: str | None, expected: str) -> None:
+    assert safe_next(given) == expected

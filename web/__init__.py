@@ -1,0 +1,1 @@
+"""The staff and organiser dashboard: participation pages, organiser tools, tracked links."""

@@ -1,0 +1,140 @@
+"""The dashboard as one Starlette app.
+
+Two parts. The open part is the health check, the tracked-link redirect and
+the static files: no session, no cookies. Everything else is the dashboard
+proper, behind (outermost first) the signed session cookie, the CSRF check,
+the account lookup and the sign-in requirement.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+
+from sqlite_utils import Database
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from campaigns.core import Core
+from campaigns.delivery import Messenger
+from campaigns.links import LinkTokens
+from campaigns.settings import Settings
+from web import auth, organiser, participation
+from web import links as link_routes
+from web.context import STATIC, Dashboard
+from web.security import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    FormCSRFMiddleware,
+    SecurityHeaders,
+    csrf_key,
+    session_key,
+)
+
+log = logging.getLogger(__name__)
+
+SESSION_HOURS = 12
+MESSAGES = {
+    401: "Please sign in.",
+    403: "You don't have access to this.",
+    404: "There's nothing here.",
+    405: "That isn't something this page does.",
+}
+
+
+def create_app(
+    core: Core, settings: Settings, *, messengers: Mapping[str, Messenger] | None = None
+) -> Starlette:
+    """The dashboard over a core. `messengers` are the running bot's (for test sends);
+    None when the dashboard runs on its own."""
+    secret = settings.button_secret()
+    tokens = LinkTokens(secret)
+    dash = Dashboard(core=core, settings=settings, messengers=messengers, tokens=tokens)
+    secure = (settings.public_base_url or "").startswith("https://")
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        message = exc.detail if exc.detail and exc.status_code == 403 else None
+        message = message or MESSAGES.get(exc.status_code, "That didn't work.")
+        if not _wants_html(request):
+            return PlainTextResponse(message, status_code=exc.status_code)
+        return dash.render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": message},
+            exc.status_code,
+        )
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.error("dashboard error on %s", request.url.path, exc_info=exc)
+        return PlainTextResponse(
+            "Sorry, something went wrong on our side. It has been logged.", status_code=500
+        )
+
+    dashboard = Starlette(
+        routes=[
+            *auth.routes(dash),
+            *participation.routes(dash),
+            *organiser.routes(dash),
+        ],
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                secret_key=session_key(secret),
+                session_cookie=SESSION_COOKIE,
+                max_age=SESSION_HOURS * 3600,
+                same_site="lax",
+                https_only=secure,
+            ),
+            Middleware(
+                FormCSRFMiddleware,
+                secret=csrf_key(secret),
+                cookie_name=CSRF_COOKIE,
+                cookie_secure=secure,
+                cookie_httponly=True,
+                cookie_samesite="lax",
+                header_name="x-csrftoken",
+            ),
+            Middleware(AuthenticationMiddleware, backend=auth.SessionBackend(core.store)),
+            Middleware(auth.RequireSignIn),
+        ],
+        exception_handlers={HTTPException: http_error, 500: server_error},
+    )
+
+    async def healthz(request: Request) -> Response:
+        await core.store.read(_ping)
+        return JSONResponse({"ok": True})
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET", "HEAD"]),
+            link_routes.route(core.store, tokens),
+            Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+            Mount("", app=dashboard),
+        ],
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={500: server_error},
+    )
+    app.state.dashboard = dash
+    # vl-convert's first chart takes a while; draw one now, off to the side.
+    threading.Thread(target=dash.charts.warm, name="charts-warm-up", daemon=True).start()
+    return app
+
+
+def _ping(db: Database) -> None:
+    db.execute("SELECT 1")
+
+
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    return not path.endswith((".json", ".csv")) and "text/html" in request.headers.get(
+        "accept", "text/html"
+    )

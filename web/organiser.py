@@ -1,0 +1,261 @@
+"""Organiser pages: schedule a prompt (with a preview of what supporters will
+see, and a test send to one's own chat), list and cancel prompts, watch sends,
+read the audit.
+
+Changes go through `campaigns.schedule`, as the CLI's do, and are audited as
+`web:<account>`. A bad request gets its message next to the field and changes
+nothing. Viewing is for every account; acting is for organisers.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+from zoneinfo import available_timezones
+
+from sqlite_utils import Database
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from campaigns import schedule
+from campaigns.delivery import DeliveryError, RecipientGone, running_progress
+from campaigns.model import ChatKind, Message
+from campaigns.supporters import clean_source
+from db import audit as audit_db
+from db import catalog as catalog_db
+from db import prompts as prompts_db
+from db.catalog import AskRow
+from db.times import utcnow
+from web.auth import actor, current_user, organiser_only
+from web.context import Dashboard, flash
+from web.tables import DataTable, chunks, csv_text
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("campaign", "ask", "date", "time", "timezone", "platform", "source")
+ZONES = sorted(available_timezones())
+
+
+@dataclass(frozen=True)
+class Preview:
+    ask: AskRow
+    message: Message
+
+
+def _values(form: FormData | None, defaults: dict[str, str]) -> dict[str, str]:
+    if form is None:
+        return dict(defaults)
+    return {name: str(form.get(name) or "").strip()[:120] for name in FIELDS}
+
+
+def _audience(prompt: prompts_db.PromptRow) -> str:
+    return ", ".join(filter(None, [prompt.platform, prompt.source])) or "everyone"
+
+
+def routes(dash: Dashboard) -> list[BaseRoute]:
+    store = dash.core.store
+    ctx = dash.core.ctx
+    catalog = ctx.catalog
+
+    def all_asks(db: Database) -> dict[str, list[AskRow]]:
+        return {slug: catalog_db.asks(db, slug) for slug in sorted(catalog.packs)}
+
+    async def form_page(
+        request: Request,
+        values: dict[str, str],
+        *,
+        errors: dict[str, str] | None = None,
+        preview: Preview | None = None,
+        notice: tuple[str, str] | None = None,
+        status: int = 200,
+    ) -> Response:
+        asks = await store.read(all_asks)
+        user = current_user(request)
+        context: dict[str, Any] = {
+            "values": values,
+            "errors": errors or {},
+            "asks": asks,
+            "campaigns": sorted(catalog.packs.items()),
+            "platforms": schedule.PLATFORMS,
+            "zones": ZONES,
+            "preview": preview,
+            "notice": notice,
+            "chat": user.chat,
+            "bot_running": dash.messengers is not None,
+        }
+        return dash.render(request, "schedule.html", context, status)
+
+    def defaults() -> dict[str, str]:
+        return {
+            "campaign": catalog.default,
+            "ask": "",
+            "date": "",
+            "time": "",
+            "timezone": dash.settings.timezone,
+            "platform": "",
+            "source": "",
+        }
+
+    @organiser_only
+    async def new_prompt(request: Request) -> Response:
+        values = defaults()
+        for name in ("campaign", "ask"):
+            if request.query_params.get(name):
+                values[name] = request.query_params[name][:120]
+        return await form_page(request, values)
+
+    @organiser_only
+    async def submit(request: Request) -> Response:
+        form = await request.form()
+        values = _values(form, defaults())
+        intent = str(form.get("intent") or "schedule")
+        campaign, ask_id = values["campaign"], values["ask"] or None
+        who = actor(request)
+        if intent in ("preview", "test"):
+            try:
+                ask, message = await store.write(schedule.preview, ctx, campaign, ask_id, who)
+            except schedule.ScheduleError as exc:
+                return await form_page(request, values, errors={exc.field: exc.message}, status=422)
+            shown = Preview(ask, message)
+            if intent == "preview":
+                return await form_page(request, values, preview=shown)
+            notice = await _test_send(request, shown)
+            return await form_page(request, values, preview=shown, notice=notice)
+        errors: dict[str, str] = {}
+        source = values["source"] or None
+        if source is not None and clean_source(source) is None:
+            errors["source"] = "A source is letters, digits, _ and - (as in /start links)."
+        if not values["date"] or not values["time"]:
+            errors["at"] = "Give a date and a time."
+        if not values["timezone"]:
+            errors["timezone"] = "Give a time zone, such as Europe/London."
+        if errors:
+            return await form_page(request, values, errors=errors, status=422)
+        request_ = schedule.Request(
+            campaign=campaign,
+            ask_id=ask_id,
+            platform=values["platform"] or None,
+            source=clean_source(source),
+        )
+        at = f"{values['date']} {values['time']}"
+        try:
+            prompt = await store.write(
+                schedule.schedule, catalog, request_, at, values["timezone"], who
+            )
+        except schedule.ScheduleError as exc:
+            return await form_page(request, values, errors={exc.field: exc.message}, status=422)
+        flash(
+            request,
+            f"Scheduled prompt {prompt.id}: {prompt.campaign}/{prompt.ask_id} "
+            f"at {at} {prompt.timezone}.",
+        )
+        return RedirectResponse("/prompts", status_code=303)
+
+    async def _test_send(request: Request, shown: Preview) -> tuple[str, str]:
+        user = current_user(request)
+        if not user.chat:
+            return (
+                "error",
+                "Your account has no linked chat. Link one with "
+                f"`campaignbot users set-chat {user.name} telegram:<your chat id>`.",
+            )
+        platform, address = user.chat.split(":", 1)
+        messengers = dash.messengers
+        if messengers is None:
+            return (
+                "error",
+                "Test sends need the bot: this dashboard is running on its own. "
+                "Start it with `campaignbot run` and try again.",
+            )
+        messenger = messengers.get(platform)
+        if messenger is None:
+            return ("error", f"The bot isn't connected to {platform}, so it can't send there.")
+        target = f"{shown.ask.campaign}/{shown.ask.id}"
+        try:
+            await messenger.send(address, ChatKind.PRIVATE, shown.message)
+        except RecipientGone:
+            result = (
+                "error",
+                f"{platform.title()} says your chat can't be reached: start a chat with "
+                "the bot first, then try again.",
+            )
+        except DeliveryError:
+            result = ("error", f"{platform.title()} didn't take the message; try again shortly.")
+        except Exception:
+            log.exception("test send to an organiser's chat failed")
+            result = ("error", "Sorry, the test send failed. The log has the details.")
+        else:
+            result = ("ok", f"Sent a test of {target} to your {platform} chat.")
+        await store.write(
+            audit_db.record, actor(request), "test-send", target, platform=platform, ok=result[0]
+        )
+        return result
+
+    async def prompt_list(request: Request) -> Response:
+        every = request.query_params.get("all") == "1"
+        states = () if every else ("scheduled", "sending")
+        prompts = await store.read(prompts_db.listed, states=states, limit=300)
+        return dash.render(
+            request,
+            "prompts.html",
+            {"prompts": prompts, "every": every, "audience": _audience},
+        )
+
+    @organiser_only
+    async def cancel(request: Request) -> Response:
+        prompt_id = int(request.path_params["prompt_id"])
+        cancelled = await store.write(schedule.cancel, prompt_id, actor(request))
+        if cancelled:
+            flash(request, f"Cancelled prompt {prompt_id}.")
+        else:
+            flash(request, f"Prompt {prompt_id} has already started or ended.", "error")
+        return RedirectResponse("/prompts", status_code=303)
+
+    async def sends(request: Request) -> Response:
+        running = await store.read(running_progress)
+        return dash.render(request, "sends.html", {"running": running})
+
+    async def progress_json(request: Request) -> Response:
+        running = await store.read(running_progress)
+        return JSONResponse(
+            {
+                "running": [{**asdict(item), "total": item.total} for item in running],
+                "at": utcnow().isoformat(),
+            }
+        )
+
+    def audit_table(rows: list[audit_db.AuditRow]) -> DataTable:
+        return DataTable(
+            "audit",
+            "Audit: what organisers did",
+            ["at", "actor", "action", "target", "detail"],
+            [[r.at, r.actor, r.action, r.target or "", r.detail or ""] for r in rows],
+        )
+
+    async def audit(request: Request) -> Response:
+        rows = await store.read(audit_db.latest, 300)
+        return dash.render(request, "audit.html", {"rows": rows, "table": audit_table(rows)})
+
+    async def audit_csv(request: Request) -> Response:
+        rows = await store.read(audit_db.latest, 10_000)
+        text = csv_text(audit_table(rows))
+        filename = f"campaignbot-audit-{utcnow():%Y-%m-%d}.csv"
+        return StreamingResponse(
+            chunks(text),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    return [
+        Route("/prompts", prompt_list, methods=["GET"]),
+        Route("/prompts/new", new_prompt, methods=["GET"]),
+        Route("/prompts/new", submit, methods=["POST"]),
+        Route("/prompts/{prompt_id:int}/cancel", cancel, methods=["POST"]),
+        Route("/sends", sends, methods=["GET"]),
+        Route("/sends/progress.json", progress_json, methods=["GET"]),
+        Route("/audit", audit, methods=["GET"]),
+        Route("/audit.csv", audit_csv, methods=["GET"]),
+    ]

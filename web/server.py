@@ -1,0 +1,76 @@
+"""Serving the dashboard with uvicorn inside an event loop someone else runs.
+
+`campaignbot run` serves it on the bots' loop, next to the scheduler; the
+process that owns the loop owns the signals too, so this server installs no
+signal handlers. It runs until cancelled, then closes its connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Generator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+log = logging.getLogger(__name__)
+
+
+class _EmbeddedServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield  # the host process handles SIGINT and SIGTERM
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket (port 0: any free port). Raises OSError if it's taken.
+
+    Made with the TCP protocol named, so asyncio turns Nagle's algorithm off on each
+    connection (it checks the protocol); else a response written in two parts waits
+    for the client's delayed ACK, some 40 ms.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve(app: ASGIApp, host: str, port: int, *, sock: socket.socket | None = None) -> None:
+    """Serve `app` on host:port (or on `sock`) until this coroutine is cancelled."""
+    sock = sock or listen(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        log_config=None,  # keep the host's logging set-up
+        access_log=False,  # addresses and link tokens stay out of the log
+        server_header=False,
+        proxy_headers=True,  # trusts X-Forwarded-For from 127.0.0.1 only (a local proxy)
+        timeout_graceful_shutdown=3,
+        timeout_keep_alive=30,
+    )
+    server = _EmbeddedServer(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="dashboard")
+    log.info("dashboard at http://%s:%s/", _show(bound_host), bound_port)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await task
+        raise
+    finally:
+        sock.close()
+
+
+def _show(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
