@@ -60,7 +60,11 @@ async def start(db_path: Path, fake: FakeTelegram, log: Path) -> asyncio.subproc
     }
     with log.open("ab") as handle:
         return await asyncio.create_subprocess_exec(
-            str(BIN), "run", stdin=asyncio.subprocess.DEVNULL, stdout=handle, stderr=handle,
+            str(BIN),
+            "run",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=handle,
+            stderr=handle,
             env=env,
         )
 
