@@ -85,8 +85,6 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
         tasks.append(
             asyncio.create_task(serve(dashboard, settings.web_host, settings.web_port, sock=sock))
         )
-        host, port = sock.getsockname()[:2]
-        log.info("dashboard: http://%s:%d/", host, port)
         if console is not None:
             tasks.append(asyncio.create_task(_until_done(console.run(), stop)))
         await stop.wait()
