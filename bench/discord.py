@@ -16,6 +16,8 @@ from typing import Any
 
 from bench.common import core_over, describe_machine, new_prompt, seed, summary
 from bench.fakeproc import FakeProcess
+from bots.discord.bot import REQUEST_RATE
+from cli.runner import tune_garbage_collector
 
 FIRST = 300_000
 
@@ -39,7 +41,7 @@ async def _online(path: Path, fake: FakeProcess, request_rate: float | None) -> 
 async def _broadcast(path: Path, fake: FakeProcess, prompt_id: int) -> dict[str, Any]:
     from campaigns.delivery import DeliveryEngine, Tuning
 
-    core, bot = await _online(path, fake, 45.0)
+    core, bot = await _online(path, fake, REQUEST_RATE)
     await fake.acall("clear")
     engine = DeliveryEngine(core.store, core.ctx, {"discord": bot}, tuning=Tuning(workers=16))
     started = time.monotonic()
@@ -88,6 +90,7 @@ async def _presses(path: Path, fake: FakeProcess, prompt_id: int, count: int, ra
     await engine.send_prompt(prompt_id)  # an ask with buttons in every DM
     targets = await fake.acall("asks", "I did it")
     await fake.acall("clear")  # the set-up's requests are not the benchmark's
+    tune_garbage_collector()  # as `campaignbot run` does once it is up
     started = time.monotonic()
     await fake.acall("press_all", targets[:count], rate)
 

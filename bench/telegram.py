@@ -19,6 +19,7 @@ from typing import Any
 
 from bench.common import core_over, describe_machine, new_prompt, peak_rss_mb, seed, summary
 from bench.fakeproc import FakeProcess
+from cli.runner import tune_garbage_collector
 
 FIRST = 100_000
 ASK_MARKS = {"ai-images": "20,254", "pre-screening": "18% → 0.04%", "age-verification": "2,401"}
@@ -33,6 +34,7 @@ async def _send(
     core = core_over(path)
     bot = TelegramBot(core, token, base_url=base_url, max_rate=max_rate)
     await bot.online()
+    tune_garbage_collector()
     engine = DeliveryEngine(core.store, core.ctx, {"telegram": bot}, tuning=Tuning(workers=workers))
     started = time.monotonic()
     await engine.send_prompt(prompt_id)
@@ -167,6 +169,7 @@ async def _presses(path: Path, fake: FakeProcess, count: int, rate: float) -> di
     await fast.app.shutdown()
     targets = await fake.acall("asks", ASK_MARKS["ai-images"], "I did it")
     await fake.acall("clear")
+    tune_garbage_collector()  # as `campaignbot run` does once it is up
     started = time.monotonic()
     await fake.acall("press_all", targets[:count], rate)
 

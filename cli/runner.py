@@ -4,6 +4,7 @@ token (or the console chat), the delivery engine and the scheduler."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Coroutine
@@ -20,6 +21,20 @@ from web.app import create_app
 from web.server import listen, serve
 
 log = logging.getLogger(__name__)
+
+
+def tune_garbage_collector() -> None:
+    """Keep the collector's pauses out of reply times.
+
+    After start-up the process holds a few hundred thousand long-lived objects
+    (the libraries, the packs); each full collection walks them all, stalling the
+    loop for up to ~100 ms. Freezing them leaves them out, and a larger first
+    threshold makes collections rarer (measured in bench/telegram.py: a press's
+    p99 went from ~110 ms to under 10 ms).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 async def run_bot(settings: Settings, *, interactive: bool) -> None:
@@ -81,6 +96,7 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
             await adapter.online()
             started.append(adapter)
         await scheduler.start()
+        tune_garbage_collector()
         dashboard = create_app(core, settings, messengers=messengers)
         tasks.append(
             asyncio.create_task(serve(dashboard, settings.web_host, settings.web_port, sock=sock))

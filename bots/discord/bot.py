@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 # Discord allows 50 requests a second per bot; keep well inside it, evenly spaced.
-REQUEST_RATE = 47.0
+REQUEST_RATE = 48.0
 GONE_CODES = {50007, 10013, 10003, 50001}  # can't DM user, unknown user/channel, no access
 BUTTON_ID = re.compile(
     rf"{PREFIX}:(?P<verb>[a-z-]{{1,12}}):(?P<arg>[A-Za-z0-9_-]{{1,32}}):[A-Za-z0-9_-]{{16}}"
