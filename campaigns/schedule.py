@@ -95,20 +95,22 @@ class Request:
     source: str | None = None
 
 
-def schedule(
-    db: Database, catalog: Catalog, request: Request, at: str, timezone: str, actor: str
+def _manual_prompt(
+    db: Database,
+    request: Request,
+    ask: AskRow,
+    scheduled_at: str,
+    timezone: str,
+    actor: str,
+    action: str,
 ) -> PromptRow:
-    """Schedule a prompt for a local time in the future."""
-    ask = resolve_ask(db, catalog, request.campaign, request.ask_id)
-    moment = parse_local_time(at, timezone)
-    if moment <= utcnow():
-        raise ScheduleError("at", "that time has passed; choose a time in the future")
+    """Create an organiser's prompt and audit it."""
     prompt = prompts_db.create(
         db,
         campaign=request.campaign,
         ask_id=ask.id,
         kind="manual",
-        scheduled_at=to_text(moment),
+        scheduled_at=scheduled_at,
         timezone=timezone,
         platform=_platform(request.platform),
         source=request.source,
@@ -117,7 +119,7 @@ def schedule(
     audit_db.record(
         db,
         actor,
-        "schedule",
+        action,
         f"prompt:{prompt.id}",
         campaign=request.campaign,
         ask=ask.id,
@@ -129,32 +131,22 @@ def schedule(
     return prompt
 
 
+def schedule(
+    db: Database, catalog: Catalog, request: Request, at: str, timezone: str, actor: str
+) -> PromptRow:
+    """Schedule a prompt for a local time in the future."""
+    ask = resolve_ask(db, catalog, request.campaign, request.ask_id)
+    moment = parse_local_time(at, timezone)
+    if moment <= utcnow():
+        raise ScheduleError("at", "that time has passed; choose a time in the future")
+    return _manual_prompt(db, request, ask, to_text(moment), timezone, actor, "schedule")
+
+
 def send_now(db: Database, catalog: Catalog, request: Request, actor: str) -> PromptRow:
     """A prompt due now; the running bot sends it within seconds."""
     ask = resolve_ask(db, catalog, request.campaign, request.ask_id)
-    pack = catalog.packs[request.campaign]
-    prompt = prompts_db.create(
-        db,
-        campaign=request.campaign,
-        ask_id=ask.id,
-        kind="manual",
-        scheduled_at=now_text(),
-        timezone=pack.campaign.schedule.timezone,
-        platform=_platform(request.platform),
-        source=request.source,
-        created_by=actor,
-    )
-    audit_db.record(
-        db,
-        actor,
-        "send-now",
-        f"prompt:{prompt.id}",
-        campaign=request.campaign,
-        ask=ask.id,
-        platform=request.platform,
-        source=request.source,
-    )
-    return prompt
+    timezone = catalog.packs[request.campaign].campaign.schedule.timezone
+    return _manual_prompt(db, request, ask, now_text(), timezone, actor, "send-now")
 
 
 def cancel(db: Database, prompt_id: int, actor: str) -> bool:

@@ -306,3 +306,18 @@ async def test_mydata_sends_the_export_as_a_json_file(bot: TelegramBot, fake: Fa
     await fake.wait_for(lambda: any("document" in m for m in fake.sent_to(SAM)))
     export = fake.uploaded_json(SAM)
     assert export["chat_id"] == str(SAM) and export["source"] == "web"
+
+
+async def test_sends_to_one_group_are_spaced_for_twenty_a_minute(
+    core: Core, fake: FakeTelegram
+) -> None:
+    bot = TelegramBot(core, fake.token, base_url=fake.base_url)  # production limits
+    await bot.online()
+    try:
+        started = time.monotonic()
+        for n in range(2):
+            await bot.reply(GROUP, Message(text=f"post {n}"))
+        assert time.monotonic() - started >= 3.0  # 60 s / 20
+        assert fake.too_many_requests == 0
+    finally:
+        await bot.offline()
