@@ -74,7 +74,6 @@ def _telegram_child(conn: Connection, options: dict[str, Any]) -> None:
             "latency": lambda value: setattr(fake, "latency", value),
             "limits": lambda value: setattr(fake.limiter, "enabled", value),
             "clear": lambda: _clear(fake.requests, fake.rejected),
-            "dump": lambda: [(c.at, c.method, c.status) for c in fake.requests],
             "reasons": lambda: sorted({f"{c.method}: {c.description}" for c in fake.rejected}),
             "answer_latencies": lambda: [
                 c.at - presses[c.params["callback_query_id"]]
@@ -168,9 +167,6 @@ def _discord_child(conn: Connection, options: dict[str, Any]) -> None:
                 if c.method in ("POST", "PATCH") and "/interactions/" not in c.path
             ],
             "clear": lambda: _clear(fake.requests, fake.rejected),
-            "dump": lambda: [
-                (c.at, c.method + " " + (c.route or c.path), c.status) for c in fake.requests
-            ],
             "reasons": lambda: sorted({f"{c.method} {c.route}: {c.reason}" for c in fake.rejected}),
         }
         while True:
@@ -185,14 +181,7 @@ def _discord_child(conn: Connection, options: dict[str, Any]) -> None:
         await fake.stop()
         conn.send(None)
 
-    import os
-
-    if os.environ.get("BENCH_PROFILE"):
-        import cProfile
-
-        cProfile.runctx("asyncio.run(main())", globals(), locals(), os.environ["BENCH_PROFILE"])
-    else:
-        asyncio.run(main())
+    asyncio.run(main())
 
 
 class FakeProcess:

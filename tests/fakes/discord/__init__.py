@@ -1,7 +1,7 @@
 """A strict fake Discord for tests: REST API v10 and the gateway, over real sockets.
 
 The real discord.py ``Client`` connects to it unchanged. What it accepts comes from
-Discord's own OpenAPI spec (``specs/discord-openapi.json``) plus Discord's
+Discord's own OpenAPI spec (``tests/specs/discord-openapi.json``) plus Discord's
 documented limits; what Discord refuses, it refuses, with Discord's error bodies.
 
 Pointing discord.py 2.7 at it
