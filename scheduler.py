@@ -11,6 +11,7 @@
   was down is made now (then sent or recorded as missed, by the same rule), and
   any send a crash interrupted carries on.
 - Another interval job makes reminders, where a pack asks for them.
+- A daily job erases or anonymises records older than the retention period.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlite_utils import Database
 
+from campaigns import retention
 from campaigns.catalog import Catalog
 from campaigns.delivery import DeliveryEngine, grace_passed
 from campaigns.schedule import next_ask
@@ -138,12 +140,14 @@ class CampaignScheduler:
         *,
         poll_seconds: float = 2.0,
         reminder_minutes: float = 10.0,
+        retention_months: int = 24,
     ) -> None:
         self.store = store
         self.catalog = catalog
         self.engine = engine
         self.poll_seconds = poll_seconds
         self.reminder_minutes = reminder_minutes
+        self.retention_months = retention_months
         self.scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1})
 
     async def start(self) -> None:
@@ -171,6 +175,15 @@ class CampaignScheduler:
             id="reminders",
             name="make reminders",
             replace_existing=True,
+        )
+        self.scheduler.add_job(
+            self.retain,
+            IntervalTrigger(hours=24),
+            id="retention",
+            name="erase or anonymise old records",
+            replace_existing=True,
+            # first a minute after start-up, off the start's critical path
+            next_run_time=utcnow() + timedelta(minutes=1),
         )
         await self.catch_up()
         await self.engine.resume()
@@ -209,6 +222,10 @@ class CampaignScheduler:
         if made:
             log.info("made %d reminder prompt(s)", len(made))
             await self.dispatch()
+
+    async def retain(self) -> None:
+        """The daily retention run."""
+        await retention.purge(self.store, self.retention_months)
 
     def shutdown(self) -> None:
         if self.scheduler.running:

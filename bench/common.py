@@ -9,7 +9,6 @@ import secrets
 import statistics
 from pathlib import Path
 
-from campaigns.buttons import ButtonIds
 from campaigns.catalog import Catalog
 from campaigns.core import Core
 from campaigns.dialogue import Context
@@ -51,7 +50,7 @@ def new_prompt(path: Path, ask_id: str) -> int:
 def core_over(path: Path) -> Core:
     catalog = Catalog.load(BUNDLED_PACKS)
     store = Store(path)
-    return Core(store, Context(catalog=catalog, ids=ButtonIds(SECRET)))
+    return Core(store, Context.from_secret(catalog, SECRET))
 
 
 def peak_rss_mb() -> float:

@@ -81,8 +81,8 @@ class ConsoleChat:
             await self._press(int(line))
             return
         command = parse(line)
-        if command is None:
-            self.show(Message(text=wording.UNKNOWN))
+        if command is None:  # free text: answered with where to get help, never kept
+            self.show(Message(text=wording.FREE_TEXT))
             return
         for message in await self.core.command(self.origin, command.name, command.args):
             self.show(message)

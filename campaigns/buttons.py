@@ -1,8 +1,9 @@
 """Button ids: one namespaced, signed scheme on every platform.
 
 An id looks like `cb1:done:42:Xy3...` (scheme version, verb, argument, signature).
-The signature is an HMAC over verb and argument with the bot's secret, so a
-forged or altered id is refused before anything else looks at it. Ids stay well
+The signature is an HMAC over verb and argument with a key derived from the bot's
+secret for button ids alone, so a forged or altered id is refused before anything
+else looks at it. Ids stay well
 inside Telegram's 64 bytes and Discord's 100 characters.
 """
 
@@ -14,6 +15,8 @@ import hmac
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from campaigns.keys import BUTTON_IDS, derive_key
 
 PREFIX = "cb1"
 MAX_BYTES = 64
@@ -46,10 +49,10 @@ class ButtonIds:
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 16:
             raise ValueError("the button secret must be at least 16 bytes")
-        self._secret = secret
+        self._key = derive_key(secret, BUTTON_IDS)
 
     def _sign(self, verb: str, argument: str) -> str:
-        digest = hmac.new(self._secret, f"{verb}:{argument}".encode(), hashlib.sha256).digest()
+        digest = hmac.new(self._key, f"{verb}:{argument}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode()[:_SIGNATURE_CHARS]
 
     def make(self, verb: Verb, argument: str | int = "-") -> str:

@@ -9,8 +9,11 @@ from sqlite_utils import Database
 
 from campaigns.packs import Pack, PackError, load_packs
 from db import catalog as catalog_db
+from db import housekeeping as housekeeping_db
+from db import sources as sources_db
 
 DEFAULT_CAMPAIGN = "one-step-ahead"
+SETTLE_SOURCES = "sources-declared"
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class Catalog:
         return list(seen)
 
     def sync(self, db: Database) -> None:
-        """Copy every pack into the campaigns and asks tables."""
+        """Copy every pack into the campaigns, asks and sources tables."""
         for slug, pack in self.packs.items():
             schedule = pack.campaign.schedule
             campaign = {
@@ -71,3 +74,9 @@ class Catalog:
                 for ask in pack.asks
             ]
             catalog_db.upsert_campaign(db, campaign, asks)
+            sources_db.declare_for_pack(db, f"pack:{slug}", pack.campaign.sources)
+        if housekeeping_db.done_at(db, SETTLE_SOURCES) is None:
+            # Once, on the first start with declared sources: codes stored as typed
+            # before then become 'other'.
+            sources_db.settle_undeclared(db)
+            housekeeping_db.mark(db, SETTLE_SOURCES)

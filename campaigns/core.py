@@ -8,12 +8,13 @@ with its traceback and the supporter gets a short apology, never the error.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Iterable
 
 from sqlite_utils import Database
 
 from campaigns import dialogue, supporters, wording
-from campaigns.buttons import ButtonIds
+from campaigns.buttons import PREFIX, ButtonIds, Verb
 from campaigns.catalog import Catalog
 from campaigns.dialogue import Context
 from campaigns.model import Message, Origin, PressResult
@@ -23,6 +24,16 @@ from db import supporters as supporters_db
 from db.store import Store
 
 log = logging.getLogger(__name__)
+
+
+ERASE_PREFIX = f"{PREFIX}:{Verb.FORGET.value}:"
+
+
+def log_failure(exc: BaseException, message: str, *args: object) -> None:
+    """Log a failure with its traceback but not the exception's message, which may
+    quote what a supporter typed (`int("²")` says "invalid literal ... '²'")."""
+    frames = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+    log.error(message + ": %s\n%s", *args, type(exc).__name__, frames)
 
 
 class Core:
@@ -38,8 +49,9 @@ class Core:
         """Open the store, load and copy the packs, and get ready to answer."""
         catalog = Catalog.load(settings.packs, settings.default_campaign)
         store = Store(settings.db)
+        ctx = Context.from_secret(catalog, settings.button_secret(), settings.retention_months)
         store.submit(catalog.sync).result()
-        ctx = Context(catalog=catalog, ids=ButtonIds(settings.button_secret()))
+        store.submit(supporters.pseudonymise_members, ctx.pseudonyms).result()
         return cls(store, ctx, settings.organisers)
 
     def close(self) -> None:
@@ -57,20 +69,26 @@ class Core:
     ) -> list[Message]:
         """Answer a supporter command (only its name and arguments reach us)."""
         try:
-            return await self.store.write(
+            replies = await self.store.write(
                 dialogue.handle_command, self.ctx, origin, name, args, admin
             )
-        except Exception:
-            log.exception("command /%s on %s failed", name[:32], origin.platform)
+        except Exception as exc:
+            log_failure(exc, "command /%s on %s failed", name[:32], origin.platform)
             return [Message(text=wording.SORRY)]
+        if name == "forget":
+            await self.store.checkpoint()  # erased rows must not linger in the log
+        return replies
 
     async def press(self, origin: Origin, value: str) -> PressResult:
         """Answer a button press; forged or stale ids change nothing."""
         try:
-            return await self.store.write(dialogue.handle_press, self.ctx, origin, value)
-        except Exception:
-            log.exception("button press on %s failed", origin.platform)
+            result = await self.store.write(dialogue.handle_press, self.ctx, origin, value)
+        except Exception as exc:
+            log_failure(exc, "button press on %s failed", origin.platform)
             return PressResult(answer=wording.SORRY)
+        if result.counted and value.startswith(ERASE_PREFIX):
+            await self.store.checkpoint()  # erased rows must not linger in the log
+        return result
 
     async def gone(self, platform: str, address: str) -> bool:
         """The platform says this chat can't be reached any more: send it nothing."""

@@ -67,6 +67,11 @@ class Refused(DeliveryError):
     """The platform refused this message (a bad request): retrying would not help."""
 
 
+class StartupFailure(Exception):
+    """An adapter can't come online. The message is one line that names the setting to
+    check and how to fix it, and never holds a token."""
+
+
 class Messenger(Protocol):
     """What an adapter offers the engine: get ready to send to an address, and send.
 

@@ -8,6 +8,8 @@ few arguments arrive here; free text never does.
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +19,7 @@ from campaigns import supporters, wording
 from campaigns.buttons import ButtonIds, Verb
 from campaigns.catalog import Catalog
 from campaigns.compose import ask_message
+from campaigns.keys import Pseudonyms, tag
 from campaigns.model import (
     ActionKind,
     Attachment,
@@ -38,6 +41,10 @@ from db.supporters import SupporterRow
 from db.times import now_text
 
 PRIVATE_ONLY = frozenset({"topics", "pause", "resume", "mydata", "forget"})
+FORGET_CONFIRM_SECONDS = 600  # a "Yes, erase" button works this long, for its supporter only
+MAX_PROMPT_DIGITS = 18  # every prompt id fits a 64-bit SQLite integer
+DEFAULT_RETENTION_MONTHS = 24
+_PAUSE_WEEKS = re.compile(r"[0-9]{1,2}")
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,14 @@ class Context:
 
     catalog: Catalog
     ids: ButtonIds
+    pseudonyms: Pseudonyms
+    retention_months: int = DEFAULT_RETENTION_MONTHS
+
+    @classmethod
+    def from_secret(
+        cls, catalog: Catalog, secret: bytes, retention_months: int = DEFAULT_RETENTION_MONTHS
+    ) -> Context:
+        return cls(catalog, ButtonIds(secret), Pseudonyms(secret), retention_months)
 
 
 def _say(*texts: str) -> list[Message]:
@@ -92,16 +107,6 @@ def _show_current(db: Database, ctx: Context, supporter: SupporterRow) -> list[M
     return [ask_message(ctx.ids, ask, prompt, note=note)]
 
 
-def _answered_prompt(db: Database, ctx: Context, actor: SupporterRow) -> PromptRow | None:
-    """The prompt a typed /done or /skip is about: the last one the supporter was sent,
-    else the ask of the moment."""
-    prompt = prompts_db.latest_for_supporter(db, actor.key)
-    if prompt is not None:
-        return prompt
-    found = current_prompt(db, ctx)
-    return found[0] if found else None
-
-
 def record_action(
     db: Database,
     actor: SupporterRow,
@@ -121,31 +126,26 @@ def record_action(
     )
 
 
-def _group_source(db: Database, origin: Origin) -> str | None:
-    group = supporters.find(db, origin)
-    return group.source if group else None
+def _answer_text(kind: ActionKind, new: bool) -> str:
+    if kind is ActionKind.DONE:
+        return wording.DONE_THANKS if new else wording.DONE_ALREADY
+    return wording.SKIP_NOTED if new else wording.SKIP_ALREADY
 
 
 def _answer_by_command(
     db: Database, ctx: Context, origin: Origin, kind: ActionKind
 ) -> list[Message]:
-    if origin.kind is ChatKind.GROUP:
-        if not supporters.is_subscribed(supporters.find(db, origin)):
-            return _say(wording.NOT_SUBSCRIBED)
-        actor = supporters.actor_for_press(db, origin)
-        source = _group_source(db, origin)
-    else:
-        actor = supporters.find(db, origin)
-        source = actor.source if actor else None
-    if actor is None or actor.status == SupporterStatus.STOPPED:
+    """A typed /done or /skip answers the last prompt sent to this chat (nothing else)."""
+    recipient = supporters.find(db, origin)
+    if recipient is None or not supporters.is_subscribed(recipient):
         return _say(wording.NOT_SUBSCRIBED)
-    prompt = _answered_prompt(db, ctx, actor)
+    prompt = prompts_db.latest_for_supporter(db, recipient.key)
     if prompt is None:
-        return _say(wording.NO_ASK_YET)
-    new = record_action(db, actor, prompt, kind, "command", source)
-    if kind is ActionKind.DONE:
-        return _say(wording.DONE_THANKS if new else wording.DONE_ALREADY)
-    return _say(wording.SKIP_NOTED if new else wording.SKIP_ALREADY)
+        return _say(wording.NOTHING_TO_ANSWER)
+    actor = supporters.actor_for_press(db, ctx.pseudonyms, origin)
+    assert actor is not None
+    new = record_action(db, actor, prompt, kind, "command", recipient.source)
+    return _say(_answer_text(kind, new))
 
 
 def topics_message(db: Database, ctx: Context, supporter: SupporterRow) -> Message:
@@ -188,7 +188,8 @@ def _topics_command(
 def _pause_command(db: Database, supporter: SupporterRow, args: tuple[str, ...]) -> list[Message]:
     weeks: int | None = None
     if args:
-        if len(args) != 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= 12:
+        # ASCII digits only: "²".isdigit() is true, and int("²") fails
+        if len(args) != 1 or not _PAUSE_WEEKS.fullmatch(args[0]) or not 1 <= int(args[0]) <= 12:
             return _say(wording.PAUSE_USAGE)
         weeks = int(args[0])
     until = supporters.pause(db, supporter, weeks)
@@ -197,39 +198,68 @@ def _pause_command(db: Database, supporter: SupporterRow, args: tuple[str, ...])
     return _say(wording.PAUSED)
 
 
-def _mydata_command(db: Database, supporter: SupporterRow) -> list[Message]:
-    data = supporters.export(db, supporter)
-    topics = data["topics"]
-    facts = [
-        ("Platform", supporter.platform),
-        ("Chat id", supporter.address),
-        ("Status", supporter.status),
-        ("Subscribed since", supporter.created_at[:10]),
-        ("How you found us", supporter.source or "not recorded"),
-        ("Topics", "every topic" if topics == "all" else ", ".join(topics)),
-        ("Asks sent to you", str(data["asks_delivered"])),
-        ("Buttons you pressed", str(len(data["actions"]))),
+def _mydata_command(db: Database, ctx: Context, origin: Origin) -> list[Message]:
+    supporter = supporters.find(db, origin)
+    member = supporters.find_member(db, ctx.pseudonyms, origin.platform, origin.chat)
+    if supporter is None and member is None:
+        return _say(wording.NOTHING_HELD)
+    data = supporters.export(db, supporter, member)
+    data["kept_for"] = f"{ctx.retention_months} months"
+    facts: list[tuple[str, str]] = []
+    if supporter is not None:
+        topics = data["topics"]
+        facts = [
+            ("Platform", supporter.platform),
+            ("Chat id", supporter.address),
+            ("Status", supporter.status),
+            ("Subscribed since", supporter.created_at[:10]),
+            ("How you found us", supporter.source or "not recorded"),
+            ("Topics", "every topic" if topics == "all" else ", ".join(topics)),
+        ]
+    sent = [
+        wording.sent_line(item["at"][:10], item["title"], item["state"], item["your_answer"])
+        for item in data.get("deliveries", [])
     ]
+    presses = len(data.get("presses_in_groups", []))
     export = json.dumps(data, indent=2, ensure_ascii=False).encode()
-    return [
-        Message(
-            text=wording.mydata_summary(facts),
-            attachment=Attachment("campaignbot-mydata.json", export),
-        )
-    ]
+    text = wording.mydata_summary(facts, sent, presses, ctx.retention_months)
+    return [Message(text=text, attachment=Attachment("campaignbot-mydata.json", export))]
+
+
+def _erasure_binding(db: Database, ctx: Context, origin: Origin) -> SupporterRow | None:
+    """The record a "Yes, erase" button is bound to: the subscription, else the
+    pseudonymous group record."""
+    return supporters.find(db, origin) or supporters.find_member(
+        db, ctx.pseudonyms, origin.platform, origin.chat
+    )
+
+
+def _forget_argument(binding: SupporterRow, now: float) -> str:
+    return f"{int(now) + FORGET_CONFIRM_SECONDS:x}-{tag(binding.key)}"
+
+
+def _forget_button_holds(argument: str, binding: SupporterRow | None, now: float) -> bool:
+    expires, _, bound = argument.partition("-")
+    try:
+        fresh = int(expires, 16) >= int(now)
+    except ValueError:
+        return False
+    return fresh and binding is not None and bound == tag(binding.key)
 
 
 def _forget_command(
     db: Database, ctx: Context, origin: Origin, args: tuple[str, ...]
 ) -> list[Message]:
-    if supporters.find(db, origin) is None:
+    binding = _erasure_binding(db, ctx, origin)
+    if binding is None:
         return _say(wording.NOTHING_HELD)
     if args == ("yes",):
-        supporters.forget(db, origin)
+        supporters.forget(db, ctx.pseudonyms, origin)
         return _say(wording.FORGOTTEN)
+    confirm = ctx.ids.make(Verb.FORGET, _forget_argument(binding, time.time()))
     buttons = (
         (
-            Button(wording.FORGET_YES, action=ctx.ids.make(Verb.FORGET)),
+            Button(wording.FORGET_YES, action=confirm),
             Button(wording.FORGET_NO, action=ctx.ids.make(Verb.KEEP)),
         ),
     )
@@ -282,7 +312,11 @@ def handle_command(
         # a deep link carries exactly one code; anything else typed after /start is dropped
         subscribed = supporters.subscribe(db, origin, args[0] if len(args) == 1 else None)
         pack = ctx.catalog.packs[ctx.catalog.default].campaign
-        welcome = Message(text=wording.welcome(pack.title, pack.description, subscribed.already))
+        welcome = Message(
+            text=wording.welcome(
+                pack.title, pack.description, subscribed.already, ctx.retention_months
+            )
+        )
         if subscribed.already:
             return [welcome]
         return [welcome, *_show_current(db, ctx, subscribed.supporter)]
@@ -295,19 +329,18 @@ def handle_command(
         return _forget_command(db, ctx, origin, args)
     if name == "stop":
         return _say(wording.STOPPED if supporters.stop(db, origin) else wording.ALREADY_STOPPED)
+    if name == "mydata":
+        return _mydata_command(db, ctx, origin)
     handlers: dict[str, Callable[[SupporterRow], list[Message]]] = {
         "ask": lambda s: _show_current(db, ctx, s),
         "topics": lambda s: _topics_command(db, ctx, s, args),
         "pause": lambda s: _pause_command(db, s, args),
         "resume": lambda s: _resume(db, s),
-        "mydata": lambda s: _mydata_command(db, s),
     }
     handler = handlers.get(name)
     if handler is None:
         return _say(wording.UNKNOWN)
     supporter = supporters.find(db, origin)
-    if name == "mydata":
-        return handler(supporter) if supporter else _say(wording.NOTHING_HELD)
     if supporter is None or not supporters.is_subscribed(supporter):
         return _say(wording.NOT_SUBSCRIBED)
     return handler(supporter)
@@ -323,36 +356,46 @@ def _resume(db: Database, supporter: SupporterRow) -> list[Message]:
 STALE = PressResult(answer=wording.BUTTON_STALE)
 
 
+def _prompt_id(argument: str) -> int | None:
+    """A button's prompt id, if it is one SQLite can hold (a signed id can still be huge)."""
+    if argument.isascii() and argument.isdigit() and len(argument) <= MAX_PROMPT_DIGITS:
+        return int(argument)
+    return None
+
+
 def _press_answer(
-    db: Database, ctx: Context, origin: Origin, kind: ActionKind, prompt_id: str
+    db: Database, ctx: Context, origin: Origin, kind: ActionKind, argument: str
 ) -> PressResult:
-    if int(prompt_id) == 0:
+    prompt_id = _prompt_id(argument)
+    if prompt_id is None:
+        return STALE
+    if prompt_id == 0:
         return PressResult(answer=wording.PREVIEW_PRESS)
-    prompt = prompts_db.get(db, int(prompt_id))
+    prompt = prompts_db.get(db, prompt_id)
     if prompt is None or prompt.state == "cancelled":
         return STALE
     ask = catalog_db.get_ask(db, prompt.campaign, prompt.ask_id)
     if ask is None:
         return STALE
-    actor: SupporterRow | None
-    if origin.kind is ChatKind.GROUP:
-        group = supporters.find(db, origin)
-        if group is None:
-            return STALE
-        actor, source = supporters.actor_for_press(db, origin), group.source
-    else:
-        actor = supporters.find(db, origin)
-        source = actor.source if actor else None
-    if actor is None:
-        return PressResult(answer=wording.NOT_SUBSCRIBED)
-    new = record_action(db, actor, prompt, kind, "button", source)
+    group = origin.kind is ChatKind.GROUP
+    recipient = supporters.find(db, origin)  # the chat the ask was sent to
+    if not supporters.is_subscribed(recipient):
+        return PressResult(answer=wording.GROUP_STOPPED if group else wording.NOT_SUBSCRIBED)
+    assert recipient is not None
+    delivery = deliveries_db.delivered_to(db, recipient.key, prompt.id)
+    if delivery is None:  # never sent to this chat: a forwarded or made-up button
+        return STALE
+    deliveries_db.confirm_arrival(db, delivery.id)
+    actor = supporters.actor_for_press(db, ctx.pseudonyms, origin)
+    assert actor is not None
+    new = record_action(db, actor, prompt, kind, "button", recipient.source)
     done = kind is ActionKind.DONE
+    answer = _answer_text(kind, new)
     if not new:
-        return PressResult(answer=wording.DONE_ALREADY if done else wording.SKIP_ALREADY)
-    answer = wording.DONE_THANKS if done else wording.SKIP_NOTED
-    if origin.kind is ChatKind.GROUP:
+        return PressResult(answer=answer)
+    if group:
         return PressResult(answer=answer, counted=True)
-    note = "✓ " + (wording.DONE_THANKS if done else wording.SKIP_NOTED)
+    note = "✓ " + answer
     edit = ask_message(ctx.ids, ask, prompt, note=note, answerable=not done)
     return PressResult(answer=answer, counted=True, edit=edit)
 
@@ -383,22 +426,25 @@ def handle_press(db: Database, ctx: Context, origin: Origin, value: str) -> Pres
     if button is None:
         return STALE
     if button.verb in (Verb.DONE, Verb.SKIP):
-        if not button.argument.isdigit():
-            return STALE
         kind = ActionKind.DONE if button.verb is Verb.DONE else ActionKind.SKIPPED
         return _press_answer(db, ctx, origin, kind, button.argument)
     if origin.kind is ChatKind.GROUP or button.verb in (Verb.SEND, Verb.CANCEL):
         return STALE  # topic and erasure buttons only exist in private chats
+    if button.verb is Verb.FORGET:
+        binding = _erasure_binding(db, ctx, origin)
+        if binding is None:
+            return PressResult(answer=wording.NOTHING_HELD)
+        if not _forget_button_holds(button.argument, binding, time.time()):
+            return PressResult(answer=wording.FORGET_EXPIRED)
+        supporters.forget(db, ctx.pseudonyms, origin)
+        return PressResult(answer="Erased.", counted=True, edit=Message(text=wording.FORGOTTEN))
+    if button.verb is Verb.KEEP:
+        return PressResult(answer="Kept.", edit=Message(text=wording.FORGET_KEPT))
     supporter = supporters.find(db, origin)
-    if supporter is None:
-        return PressResult(answer=wording.NOTHING_HELD)
+    if supporter is None or not supporters.is_subscribed(supporter):
+        return PressResult(answer=wording.NOT_SUBSCRIBED)
     if button.verb is Verb.TOPIC:
         return _press_topic(db, ctx, supporter, button.argument)
     if button.verb is Verb.TOPICS_ALL:
         return _press_topic(db, ctx, supporter, None)
-    if button.verb is Verb.FORGET:
-        supporters.forget(db, origin)
-        return PressResult(answer="Erased.", counted=True, edit=Message(text=wording.FORGOTTEN))
-    if button.verb is Verb.KEEP:
-        return PressResult(answer="Kept.", edit=Message(text=wording.FORGET_KEPT))
     return STALE

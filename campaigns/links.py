@@ -4,7 +4,8 @@ A token names one delivery and carries an HMAC over that delivery's id and the
 ask it was for, with a key of its own derived from the bot's secret. It holds
 nothing about the supporter: the delivery id is a row number, and only our
 database can say whose delivery it was. A token that is malformed, forged,
-tampered with or for a delivery we don't have gets a 404 and records nothing.
+tampered with, names an id no delivery can have, or is for a delivery we don't
+have gets a 404 and records nothing.
 
 An open is recorded once per supporter and prompt (a reminder's link counts for
 the prompt it reminds of), with the platform, source and pseudonymous key of
@@ -33,6 +34,7 @@ LABEL = b"campaignbot/link-token/v1"
 _SIGNATURE_BYTES = 12  # 96 bits: 16 URL-safe characters
 TOKEN = re.compile(r"([0-9a-z]{1,13})\.([A-Za-z0-9_-]{16})")
 MAX_TOKEN = 30
+MAX_ID = 2**63 - 1  # SQLite's largest integer: 13 base-36 digits can say more
 
 
 def derive_key(secret: bytes, label: bytes) -> bytes:
@@ -64,7 +66,7 @@ class LinkTokens:
         return base64.urlsafe_b64encode(digest).decode()
 
     def make(self, delivery_id: int, campaign: str, ask_id: str) -> str:
-        if delivery_id <= 0:
+        if not 0 < delivery_id <= MAX_ID:
             raise ValueError("a delivery id is a positive number")
         return f"{_base36(delivery_id)}.{self._sign(delivery_id, campaign, ask_id)}"
 
@@ -76,7 +78,8 @@ class LinkTokens:
         match = TOKEN.fullmatch(token)
         if match is None:
             return None
-        return int(match.group(1), 36) or None
+        number = int(match.group(1), 36)
+        return number if 0 < number <= MAX_ID else None
 
     def check(self, token: str, delivery_id: int, campaign: str, ask_id: str) -> bool:
         expected = self.make(delivery_id, campaign, ask_id)

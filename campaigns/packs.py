@@ -30,6 +30,8 @@ BUNDLED_PACKS = Path(__file__).parent / "packs"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
 TOPIC = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"  # fits in a button id
+SOURCE_CODE = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # what a Telegram deep link can carry, lowercased
+OTHER_SOURCE = "other"
 MAX_ASK_CHARS = 400  # about what fits on a phone screen without scrolling
 
 
@@ -112,11 +114,23 @@ class Schedule(Strict):
         return ZoneInfo(self.timezone)
 
 
+def _source_code(value: str) -> str:
+    if value == OTHER_SOURCE:
+        raise ValueError(f"{OTHER_SOURCE!r} is kept for codes nobody declared; choose another")
+    return value
+
+
+SourceCode = Annotated[str, Field(pattern=SOURCE_CODE), AfterValidator(_source_code)]
+
+
 class Campaign(Strict):
     slug: str = Field(pattern=SLUG)
     title: Annotated[Text, Field(min_length=1, max_length=80)]
     description: Annotated[Text, Field(min_length=1, max_length=600)]
     schedule: Schedule
+    # The "how they found us" codes this campaign's links and posters use (/start <code>);
+    # any other code a supporter sends is counted as 'other', never stored as typed.
+    sources: list[SourceCode] = Field(default_factory=list, max_length=200)
 
 
 class StatisticSpec(Strict):

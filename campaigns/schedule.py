@@ -7,7 +7,7 @@ request raises `ScheduleError` naming the field, and changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlite_utils import Database
@@ -82,7 +82,12 @@ def parse_local_time(at: str, timezone: str) -> datetime:
         raise ScheduleError(
             "at", "give the time as YYYY-MM-DD HH:MM, such as 2026-12-01 18:00"
         ) from None
-    return naive.replace(tzinfo=zone)
+    moment = naive.replace(tzinfo=zone)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ScheduleError("at", "give a time before the year 9999") from None
+    return moment
 
 
 @dataclass(frozen=True, slots=True)

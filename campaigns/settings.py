@@ -6,14 +6,24 @@ a traceback. A bad setting fails at start with a message that names it.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 import re
 import secrets
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -87,9 +97,45 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = Field(
         None, validation_alias=_alias("DISCORD_GATEWAY_URL", "discord_gateway_url")
     )
-    discord_organiser_role: str = Field(
-        "Campaign organiser",
-        description="Discord role of organisers (CAMPAIGNBOT_DISCORD_ORGANISER_ROLE).",
+    discord_organiser_guild: int | None = Field(
+        None,
+        description="Id of the charity's own Discord server, where the organiser commands live "
+        "(CAMPAIGNBOT_DISCORD_ORGANISER_GUILD).",
+    )
+    discord_organiser_role: int | None = Field(
+        None,
+        description="Id of the organiser role in that server (CAMPAIGNBOT_DISCORD_ORGANISER_ROLE).",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For is believed, "
+        "comma-separated (CAMPAIGNBOT_TRUSTED_PROXIES).",
+    )
+    web_https: bool | None = Field(
+        None,
+        description="The dashboard is served over https (behind a proxy): its cookies are Secure "
+        "(CAMPAIGNBOT_WEB_HTTPS); by default, when public_base_url is https.",
+    )
+    web_session_idle_minutes: int = Field(
+        120,
+        ge=5,
+        le=7 * 24 * 60,
+        description="A dashboard session unused this long ends "
+        "(CAMPAIGNBOT_WEB_SESSION_IDLE_MINUTES).",
+    )
+    web_session_hours: int = Field(
+        12,
+        ge=1,
+        le=24 * 30,
+        description="A dashboard session ends this long after sign-in, used or not "
+        "(CAMPAIGNBOT_WEB_SESSION_HOURS).",
+    )
+    retention_months: int = Field(
+        24,
+        ge=1,
+        le=120,
+        description="Per-person records older than this are erased or made anonymous, daily "
+        "(CAMPAIGNBOT_RETENTION_MONTHS).",
     )
 
     @classmethod
@@ -101,7 +147,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config = Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+        config = config_file()
         return (
             init_settings,
             env_settings,
@@ -134,6 +180,72 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("discord_organiser_role", mode="before")
+    @classmethod
+    def _role_id(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if value == "":
+                return None
+            if not value.isascii() or not value.isdigit():
+                raise ValueError(
+                    "needs a role id (a number such as 112233445566778899), not a role name: "
+                    "in Discord, turn on Developer Mode (User Settings, Advanced), then open "
+                    "Server Settings, Roles, right-click the role and choose Copy Role ID"
+                )
+        return value
+
+    @field_validator("discord_organiser_guild", mode="before")
+    @classmethod
+    def _guild_id(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if value == "":
+                return None
+            if not value.isascii() or not value.isdigit():
+                raise ValueError(
+                    "needs a server id (a number such as 112233445566778899): in Discord, turn "
+                    "on Developer Mode (User Settings, Advanced), then right-click the server "
+                    "and choose Copy Server ID"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _role_needs_guild(self) -> Settings:
+        if self.discord_organiser_role is not None and self.discord_organiser_guild is None:
+            raise ValueError(
+                "discord_organiser_role (CAMPAIGNBOT_DISCORD_ORGANISER_ROLE) needs "
+                "discord_organiser_guild (CAMPAIGNBOT_DISCORD_ORGANISER_GUILD): the id of the "
+                "server the role belongs to"
+            )
+        return self
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (such as 127.0.0.1 or 10.0.0.0/8)"
+                ) from None
+        return value
+
+    @property
+    def dashboard_https(self) -> bool:
+        """Is the dashboard reached over https (so its cookies must be Secure)?"""
+        if self.web_https is not None:
+            return self.web_https
+        return (self.public_base_url or "").startswith("https://")
+
     @field_validator("public_base_url")
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:
@@ -150,6 +262,18 @@ class Settings(BaseSettings):
         if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
+
+    def secret_values(self) -> list[str]:
+        """Every secret this installation holds, as text, for masking in output.
+        Reads the secret file if there is one; never makes it."""
+        found = [
+            secret.get_secret_value()
+            for secret in (self.telegram_bot_token, self.discord_bot_token, self.secret_key)
+            if secret is not None
+        ]
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            found.append(self.db.with_suffix(".secret").read_text().strip())
+        return found
 
     def button_secret(self) -> bytes:
         """The secret that signs button ids: from the settings, or kept beside the database."""
@@ -183,16 +307,32 @@ _ENV_NAMES = {
 }
 
 
+def config_file() -> Path:
+    """The settings file: the one `CAMPAIGNBOT_CONFIG` names, else `campaignbot.toml` here."""
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings, or raise `SettingsError` naming every bad one."""
+    config = config_file()
+    if os.environ.get(CONFIG_ENV) and not config.is_file():
+        raise SettingsError(f"{CONFIG_ENV} names {config}, which is not a file")
     try:
         return Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{config} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise SettingsError(f"{config} can't be read: {reason}") from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            env = _ENV_NAMES.get(field, f"CAMPAIGNBOT_{field.upper()}")
             message = str(error["msg"]).removeprefix("Value error, ")
+            if not error["loc"]:  # a rule about several settings names them itself
+                problems.append(message)
+                continue
+            field = str(error["loc"][0])
+            env = _ENV_NAMES.get(field, f"CAMPAIGNBOT_{field.upper()}")
             if error["type"] == "extra_forbidden":
                 message = f"is not a known setting (in {DEFAULT_CONFIG} or {CONFIG_ENV})"
                 problems.append(f"{field}: {message}")

@@ -1,4 +1,5 @@
-"""Supporters: subscribing, stopping, pausing, topics, export and erasure.
+"""Supporters: subscribing, stopping, pausing, topics, export and erasure, and group
+members known only by a pseudonym.
 
 Every function takes a sqlite-utils `Database` and runs inside the caller's
 transaction (the store's writer, or `db.atomic()` in the CLI).
@@ -14,9 +15,11 @@ from typing import Any
 from sqlite_utils import Database
 
 from campaigns import wording
+from campaigns.keys import MEMBER_PREFIX, Pseudonyms
 from campaigns.model import ChatKind, Origin, SupporterStatus
 from db import actions as actions_db
 from db import deliveries as deliveries_db
+from db import sources as sources_db
 from db import supporters as supporters_db
 from db.supporters import SupporterRow
 from db.times import to_text, utcnow
@@ -32,6 +35,15 @@ def clean_source(value: str | None) -> str | None:
     return None
 
 
+def source_for(db: Database, typed: str | None) -> str | None:
+    """The source to keep for what came with /start: a declared code, else 'other'
+    (what was typed is never kept), or None when nothing came."""
+    if not typed:
+        return None
+    code = clean_source(typed)
+    return code if code is not None and sources_db.accepts(db, code) else sources_db.OTHER
+
+
 @dataclass(frozen=True, slots=True)
 class Subscribed:
     supporter: SupporterRow
@@ -43,23 +55,31 @@ def find(db: Database, origin: Origin) -> SupporterRow | None:
     return supporters_db.get(db, origin.platform, origin.chat)
 
 
-def find_actor(db: Database, origin: Origin) -> SupporterRow | None:
-    """The person acting: in a group, the member; else the chat's supporter."""
-    return supporters_db.get(db, origin.platform, origin.actor)
+def find_member(
+    db: Database, pseudonyms: Pseudonyms, platform: str, user: str
+) -> SupporterRow | None:
+    """The pseudonymous record of a person's presses in groups, if they ever pressed."""
+    return supporters_db.get(db, platform, pseudonyms.member(platform, user))
 
 
-def actor_for_press(db: Database, origin: Origin) -> SupporterRow | None:
-    """The person pressing a button. A group member we don't know yet is recorded
-    as a 'member' (never sent anything) so their press counts once."""
+def actor_for_press(db: Database, pseudonyms: Pseudonyms, origin: Origin) -> SupporterRow | None:
+    """The person answering. In a group: their own subscription if they have one, else
+    a 'member' record under a pseudonym (never their platform id), made on first use
+    and never sent anything; so each member's answer counts once."""
     if origin.kind is not ChatKind.GROUP:
         return find(db, origin)
-    found = find_actor(db, origin)
+    own = supporters_db.get(db, origin.platform, origin.actor)
+    if is_subscribed(own):
+        return own
+    address = pseudonyms.member(origin.platform, origin.actor)
+    found = supporters_db.get(db, origin.platform, address)
     if found is not None:
+        supporters_db.touch(db, found.id)
         return found
     return supporters_db.insert(
         db,
         platform=origin.platform,
-        address=origin.actor,
+        address=address,
         kind=ChatKind.PRIVATE,
         status=SupporterStatus.MEMBER,
         source=None,
@@ -67,10 +87,21 @@ def actor_for_press(db: Database, origin: Origin) -> SupporterRow | None:
     )
 
 
+def pseudonymise_members(db: Database, pseudonyms: Pseudonyms) -> int:
+    """Group members recorded under their platform id (before pseudonyms) get one."""
+    rows = db.execute(
+        "SELECT id, platform, address FROM supporters WHERE status = ? AND address NOT LIKE ?",
+        [SupporterStatus.MEMBER.value, MEMBER_PREFIX + "%"],
+    ).fetchall()
+    for supporter_id, platform, address in rows:
+        supporters_db.set_address(db, supporter_id, pseudonyms.member(platform, address))
+    return len(rows)
+
+
 def subscribe(db: Database, origin: Origin, source: str | None) -> Subscribed:
     """Subscribe a chat (idempotent). A returning supporter keeps the source that first
     brought them."""
-    source = clean_source(source)
+    source = source_for(db, source)
     found = find(db, origin)
     if found is None:
         row = supporters_db.insert(
@@ -127,36 +158,63 @@ def mark_gone(db: Database, platform: str, address: str) -> bool:
     return True
 
 
-def export(db: Database, supporter: SupporterRow) -> dict[str, Any]:
-    """Everything we hold about a supporter, for /mydata."""
-    return {
-        "platform": supporter.platform,
-        "chat_id": supporter.address,
-        "chat_kind": supporter.kind,
-        "status": supporter.status,
-        "source": supporter.source,
-        "subscribed_at": supporter.created_at,
-        "consent_version": supporter.consent_version,
-        "consented_at": supporter.consented_at,
-        "paused_until": supporter.paused_until,
-        "topics": supporters_db.topics(db, supporter.id) or "all",
-        "asks_delivered": deliveries_db.count_for_supporter(db, supporter.id),
-        "actions": [
-            {
-                "prompt": action.prompt_id,
-                "action": action.kind,
-                "via": action.via,
-                "at": action.created_at,
-            }
-            for action in actions_db.for_supporter(db, supporter.key)
-        ],
-    }
+def export(
+    db: Database, supporter: SupporterRow | None, member: SupporterRow | None
+) -> dict[str, Any]:
+    """Everything we hold about a person, for /mydata: their subscription (if any), every
+    delivery, every answer, and their presses in groups (under a pseudonym)."""
+    data: dict[str, Any] = {}
+    if supporter is not None:
+        data |= {
+            "platform": supporter.platform,
+            "chat_id": supporter.address,
+            "chat_kind": supporter.kind,
+            "status": supporter.status,
+            "source": supporter.source,
+            "subscribed_at": supporter.created_at,
+            "consent_version": supporter.consent_version,
+            "consented_at": supporter.consented_at,
+            "paused_until": supporter.paused_until,
+            "topics": supporters_db.topics(db, supporter.id) or "all",
+            "deliveries": [
+                {
+                    "prompt": sent.prompt_id,
+                    "campaign": sent.campaign,
+                    "ask": sent.ask_id,
+                    "title": sent.title,
+                    "reminder": sent.reminder,
+                    "state": sent.state,
+                    "at": sent.at,
+                    "your_answer": sent.answer,
+                }
+                for sent in deliveries_db.for_supporter_key(db, supporter.key)
+            ],
+            "actions": _actions(db, supporter.key),
+        }
+    if member is not None:
+        data["presses_in_groups"] = _actions(db, member.key)
+    return data
 
 
-def forget(db: Database, origin: Origin) -> bool:
-    """Erase the supporter; False if we held nothing."""
-    found = find(db, origin)
-    if found is None:
-        return False
-    supporters_db.delete(db, found.id)
-    return True
+def _actions(db: Database, key: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "prompt": action.prompt_id,
+            "action": action.kind,
+            "via": action.via,
+            "at": action.created_at,
+        }
+        for action in actions_db.for_supporter(db, key)
+    ]
+
+
+def forget(db: Database, pseudonyms: Pseudonyms, origin: Origin) -> bool:
+    """Erase a person: their subscription and their pseudonymous group record. Their
+    answers stay in the totals under keys that nothing leads back from. False if we
+    held nothing."""
+    erased = False
+    for found in (find(db, origin), find_member(db, pseudonyms, origin.platform, origin.chat)):
+        if found is not None:
+            supporters_db.delete(db, found.id)
+            erased = True
+    return erased

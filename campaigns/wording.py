@@ -25,7 +25,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def welcome(campaign_title: str, description: str, already: bool) -> str:
+def welcome(campaign_title: str, description: str, already: bool, retention_months: int) -> str:
     first = (
         "You're already subscribed. Thank you for staying with us."
         if already
@@ -36,7 +36,8 @@ def welcome(campaign_title: str, description: str, already: bool) -> str:
         "Once a week you'll get one short ask, the figure behind it and a link to act. "
         "When you've done it, press \u201cI did it\u201d so we can count it.\n\n"
         "What we keep: this chat's id on this platform, how you found us, your topic "
-        "choices and the buttons you press. Never what you type. "
+        f"choices, the asks we send you and the buttons you press, for {retention_months} "
+        "months at most. Never what you type. "
         "See it with /mydata, erase it with /forget, leave with /stop."
     )
 
@@ -52,8 +53,19 @@ def help_text(subscribed: bool) -> str:
 
 
 UNKNOWN = "I only understand commands. Try /ask for this week's ask, or /help for the rest."
+# Free text may be someone reaching out: every answer to it says where to get help.
+HELP_LINE = (
+    "If you need someone to talk to: children and young people can call Childline free on "
+    "0800 1111. If a child is in danger right now, call 999. To report sexual images of "
+    "someone under 18: https://report.iwf.org.uk/"
+)
+FREE_TEXT = (
+    "I only understand commands, and I don't keep what you type. "
+    "Try /ask for this week's ask, or /help for the rest.\n\n" + HELP_LINE
+)
 NOT_SUBSCRIBED = "You're not subscribed. Send /start to join."
 NO_ASK_YET = "There's no ask out yet. We'll send the first one soon."
+NOTHING_TO_ANSWER = "There's no ask of yours to answer yet. /ask shows this week's."
 STOPPED = (
     "You're unsubscribed and won't get the weekly ask. "
     "We keep your past actions in our totals; /forget erases your data. Send /start to come back."
@@ -71,10 +83,12 @@ TOPICS_INTRO = "Choose the topics you want asks about. Press one to turn it on o
 TOPICS_USAGE = "Use /topics to choose with buttons, or /topics all, or /topics followed by names."
 TOPICS_UNKNOWN = "I don't know these topics: {names}. The topics are: {known}."
 FORGET_CONFIRM = (
-    "This erases everything we hold about you: your subscription, your source and your "
-    "topic choices. Your past actions stay in our totals with nothing that leads back to you. "
+    "This erases everything we hold about you: your subscription, how you found us, your "
+    "topic choices, the list of asks we sent you and your presses in groups. Your past "
+    "answers stay in our totals as anonymous counts, with nothing that leads back to you. "
     "This can't be undone."
 )
+FORGET_EXPIRED = "That button has expired. Send /forget again if you want to erase your data."
 FORGET_YES = "Yes, erase my data"
 FORGET_NO = "No, keep it"
 FORGOTTEN = "Done. We've erased your data. If you ever want to come back, send /start."
@@ -123,6 +137,34 @@ def topic_off(topic: str) -> str:
     return f"This week's ask is about {topic}, which you've turned off. /topics changes that."
 
 
-def mydata_summary(facts: list[tuple[str, str]]) -> str:
-    lines = [f"{label}: {value}" for label, value in facts]
-    return "What we hold about you:\n" + "\n".join(lines) + "\n\nThe file has the same, as JSON."
+ANSWERS = {"done": "you did it", "skipped": "not that week"}
+STATES = {"sent": "sent", "unknown": "may not have arrived", "sending": "sending"}
+SHOWN_DELIVERIES = 10
+
+
+def sent_line(day: str, title: str, state: str, answer: str | None) -> str:
+    """One ask we sent, as /mydata lists it."""
+    said = f", {ANSWERS[answer]}" if answer in ANSWERS else ""
+    return f"{day} · {title} ({STATES.get(state, state)}{said})"
+
+
+def mydata_summary(
+    facts: list[tuple[str, str]], sent: list[str], group_presses: int, retention_months: int
+) -> str:
+    lines = ["What we hold about you:"]
+    lines += [f"{label}: {value}" for label, value in facts]
+    lines.append(f"Asks we sent you: {len(sent)}")
+    shown = sent[-SHOWN_DELIVERIES:]
+    lines += [f"  {line}" for line in shown]
+    if len(sent) > len(shown):
+        lines.append(f"  ...and {len(sent) - len(shown)} earlier ones, all in the file.")
+    if group_presses:
+        lines.append(
+            f"Buttons you pressed in groups: {group_presses} (kept under a code, not your id)"
+        )
+    lines.append(
+        f"\nWe keep these records for {retention_months} months; after that only anonymous "
+        "counts remain. We never keep what you type. The file has all of it, as JSON. "
+        "/forget erases it now."
+    )
+    return "\n".join(lines)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import logging
+import os
 import sys
 from typing import NoReturn
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
+from rich.text import Text
 
+from campaigns.delivery import StartupFailure
 from campaigns.packs import PackError
 from campaigns.settings import Settings, SettingsError, load_settings
+from cli.logs import configure_logging, redact
+from db.store import DatabaseUnavailable
 
 app = typer.Typer(
     name="campaignbot",
@@ -25,8 +28,9 @@ err = Console(stderr=True, highlight=False)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print a clear error on standard error and exit non-zero."""
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    """Print a clear error on standard error (secrets masked) and exit non-zero."""
+    line = Text("error: ", style="bold red") + Text(redact(message))
+    err.print(line, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -36,32 +40,47 @@ def settings() -> Settings:
         loaded = load_settings()
     except SettingsError as exc:
         fail(str(exc))
-    configure_logging(loaded.log_level)
+    configure_logging(loaded.log_level, loaded.secret_values(), console=err)
     return loaded
 
 
-def configure_logging(level: str) -> None:
-    """Rich log lines in a terminal; plain, timestamped lines in a file or a pipe."""
-    if err.is_terminal:
-        handler: logging.Handler = RichHandler(console=err, show_path=False)
-        layout = "%(message)s"
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-        layout = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=level, format=layout, handlers=[handler], force=True)
-    # HTTP client libraries log request URLs, and Telegram's URLs hold the bot token.
-    for noisy in ("httpx", "httpcore", "apscheduler", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _secrets_in_environment() -> list[str]:
+    """Secrets to mask before the settings are read (a failure may come first)."""
+    names = ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "CAMPAIGNBOT_SECRET_KEY")
+    return [os.environ[name] for name in names if os.environ.get(name)]
 
 
 def main() -> None:
-    """Entry point of the console script."""
+    """Entry point of the console script: a failure at start is one line, never a traceback."""
+    configure_logging("INFO", _secrets_in_environment(), console=err)
     try:
         app()
     except PackError as exc:
         err.print(str(exc), markup=False, highlight=False)
         sys.exit(2)
+    except (SettingsError, StartupFailure) as exc:
+        _one_line(str(exc))
+    except DatabaseUnavailable as exc:
+        _one_line(
+            f"db (CAMPAIGNBOT_DB): can't open {exc.path}: {exc.reason}. Check the path, and "
+            "that this user may write to the file and its folder."
+        )
+
+
+def _one_line(message: str) -> NoReturn:
+    try:
+        fail(message)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
 
 
 # Register the commands (each module adds its own to `app`).
-from cli import campaigns_cmd, chat_cmd, schedule_cmd, stats_cmd, users_cmd, web_cmd  # noqa: E402, F401
+from cli import (  # noqa: E402, F401
+    campaigns_cmd,
+    chat_cmd,
+    schedule_cmd,
+    sources_cmd,
+    stats_cmd,
+    users_cmd,
+    web_cmd,
+)

@@ -4,6 +4,7 @@ token (or the console chat), the delivery engine and the scheduler."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -74,6 +75,7 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
             core,
             settings.discord_bot_token.get_secret_value(),
             desk=desk,
+            organiser_guild=settings.discord_organiser_guild,
             organiser_role=settings.discord_organiser_role,
             api_url=settings.discord_api_url,
             gateway_url=settings.discord_gateway_url,
@@ -88,12 +90,20 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
         log.info("no chat adapter has a token and no terminal is attached: scheduler only")
     engine = DeliveryEngine(core.store, core.ctx, messengers, link_for=link_maker(settings))
     desk.engine = engine
-    scheduler = CampaignScheduler(core.store, core.ctx.catalog, engine)
+    scheduler = CampaignScheduler(
+        core.store, core.ctx.catalog, engine, retention_months=settings.retention_months
+    )
     tasks: list[asyncio.Task[None]] = []
     started: list[Any] = []
     try:
         for adapter in adapters:
-            await adapter.online()
+            try:
+                await adapter.online()
+            except BaseException:
+                # let it close whatever it opened before failing
+                with contextlib.suppress(Exception):
+                    await adapter.offline()
+                raise
             started.append(adapter)
         await scheduler.start()
         tune_garbage_collector()

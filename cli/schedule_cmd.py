@@ -17,7 +17,6 @@ from rich.table import Table
 from sqlite_utils import Database
 
 from campaigns import schedule
-from campaigns.buttons import ButtonIds
 from campaigns.catalog import Catalog
 from campaigns.compose import plain_card_text
 from campaigns.delivery import running_progress
@@ -43,7 +42,7 @@ def actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _open(config: Settings) -> tuple[Database, Catalog]:
+def open_with_packs(config: Settings) -> tuple[Database, Catalog]:
     catalog = Catalog.load(config.packs, config.default_campaign)
     db = open_database(config.db)
     with db.atomic():
@@ -100,7 +99,7 @@ def add(
 ) -> None:
     """Schedule a prompt: an ask for an audience at a time."""
     config = settings()
-    db, catalog = _open(config)
+    db, catalog = open_with_packs(config)
     request = schedule.Request(campaign, ask, platform, source)
     try:
         with db.atomic():
@@ -141,7 +140,7 @@ def send(
     if not now and not dry_run:
         fail("say --now to send, or --dry-run to see who would get what")
     config = settings()
-    db, catalog = _open(config)
+    db, catalog = open_with_packs(config)
     request = schedule.Request(campaign, ask, platform, source)
     try:
         with db.atomic():
@@ -182,8 +181,8 @@ def preview(
     from bots.telegram.render import html
 
     config = settings()
-    db, catalog = _open(config)
-    ctx = Context(catalog=catalog, ids=ButtonIds(config.button_secret()))
+    db, catalog = open_with_packs(config)
+    ctx = Context.from_secret(catalog, config.button_secret())
     try:
         with db.atomic():
             found, message = schedule.preview(db, ctx, campaign, ask, actor())

@@ -19,7 +19,7 @@ from cli.schedule_cmd import actor
 from db import audit as audit_db
 from db import users as users_db
 from db.store import open_database
-from web import accounts
+from web import accounts, throttle
 from web.accounts import AccountError
 
 users_app = typer.Typer(
@@ -110,7 +110,7 @@ def list_users() -> None:
 
 @users_app.command("remove")
 def remove(name: NameArgument) -> None:
-    """Remove an account; it is signed out at once."""
+    """Remove an account; its dashboard sessions end at once."""
     config = settings()
     db = open_database(config.db)
     try:
@@ -127,7 +127,7 @@ def remove(name: NameArgument) -> None:
 
 @users_app.command("set-password")
 def set_password(name: NameArgument) -> None:
-    """Set a new password (asked for, or read from standard input); signs the account out."""
+    """Set a new password (asked for, or read from standard input); its sessions end at once."""
     config = settings()
     db = open_database(config.db)
     try:
@@ -136,7 +136,7 @@ def set_password(name: NameArgument) -> None:
         password_hash = accounts.hash_password(_password())
         with db.atomic():
             users_db.set_password(db, name, password_hash)
-            users_db.clear_failures(db, [accounts.scopes(name, "")[0]])
+            throttle.forget_account(db, name)
             audit_db.record(db, actor(), "user-password", f"user:{name}")
     finally:
         db.close()

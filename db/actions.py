@@ -1,4 +1,5 @@
-"""Queries on actions: what supporters did about a prompt. Each counts once."""
+"""Queries on actions: what supporters did about a prompt. Each counts once, and a
+supporter has one answer (done or skipped) per prompt: the latest."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ class ActionRow:
     created_at: str
 
 
+ANSWERS = ("done", "skipped")
+
+
 def record(
     db: Database,
     *,
@@ -28,15 +32,33 @@ def record(
     source: str | None,
     via: str,
 ) -> bool:
-    """Store an action; False when this supporter already did this about this prompt."""
-    cursor = db.execute(
-        """
-        INSERT INTO actions (prompt_id, supporter_key, kind, platform, source, via, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (supporter_key, prompt_id, kind) DO NOTHING
-        """,
-        [prompt_id, supporter_key, kind, platform, source, via, now_text()],
-    )
+    """Store an action; False when this supporter already did this about this prompt.
+
+    An answer (done, skipped) replaces the supporter's other answer to the prompt,
+    so done + skipped never exceed what was delivered.
+    """
+    values = [prompt_id, supporter_key, kind, platform, source, via, now_text()]
+    if kind in ANSWERS:
+        cursor = db.execute(
+            """
+            INSERT INTO actions (prompt_id, supporter_key, kind, platform, source, via, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (supporter_key, prompt_id) WHERE kind IN ('done', 'skipped')
+            DO UPDATE SET kind = excluded.kind, via = excluded.via,
+                created_at = excluded.created_at
+            WHERE kind != excluded.kind
+            """,
+            values,
+        )
+    else:
+        cursor = db.execute(
+            """
+            INSERT INTO actions (prompt_id, supporter_key, kind, platform, source, via, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (supporter_key, prompt_id, kind) DO NOTHING
+            """,
+            values,
+        )
     return cursor.rowcount == 1
 
 

@@ -69,6 +69,70 @@ def record_direct(db: Database, prompt_id: int, supporter: SupporterRow) -> bool
     return cursor.rowcount == 1
 
 
+def delivered_to(db: Database, supporter_key: str, prompt_id: int) -> DeliveryRow | None:
+    """The delivery that took a prompt (or a reminder of it) to this supporter, if one
+    went out: only those may answer it."""
+    cursor = db.execute(
+        f"""
+        SELECT {", ".join("d." + name for name in DeliveryRow.__slots__)}
+        FROM deliveries d JOIN prompts p ON p.id = d.prompt_id
+        WHERE d.supporter_key = ? AND (p.id = ? OR p.parent_id = ?)
+          AND d.state IN ('sent', 'sending', 'unknown')
+        ORDER BY d.state = 'sent' DESC, d.id LIMIT 1
+        """,
+        [supporter_key, prompt_id, prompt_id],
+    )
+    values = cursor.fetchone()
+    return DeliveryRow(*values) if values else None
+
+
+def confirm_arrival(db: Database, delivery_id: int) -> None:
+    """A press on a message proves it arrived: an 'unknown' delivery becomes 'sent'."""
+    now = now_text()
+    db.execute(
+        """
+        UPDATE deliveries SET state = 'sent', error = NULL, sent_at = COALESCE(sent_at, ?),
+            updated_at = ?
+        WHERE id = ? AND state = 'unknown'
+        """,
+        [now, now, delivery_id],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SentAsk:
+    """One delivery as its supporter sees it in /mydata."""
+
+    prompt_id: int
+    campaign: str
+    ask_id: str
+    title: str
+    reminder: bool
+    state: str
+    at: str
+    answer: str | None
+
+
+def for_supporter_key(db: Database, supporter_key: str) -> list[SentAsk]:
+    """Every delivery to this supporter, oldest first, with what they answered."""
+    cursor = db.execute(
+        """
+        SELECT p.id, p.campaign, p.ask_id, COALESCE(a.title, p.ask_id), p.kind = 'reminder',
+            d.state, COALESCE(d.sent_at, d.created_at),
+            (SELECT kind FROM actions x WHERE x.supporter_key = d.supporter_key
+               AND x.prompt_id = COALESCE(p.parent_id, p.id) AND x.kind IN ('done', 'skipped'))
+        FROM deliveries d JOIN prompts p ON p.id = d.prompt_id
+        LEFT JOIN asks a ON a.campaign = p.campaign AND a.id = p.ask_id
+        WHERE d.supporter_key = ? ORDER BY d.id
+        """,
+        [supporter_key],
+    )
+    return [
+        SentAsk(pid, campaign, ask_id, title, bool(reminder), state, at, answer)
+        for pid, campaign, ask_id, title, reminder, state, at, answer in cursor.fetchall()
+    ]
+
+
 def count_for_supporter(db: Database, supporter_id: int) -> int:
     cursor = db.execute(
         "SELECT count(*) FROM deliveries WHERE supporter_id = ? AND state = 'sent'",

@@ -300,6 +300,96 @@ def dashboard(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations(name="0003_dashboard_sessions")
+def dashboard_sessions(db: Database) -> None:
+    """Dashboard accounts whose ids are never reused, and server-side sessions.
+
+    SQLite can't add AUTOINCREMENT to a table, so `users` is rebuilt with it: a
+    removed account's id never comes back for a new one. Its `session_version`
+    goes, because a session is now a row of `dashboard_sessions` (ending one is
+    deleting its row): a SHA-256 of the random token its cookie holds, never the
+    token itself, the account, and when it started and was last used.
+    """
+    statements = [
+        """
+        CREATE TABLE users_new (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            role TEXT NOT NULL CHECK (role IN ('staff', 'organiser')),
+            password_hash TEXT NOT NULL,
+            chat TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+        """
+        INSERT INTO users_new (id, name, role, password_hash, chat, created_at, updated_at)
+        SELECT id, name, role, password_hash, chat, created_at, updated_at FROM users ORDER BY id
+        """,
+        "DROP TABLE users",
+        "ALTER TABLE users_new RENAME TO users",
+        """
+        CREATE TABLE dashboard_sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX dashboard_sessions_by_user ON dashboard_sessions (user_id)",
+        # Sign-ins are now throttled per account and client, and per client; an
+        # account-wide count let anyone lock an account, so it is dropped.
+        "DELETE FROM sign_in_failures WHERE scope LIKE 'account:%'",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations(name="0004_privacy")
+def privacy(db: Database) -> None:
+    """Declared sources, one answer per supporter and prompt, and housekeeping marks.
+
+    A supporter's source is one of the codes organisers declared (in a pack or with
+    `campaignbot sources add`), never what a supporter typed: `sources` lists them.
+    A code that is removed stays listed (with `removed_at`), so the history that
+    counts it keeps its name.
+
+    A supporter has one answer per prompt: "I did it" after "Not this week" replaces
+    it. Where both were stored before this migration, the later one stays.
+    """
+    statements = [
+        """
+        CREATE TABLE sources (
+            code TEXT PRIMARY KEY,
+            declared_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            removed_at TEXT
+        ) WITHOUT ROWID
+        """,
+        # What housekeeping has done, and when (one-off clean-ups, the daily retention).
+        """
+        CREATE TABLE housekeeping (
+            task TEXT PRIMARY KEY,
+            done_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+        """
+        DELETE FROM actions WHERE kind IN ('done', 'skipped') AND EXISTS (
+            SELECT 1 FROM actions later
+            WHERE later.supporter_key = actions.supporter_key
+              AND later.prompt_id = actions.prompt_id
+              AND later.kind IN ('done', 'skipped') AND later.id > actions.id)
+        """,
+        "CREATE UNIQUE INDEX actions_one_answer ON actions (supporter_key, prompt_id)"
+        " WHERE kind IN ('done', 'skipped')",
+        # Retention pages through old rows by time.
+        "CREATE INDEX deliveries_by_time ON deliveries (created_at)",
+        "CREATE INDEX actions_by_time ON actions (created_at)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names of those applied."""
     pending = [migration.name for migration in migrations.pending(db)]

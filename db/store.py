@@ -13,8 +13,10 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
+import os
 import queue
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -32,19 +34,58 @@ T = TypeVar("T")
 MEMORY = ":memory:"
 
 
+class DatabaseUnavailable(Exception):
+    """The database file can't be opened (a bad path, no permission, not a database)."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"can't open {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _private_file(path: Path) -> None:
+    """Make the database's folder (0700) and file (0600) before SQLite does, so neither is
+    ever readable by other users; tighten an existing file that is. SQLite gives the
+    -wal and -shm files the database file's permissions.
+
+    A file descriptor is opened only to create the file: closing any descriptor of a
+    file drops every POSIX lock this process holds on it, SQLite's included.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
+            log.warning("database file %s was readable by others; now only by its owner", path)
+    else:
+        os.close(descriptor)
+
+
 def connect(path: Path | str, *, read_only: bool = False) -> Database:
-    """A connection with the pragmas every connection needs (WAL, foreign keys)."""
-    if str(path) != MEMORY:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
-    db = Database(conn)
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute("PRAGMA busy_timeout = 30000")
-    if str(path) != MEMORY:
-        db.execute("PRAGMA journal_mode = WAL")
-        # With WAL, NORMAL is durable against a crash of this process (SIGKILL
-        # included); only power loss can drop the last commits.
-        db.execute("PRAGMA synchronous = NORMAL")
+    """A connection with the pragmas every connection needs (WAL, foreign keys, secure
+    delete). Raises `DatabaseUnavailable` with the reason if the file can't be opened."""
+    memory = str(path) == MEMORY
+    try:
+        if not memory and not read_only:
+            _private_file(Path(path))
+        conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+        db = Database(conn)
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA busy_timeout = 30000")
+        # Erased rows are overwritten with zeros, not left in free pages.
+        db.execute("PRAGMA secure_delete = ON")
+        if not memory:
+            db.execute("PRAGMA journal_mode = WAL")
+            # With WAL, NORMAL is durable against a crash of this process (SIGKILL
+            # included); only power loss can drop the last commits.
+            db.execute("PRAGMA synchronous = NORMAL")
+    except OSError as exc:
+        raise DatabaseUnavailable(path, exc.strerror or exc.__class__.__name__) from None
+    except sqlite3.Error as exc:
+        raise DatabaseUnavailable(path, str(exc)) from None
     if read_only:
         db.execute("PRAGMA query_only = ON")
     return db
@@ -60,15 +101,23 @@ def open_database(path: Path | str) -> Database:
 
 
 class Job:
-    __slots__ = ("args", "fn", "future")
+    __slots__ = ("alone", "args", "fn", "future")
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], *, alone: bool = False
+    ) -> None:
         self.fn = fn
         self.args = args
+        self.alone = alone  # run outside any transaction, after the jobs queued before it
         self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
 
 _STOP = object()
+
+
+def _truncate_wal(db: Database) -> bool:
+    busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return int(busy) == 0
 
 
 class Store:
@@ -97,11 +146,19 @@ class Store:
 
     def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
         """Queue a write job from any thread; the future resolves after its commit."""
+        return self._queue(Job(fn, args))
+
+    def _queue(self, job: Job) -> concurrent.futures.Future[Any]:
         if self._closed:
             raise RuntimeError("the store is closed")
-        job = Job(fn, args)
         self._jobs.put(job)
         return job.future
+
+    async def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database file and empty it, so erased rows
+        linger nowhere (with secure_delete on, their pages are zeroed). False if a
+        reader held it back; the next checkpoint finishes the job."""
+        return bool(await asyncio.wrap_future(self._queue(Job(_truncate_wal, (), alone=True))))
 
     async def read(
         self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
@@ -125,7 +182,12 @@ class Store:
             first = self._jobs.get()
             if first is _STOP:
                 return
-            batch: list[Job] = [first]  # type: ignore[list-item]
+            assert isinstance(first, Job)
+            if first.alone:
+                self._run_alone(db, first)
+                continue
+            batch: list[Job] = [first]
+            after: Job | None = None
             stop_after = False
             while len(batch) < self.batch_limit:
                 try:
@@ -135,10 +197,23 @@ class Store:
                 if item is _STOP:
                     stop_after = True
                     break
-                batch.append(item)  # type: ignore[arg-type]
+                assert isinstance(item, Job)
+                if item.alone:
+                    after = item
+                    break
+                batch.append(item)
             self._run_batch(db, batch)
+            if after is not None:
+                self._run_alone(db, after)
             if stop_after:
                 return
+
+    @staticmethod
+    def _run_alone(db: Database, job: Job) -> None:
+        try:
+            job.future.set_result(job.fn(db, *job.args))
+        except Exception as exc:
+            job.future.set_exception(exc)
 
     @staticmethod
     def _run_batch(db: Database, batch: list[Job]) -> None:

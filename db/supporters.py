@@ -95,6 +95,18 @@ def set_status(
     )
 
 
+def set_address(db: Database, supporter_id: int, address: str) -> None:
+    db.execute(
+        "UPDATE supporters SET address = ?, updated_at = ? WHERE id = ?",
+        [address, now_text(), supporter_id],
+    )
+
+
+def touch(db: Database, supporter_id: int) -> None:
+    """Note that a record was used (a member pressed again), for retention."""
+    db.execute("UPDATE supporters SET updated_at = ? WHERE id = ?", [now_text(), supporter_id])
+
+
 def resubscribe(
     db: Database, supporter_id: int, *, source: str | None, consent_version: str
 ) -> None:

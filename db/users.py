@@ -1,7 +1,9 @@
 """Dashboard accounts (staff and organisers) and the record of failed sign-ins.
 
-Only password hashes are stored. `session_version` goes up when a password
-changes, which signs the account out everywhere.
+Only password hashes are stored. Account ids are never reused (AUTOINCREMENT),
+so nothing that names an id can ever point at a later account. Removing an
+account or changing its password ends every session it has, in the same
+transaction (`db.sessions` has the sessions themselves).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ class UserRow:
     role: str
     password_hash: str
     chat: str | None  # a linked chat for test sends, such as telegram:12345
-    session_version: int
     created_at: str
     updated_at: str
 
@@ -32,7 +33,7 @@ class UserRow:
         return self.role == "organiser"
 
 
-_COLUMNS = ", ".join(UserRow.__slots__)
+COLUMNS = ", ".join(UserRow.__slots__)
 
 
 def _one(cursor: Any) -> UserRow | None:
@@ -42,15 +43,15 @@ def _one(cursor: Any) -> UserRow | None:
 
 def get(db: Database, name: str) -> UserRow | None:
     """The account of that name, whatever its case."""
-    return _one(db.execute(f"SELECT {_COLUMNS} FROM users WHERE name = ?", [name]))
+    return _one(db.execute(f"SELECT {COLUMNS} FROM users WHERE name = ?", [name]))
 
 
 def get_by_id(db: Database, user_id: int) -> UserRow | None:
-    return _one(db.execute(f"SELECT {_COLUMNS} FROM users WHERE id = ?", [user_id]))
+    return _one(db.execute(f"SELECT {COLUMNS} FROM users WHERE id = ?", [user_id]))
 
 
 def listed(db: Database) -> list[UserRow]:
-    cursor = db.execute(f"SELECT {_COLUMNS} FROM users ORDER BY name")
+    cursor = db.execute(f"SELECT {COLUMNS} FROM users ORDER BY name")
     return [UserRow(*values) for values in cursor.fetchall()]
 
 
@@ -68,18 +69,24 @@ def add(db: Database, *, name: str, role: str, password_hash: str, chat: str | N
     return row
 
 
+def _end_sessions(db: Database, name: str) -> None:
+    db.execute(
+        "DELETE FROM dashboard_sessions WHERE user_id IN (SELECT id FROM users WHERE name = ?)",
+        [name],
+    )
+
+
 def remove(db: Database, name: str) -> bool:
+    """Remove the account; its sessions end with it."""
+    _end_sessions(db, name)  # the foreign key cascades too; this says so here
     return db.execute("DELETE FROM users WHERE name = ?", [name]).rowcount == 1
 
 
 def set_password(db: Database, name: str, password_hash: str) -> bool:
     """A new password hash; every session of the account ends."""
+    _end_sessions(db, name)
     cursor = db.execute(
-        """
-        UPDATE users SET password_hash = ?, session_version = session_version + 1,
-            updated_at = ?
-        WHERE name = ?
-        """,
+        "UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?",
         [password_hash, now_text(), name],
     )
     return cursor.rowcount == 1
@@ -102,7 +109,7 @@ def set_chat(db: Database, name: str, chat: str | None) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class FailureRow:
-    scope: str  # 'account:<name>' or 'client:<address>'
+    scope: str  # what is counted: an account from one client, or one client (web.throttle)
     failures: int
     last_at: str
     blocked_until: str | None
@@ -133,6 +140,11 @@ def save_failure(db: Database, row: FailureRow) -> None:
 def clear_failures(db: Database, scopes: list[str]) -> None:
     marks = ", ".join("?" for _ in scopes)
     db.execute(f"DELETE FROM sign_in_failures WHERE scope IN ({marks})", scopes)
+
+
+def clear_failures_starting(db: Database, prefix: str) -> None:
+    """Forget every count whose scope starts with `prefix` (compared as text, not LIKE)."""
+    db.execute("DELETE FROM sign_in_failures WHERE substr(scope, 1, ?) = ?", [len(prefix), prefix])
 
 
 def forget_failures_before(db: Database, before: str) -> None:

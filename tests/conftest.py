@@ -12,6 +12,7 @@ from campaigns.buttons import ButtonIds
 from campaigns.catalog import Catalog
 from campaigns.core import Core
 from campaigns.dialogue import Context
+from campaigns.keys import Pseudonyms
 from campaigns.packs import BUNDLED_PACKS
 from db.store import Store, open_database
 
@@ -40,7 +41,7 @@ def db(catalog: Catalog) -> Iterator[Database]:
 
 @pytest.fixture
 def ctx(catalog: Catalog, ids: ButtonIds) -> Context:
-    return Context(catalog=catalog, ids=ids)
+    return Context(catalog=catalog, ids=ids, pseudonyms=Pseudonyms(SECRET))
 
 
 @pytest.fixture

@@ -63,6 +63,19 @@ def test_typed_text_is_not_stored(env: dict[str, str], tmp_path: Path) -> None:
         assert secret_words.encode() not in path.read_bytes(), path
 
 
+def test_free_text_is_answered_with_where_to_get_help(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    words = "someone-is-hurting-a-friend-xyzzy"  # synthetic; stands for a disclosure
+    chat = run(["chat"], env | {"CAMPAIGNBOT_LOG_LEVEL": "DEBUG"}, f"/start\n{words}\n")
+    assert "I only understand commands" in chat.stdout
+    for route in ("Childline", "0800 1111", "999", "https://report.iwf.org.uk/"):
+        assert route in chat.stdout
+    assert words not in chat.stderr  # not logged
+    for path in (tmp_path / "data").iterdir():
+        assert words.encode() not in path.read_bytes(), path
+
+
 def test_numbered_buttons_in_the_console(env: dict[str, str]) -> None:
     chat = run(["chat"], env, "/start\n2\n2\n9\n")
     assert "[2] I did it" in chat.stdout
@@ -113,11 +126,11 @@ def test_campaigns_list(env: dict[str, str]) -> None:
 
 
 def test_stats_csv(env: dict[str, str]) -> None:
-    run(["chat"], env, "/start web\n/skip\n")
+    run(["chat"], env, "/start website\n/skip\n")
     csv_out = run(["stats", "--csv", "--table", "sources"], env)
     assert csv_out.stdout.splitlines() == [
         "source,delivered,opened,done,skipped,supporters",
-        "web,1,0,0,1,0",
+        "website,1,0,0,1,0",
     ]
 
 

@@ -78,6 +78,7 @@ def test_add_list_and_cancel(runner: CliRunner, tmp_path: Path) -> None:
         (["--at", "2031-01-01 10:00", "--tz", "Mars/Base"], "timezone: 'Mars/Base' is not"),
         (["--at", "2031-01-01 10:00", "--ask", "no-such-ask"], "ask: unknown ask 'no-such-ask'"),
         (["--at", "2031-01-01 10:00", "--platform", "myspace"], "platform: platform must be"),
+        (["--at", "9999-12-31 23:59", "--tz", "Etc/GMT+12"], "at: give a time before the year"),
     ],
 )
 def test_bad_input_is_named_and_schedules_nothing(

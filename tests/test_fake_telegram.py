@@ -12,7 +12,7 @@ import asyncio
 import io
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +24,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.ext import Application, CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from tests.fakes.telegram import FakeTelegram, load_spec
+from tests.fakes.telegram import ApiError, FakeTelegram, load_spec
 from tests.fakes.telegram.api import implemented_methods
 from tests.fakes.telegram.html import HtmlError, parse_html, utf16_len
 from tests.fakes.telegram.spec import Mismatch
@@ -107,10 +107,12 @@ def keyboard(*buttons: InlineKeyboardButton) -> InlineKeyboardMarkup:
 
 async def test_unknown_token_is_401_and_unknown_method_404(fake: FakeTelegram) -> None:
     assert await raw(fake, "getMe", token="999:nope") == (401, refusal(401, "Unauthorized"))
+    # a token not shaped like one (bot id, colon, secret) is "Not Found", as on Telegram
+    assert await raw(fake, "getMe", token="999-nope") == (404, refusal(404, "Not Found"))
     assert await raw(fake, "getMeNow") == (404, refusal(404, "Not Found"))
     status, body = await raw(fake, "getme", http="GET")  # names are case-insensitive
     assert status == 200 and body["result"]["username"] == "campaign_test_bot"
-    assert [c.status for c in fake.requests] == [401, 404, 200]
+    assert [c.status for c in fake.requests] == [401, 404, 404, 200]
 
 
 @pytest.mark.parametrize("encoding", ["query", "form", "json", "json-nested-string", "multipart"])
@@ -592,6 +594,110 @@ async def test_media_getfile_is_recorded(fake: FakeTelegram, bot: telegram.Bot) 
     assert [c.method for c in fake.calls("getfile")] == ["getFile"]
 
 
+async def test_user_edits_arrive_as_edited_message(fake: FakeTelegram, bot: telegram.Bot) -> None:
+    text = fake.user_sends(42, 42, "hello")
+    photo = fake.user_sends_media(42, 42, "photo", caption="look")
+    fake.user_edits(42, 42, text["message_id"], text="hello https://example.org")
+    fake.user_edits(42, 42, photo["message_id"], caption="look here")
+    new_text, new_photo, edited_text, edited_photo = await bot.get_updates()
+    assert new_text.message is not None and new_photo.message is not None
+    assert edited_text.edited_message is not None and edited_text.message is None
+    edit = edited_text.edited_message
+    assert edit.message_id == text["message_id"] and edit.text == "hello https://example.org"
+    assert [e.type for e in edit.entities] == ["url"] and edit.edit_date is not None
+    assert edited_photo.edited_message is not None
+    assert edited_photo.edited_message.caption == "look here" and edited_photo.edited_message.photo
+    stored = fake.messages[(42, text["message_id"])]
+    assert stored["text"] == "hello https://example.org" and "edit_date" in stored
+
+    # what a user can't do, the fake refuses to script
+    sam, photo_id, text_id = 42, photo["message_id"], text["message_id"]
+    refusals: list[tuple[str, Callable[[], object]]] = [
+        ("changes nothing", lambda: fake.user_edits(sam, sam, photo_id, caption="look here")),
+        ("only a text", lambda: fake.user_edits(sam, sam, photo_id, text="now text")),
+        ("no caption", lambda: fake.user_edits(sam, sam, text_id, caption="a caption")),
+        ("has no message", lambda: fake.user_edits(sam, 43, text_id, text="not mine")),
+        ("has no message", lambda: fake.user_edits(sam, sam, 999, text="never sent")),
+    ]
+    for reason, script in refusals:
+        with pytest.raises(ValueError, match=reason):
+            script()
+    await bot.delete_message(42, text["message_id"])
+    with pytest.raises(ValueError, match="has no message"):
+        fake.user_edits(42, 42, text["message_id"], text="after it was deleted")
+
+    # an edit reaches the bot only if the original did (group privacy mode)
+    fake.group_chat(-500, admins={7})
+    chatter = fake.user_sends(-500, 8, "hello all")
+    fake.user_edits(-500, 8, chatter["message_id"], text="hello everyone")
+    assert await bot.get_updates(offset=edited_photo.update_id + 1) == ()
+
+
+async def test_allowed_updates_are_honoured_strictly(fake: FakeTelegram, bot: telegram.Bot) -> None:
+    first = fake.user_sends(42, 42, "hello")
+    fake.user_edits(42, 42, first["message_id"], text="hello again")
+    only = await bot.get_updates(allowed_updates=["message"])
+    assert [(u.message is not None, u.edited_message is not None) for u in only] == [(True, False)]
+    fake.user_edits(42, 42, first["message_id"], text="hello once more")
+    assert await bot.get_updates(offset=only[0].update_id + 1) == ()  # the setting is kept
+    second = fake.user_sends(42, 42, "later")
+    fake.user_edits(42, 42, second["message_id"], text="later on")
+    both = await bot.get_updates(
+        offset=only[0].update_id + 1, allowed_updates=["message", "edited_message"]
+    )
+    assert [u.effective_message.text for u in both if u.effective_message] == [
+        "later",
+        "later on",
+    ]
+    fake.user_blocks_bot(42)  # my_chat_member: not asked for, never delivered
+    assert await bot.get_updates(offset=both[-1].update_id + 1) == ()
+    assert fake.updates == []
+
+
+async def test_stories_paid_media_and_other_content_follow_the_spec(
+    fake: FakeTelegram, bot: telegram.Bot
+) -> None:
+    fake.user_forwards_story(42, 42, poster=-1009000000001, story_id=7)
+    fake.user_sends_paid_media(42, 42, star_count=50, caption="see https://example.org")
+    fake.user_sends_content(42, 42, {"dice": {"emoji": "🎲", "value": 3}})
+    link = {"type": "text_link", "offset": 6, "length": 4, "url": "https://example.org"}
+    fake.user_sends(42, 42, "/help more", entities=[link])
+    rich = {"blocks": [{"type": "paragraph", "text": ["A ", {"type": "bold", "text": "note"}]}]}
+    fake.user_sends_content(42, 42, {"rich_message": rich})  # newer than PTB 22.8
+    story, paid, dice, command, note = [u.message for u in await bot.get_updates()]
+    assert story is not None and story.story is not None
+    assert (story.story.chat.type, story.story.chat.id, story.story.id) == (
+        "channel",
+        -1009000000001,
+        7,
+    )
+    assert paid is not None and paid.paid_media is not None and paid.paid_media.star_count == 50
+    assert [m.type for m in paid.paid_media.paid_media] == ["preview"]  # the bot hasn't paid
+    assert paid.caption_entities[0].type == "url"
+    assert dice is not None and dice.dice is not None and dice.dice.value == 3
+    assert command is not None and [e.type for e in command.entities] == [
+        "bot_command",
+        "text_link",
+    ]
+    assert note is not None and note.api_kwargs["rich_message"] == rich
+
+    # what Telegram would never send is refused before it is queued
+    never_sent: list[tuple[dict[str, Json], str]] = [
+        ({"dice": {"emoji": "🎲"}}, "Message.dice.value"),
+        ({"text": "hi", "sparkles": True}, "Message.sparkles"),
+        ({"rich_message": {"blocks": [{"type": "paragraph", "text": [5]}]}}, "text[0]"),
+    ]
+    for content, where in never_sent:
+        with pytest.raises(Mismatch) as refused:
+            fake.user_sends_content(42, 42, content)
+        assert refused.value.path.endswith(where)
+    with pytest.raises(ApiError, match="text_link URL"):
+        fake.user_sends(42, 42, "/help more", entities=[{**link, "url": "not a link"}])
+    with pytest.raises(ValueError, match="after the end"):
+        fake.user_sends(42, 42, "/help", entities=[link])
+    assert len(fake.updates) == 5  # nothing refused was queued
+
+
 async def test_reply_parameters(fake: FakeTelegram, bot: telegram.Bot) -> None:
     incoming = fake.user_sends(42, 42, "/help")
     reply = await bot.send_message(
@@ -762,6 +868,11 @@ async def test_injected_errors(fake: FakeTelegram, bot: telegram.Bot) -> None:
             await bot.get_me()
     assert [c.status for c in fake.calls("getMe")][-2:] == [500, 500]
     assert (await bot.get_me()).username == "campaign_test_bot"
+    fake.fail_with_5xx("getMe", status=502)  # Telegram's gateway: nginx's page, not JSON
+    url = f"{fake.base_url}{fake.token}/getMe"
+    async with aiohttp.ClientSession() as session, session.post(url) as answer:
+        assert (answer.status, answer.content_type) == (502, "text/html")
+        assert "<title>502 Bad Gateway</title>" in await answer.text()
 
     fake.fail_next("getChat", status=403, description="Forbidden: bot was blocked by the user")
     with pytest.raises(Forbidden):

@@ -79,7 +79,7 @@ def seed(db: Database, ctx: Context) -> None:
         deliver(p2, origin, state)
     deliver(p3, A, "sent")  # cancelled prompt: never counted
     deliver(p4, B, "sent")  # reminder: not a second delivery
-    for origin, kind in ((A, "done"), (A, "opened"), (B, "skipped"), (C, "done"), (B, "done")):
+    for origin, kind in ((A, "done"), (A, "opened"), (C, "done"), (B, "done")):
         act(p1, origin, kind)
     act(p2, A, "done")
     act(p2, D, "skipped")
@@ -95,15 +95,15 @@ def rows(db: Database, filters: Filters | None = None) -> dict[str, Counts]:
 
 
 EXPECTED = {
-    "ask:2026-11-02:ai-images": Counts(delivered=3, opened=1, done=3, skipped=1, supporters=3),
+    "ask:2026-11-02:ai-images": Counts(delivered=3, opened=1, done=3, skipped=0, supporters=3),
     "ask:2026-11-09:pre-screening": Counts(delivered=2, opened=0, done=1, skipped=1, supporters=1),
     "platform:console": Counts(delivered=1, opened=0, done=0, skipped=1, supporters=0),
     "platform:discord": Counts(delivered=1, opened=0, done=1, skipped=0, supporters=1),
-    "platform:telegram": Counts(delivered=3, opened=1, done=3, skipped=1, supporters=2),
-    "source:(none)": Counts(delivered=1, opened=0, done=1, skipped=1, supporters=1),
+    "platform:telegram": Counts(delivered=3, opened=1, done=3, skipped=0, supporters=2),
+    "source:(none)": Counts(delivered=1, opened=0, done=1, skipped=0, supporters=1),
     "source:leaflet": Counts(delivered=3, opened=1, done=3, skipped=0, supporters=2),
     "source:readme": Counts(delivered=1, opened=0, done=0, skipped=1, supporters=0),
-    "total": Counts(delivered=5, opened=1, done=4, skipped=2, supporters=3),
+    "total": Counts(delivered=5, opened=1, done=4, skipped=1, supporters=3),
 }
 
 
@@ -118,9 +118,9 @@ def test_counts_match_the_hand_computed_numbers(db: Database, ctx: Context) -> N
         (
             Filters(platform="telegram"),
             {
-                "ask:2026-11-02:ai-images": Counts(2, 1, 2, 1, 2),
+                "ask:2026-11-02:ai-images": Counts(2, 1, 2, 0, 2),
                 "ask:2026-11-09:pre-screening": Counts(1, 0, 1, 0, 1),
-                "total": Counts(3, 1, 3, 1, 2),
+                "total": Counts(3, 1, 3, 0, 2),
             },
         ),
         (
@@ -129,7 +129,7 @@ def test_counts_match_the_hand_computed_numbers(db: Database, ctx: Context) -> N
         ),
         (
             Filters(source="(none)", until="2026-11-09T00:00:00Z"),
-            {"ask:2026-11-02:ai-images": Counts(1, 0, 1, 1, 1), "total": Counts(1, 0, 1, 1, 1)},
+            {"ask:2026-11-02:ai-images": Counts(1, 0, 1, 0, 1), "total": Counts(1, 0, 1, 0, 1)},
         ),
     ],
 )
@@ -147,7 +147,7 @@ def test_csv_and_json_carry_the_same_numbers(db: Database, ctx: Context) -> None
         "platform,delivered,opened,done,skipped,supporters",
         "console,1,0,0,1,0",
         "discord,1,0,1,0,1",
-        "telegram,3,1,3,1,2",
+        "telegram,3,1,3,0,2",
     ]
     assert '"done": 4' in reports.to_json(report)
 

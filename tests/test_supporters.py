@@ -33,7 +33,7 @@ def test_start_subscribes_once_and_shows_the_ask(db: Database, ctx: Context) -> 
 def test_source_that_is_not_a_code_is_not_stored(db: Database, ctx: Context) -> None:
     say(db, ctx, Origin("console", "c"), "/start <script>alert(1)</script>")
     row = supporters_db.get(db, "console", "c")
-    assert row is not None and row.source is None
+    assert row is not None and row.source == "other"
 
 
 def test_stop_then_start_again(db: Database, ctx: Context) -> None:

@@ -92,7 +92,7 @@ async def test_a_429_storm_is_waited_out_and_everyone_gets_it_once(
 
 
 async def test_5xx_answers_are_retried(core: Core, fake: FakeTelegram) -> None:
-    fake.fail_with_5xx("sendMessage", times=3, status=502)
+    fake.fail_with_5xx("sendMessage", times=3, status=502)  # nginx's HTML page, as on Telegram
     assert await run_send(core, fake, 10, max_rate=200) == {"sent": 10}
     assert set(received(fake).values()) == {1}
 

@@ -51,7 +51,7 @@ def test_add_list_change_and_remove(settings: Settings) -> None:
     db = open_database(settings.db)
     olive_now = users_db.get(db, "olive")
     assert olive_now is not None
-    assert olive_now.session_version == olive.session_version + 1
+    assert olive_now.password_hash != olive.password_hash
     assert olive_now.chat == "discord:77"
     assert accounts.verify(olive_now, "a different password") is not None
     audit = [row[0] for row in db.execute("SELECT action FROM audit ORDER BY id").fetchall()]

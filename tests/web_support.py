@@ -39,13 +39,19 @@ CSRF_INPUT = re.compile(r'name="csrftoken" value="([^"]+)"')
 
 
 def make_settings(
-    folder: Path, *, packs: Path | None = None, public_base_url: str | None = None
+    folder: Path,
+    *,
+    packs: Path | None = None,
+    public_base_url: str | None = None,
+    **more: object,
 ) -> Settings:
+    """Settings over `folder`; `more` sets any other setting (trusted_proxies, web_https...)."""
     values: dict[str, object] = {
         "db": folder / "campaignbot.db",
         "secret_key": SECRET,
         "timezone": "Europe/London",
         "public_base_url": public_base_url,
+        **more,
     }
     if packs is not None:
         values["packs"] = packs
@@ -110,8 +116,13 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-async def sign_in(client: httpx.AsyncClient, name: str, password: str | None = None) -> None:
-    page = await client.get("/sign-in")
+async def sign_in(
+    client: httpx.AsyncClient,
+    name: str,
+    password: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    page = await client.get("/sign-in", headers=headers)
     response = await client.post(
         "/sign-in",
         data={
@@ -120,14 +131,22 @@ async def sign_in(client: httpx.AsyncClient, name: str, password: str | None = N
             "csrftoken": csrf_of(page.text),
             "next": "/",
         },
+        headers=headers,
     )
     assert response.status_code == 303, response.text
 
 
-def asgi_client(app: object) -> httpx.AsyncClient:
+async def form_token(client: httpx.AsyncClient, path: str = "/") -> str:
+    """The CSRF token a page of the dashboard gives this client now."""
+    page = await client.get(path)
+    assert page.status_code == 200, page.status_code
+    return csrf_of(page.text)
+
+
+def asgi_client(app: object, base_url: str = "http://dashboard.test") -> httpx.AsyncClient:
     """An HTTP client that calls the app in-process (no socket)."""
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    return httpx.AsyncClient(transport=transport, base_url="http://dashboard.test")
+    return httpx.AsyncClient(transport=transport, base_url=base_url)
 
 
 @dataclass

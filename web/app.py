@@ -1,9 +1,14 @@
 """The dashboard as one Starlette app.
 
 Two parts. The open part is the health check, the tracked-link redirect and
-the static files: no session, no cookies. Everything else is the dashboard
-proper, behind (outermost first) the signed session cookie, the CSRF check,
-the account lookup and the sign-in requirement.
+the static files: no session, no cookies, no database writes but the link's
+own count. Everything else is the dashboard proper, behind (outermost first)
+the signed session cookie, the session and account lookup, the CSRF check and
+the sign-in requirement.
+
+In front of both, X-Forwarded-For and X-Forwarded-Proto are believed only from
+a peer in `trusted_proxies` (uvicorn's ProxyHeadersMiddleware, here rather
+than in the server so every way of serving the app honours the setting).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from campaigns.core import Core
 from campaigns.delivery import Messenger
@@ -38,11 +44,12 @@ from web.security import (
     csrf_key,
     session_key,
 )
+from web.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
-SESSION_HOURS = 12
 MESSAGES = {
+    400: "That request isn't something this page understands.",
     401: "Please sign in.",
     403: "You don't have access to this.",
     404: "There's nothing here.",
@@ -58,7 +65,8 @@ def create_app(
     secret = settings.button_secret()
     tokens = LinkTokens(secret)
     dash = Dashboard(core=core, settings=settings, messengers=messengers, tokens=tokens)
-    secure = (settings.public_base_url or "").startswith("https://")
+    secure = settings.dashboard_https
+    sessions = Sessions(core.store, settings)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -74,14 +82,15 @@ def create_app(
         )
 
     async def server_error(request: Request, exc: Exception) -> Response:
-        log.error("dashboard error on %s", request.url.path, exc_info=exc)
+        # The route's pattern, not the path: a path may hold a link token.
+        log.error("dashboard error on %s", _route_of(request), exc_info=exc)
         return PlainTextResponse(
             "Sorry, something went wrong on our side. It has been logged.", status_code=500
         )
 
     dashboard = Starlette(
         routes=[
-            *auth.routes(dash),
+            *auth.routes(dash, sessions),
             *participation.routes(dash),
             *organiser.routes(dash),
         ],
@@ -90,10 +99,11 @@ def create_app(
                 SessionMiddleware,
                 secret_key=session_key(secret),
                 session_cookie=SESSION_COOKIE,
-                max_age=SESSION_HOURS * 3600,
+                max_age=settings.web_session_hours * 3600,
                 same_site="lax",
                 https_only=secure,
             ),
+            Middleware(AuthenticationMiddleware, backend=auth.SessionBackend(sessions)),
             Middleware(
                 FormCSRFMiddleware,
                 secret=csrf_key(secret),
@@ -103,7 +113,6 @@ def create_app(
                 cookie_samesite="lax",
                 header_name="x-csrftoken",
             ),
-            Middleware(AuthenticationMiddleware, backend=auth.SessionBackend(core.store)),
             Middleware(auth.RequireSignIn),
         ],
         exception_handlers={HTTPException: http_error, 500: server_error},
@@ -120,7 +129,10 @@ def create_app(
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
             Mount("", app=dashboard),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies),
+            Middleware(SecurityHeaders),
+        ],
         exception_handlers={500: server_error},
     )
     app.state.dashboard = dash
@@ -131,6 +143,12 @@ def create_app(
 
 def _ping(db: Database) -> None:
     db.execute("SELECT 1")
+
+
+def _route_of(request: Request) -> str:
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "an unmatched path"
 
 
 def _wants_html(request: Request) -> bool:

@@ -3,12 +3,14 @@
 Every dashboard page needs a signed-in account (`RequireSignIn` is the default,
 so a new page can't be left open by mistake); organiser-only handlers say so
 with `@organiser_only`, and a staff account gets 403 there. The session cookie
-holds only the account id and its session version.
+holds only a random session token; the session itself is a row on the server
+(`web.sessions`), so signing out, removing the account or changing its password
+ends it at once. Sign-in attempts are throttled by `web.throttle`; nothing typed
+into the form is logged.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,12 +28,12 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from db import users as users_db
-from db.store import Store
 from db.times import utcnow
 from db.users import UserRow
-from web import accounts
+from web import accounts, throttle
 from web.context import Dashboard, flash
-from web.security import client_address
+from web.security import MAX_FORM_FIELDS, SESSION_FIELD, client_address
+from web.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +55,18 @@ class WebUser(BaseUser):
 
 
 class SessionBackend(AuthenticationBackend):
-    """The account named in the signed session cookie, if it still exists unchanged."""
+    """The account whose live session the cookie's token names, if any."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, sessions: Sessions) -> None:
+        self.sessions = sessions
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
-        held = conn.session.get("user")
-        if not isinstance(held, dict):
+        token = conn.session.get(SESSION_FIELD)
+        if token is None:
             return None
-        user_id, version = held.get("id"), held.get("v")
-        if not isinstance(user_id, int) or not isinstance(version, int):
-            conn.session.clear()
-            return None
-        row = await self.store.read(users_db.get_by_id, user_id)
-        if row is None or row.session_version != version:
-            conn.session.clear()  # removed, or its password changed since
+        row = await self.sessions.user(token)
+        if row is None:
+            conn.session.clear()  # ended, expired, or never ours
             return None
         conn.scope["campaignbot.user"] = row
         scopes = ["signed_in", "organiser"] if row.is_organiser else ["signed_in"]
@@ -143,8 +141,9 @@ def safe_next(value: object) -> str:
     return text
 
 
-def routes(dash: Dashboard) -> list[BaseRoute]:
+def routes(dash: Dashboard, sessions: Sessions) -> list[BaseRoute]:
     store = dash.core.store
+    checks = throttle.PasswordChecks()
 
     async def sign_in_page(request: Request) -> Response:
         if request.scope.get("campaignbot.user") is not None:
@@ -154,43 +153,48 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         )
 
     async def sign_in(request: Request) -> Response:
-        form = await request.form()
+        form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
         name = str(form.get("name") or "").strip()[:64]
         password = str(form.get("password") or "")
         target = safe_next(form.get("next"))
         client = client_address(request.scope)
-        now = utcnow()
 
-        def again(message: str, status: int, wait: int = 0) -> Response:
-            headers = {"Retry-After": str(wait)} if wait else None
+        def again(message: str, status: int) -> Response:
             context = {"next": target, "name": name, "error": message}
-            return dash.render(request, "sign_in.html", context, status, headers)
+            return dash.render(request, "sign_in.html", context, status)
 
-        wait = await store.read(accounts.wait_seconds, name, client, now)
-        if wait:
-            minutes = max(1, round(wait / 60))
+        if not await store.write(throttle.reserve, name, client, utcnow()):
+            # No Retry-After: when to try again is not something to tell a guesser.
             return again(
-                "Too many failed sign-ins. Please wait about "
-                f"{minutes} minute{'s' if minutes != 1 else ''} and try again.",
+                "Too many failed sign-ins from here. Please wait a few minutes and try again.",
                 429,
-                wait,
             )
         row = await store.read(users_db.get, name) if accounts.NAME.fullmatch(name) else None
-        verified = await asyncio.to_thread(accounts.verify, row, password)
+        try:
+            verified = await checks.verify(row, password)
+        except throttle.Busy:
+            await store.write(throttle.not_checked, name, client)
+            log.warning("dashboard sign-in refused: too many password checks at once")
+            return again("The dashboard is busy. Please try again in a moment.", 503)
         if verified is None:
-            await store.write(accounts.note_failure, name, client, now)
-            log.info("dashboard sign-in failed for %r", name)
+            # Never what was typed: a name may be a mistyped password.
+            if row is None:
+                log.info("dashboard sign-in failed: no such account")
+            else:
+                log.info("dashboard sign-in failed: wrong password for account %d", row.id)
             return again("That name and password don't match an account.", 401)
         user = verified.user
         if verified.new_hash:
             await store.write(users_db.rehash, user.id, user.password_hash, verified.new_hash)
-        await store.write(accounts.note_success, user.name)
+        await store.write(throttle.succeeded, name, client)
+        token = await sessions.start(user.id, replacing=request.session.get(SESSION_FIELD))
         request.session.clear()
-        request.session["user"] = {"id": user.id, "v": user.session_version}
+        request.session[SESSION_FIELD] = token
         log.info("dashboard sign-in: %s (%s)", user.name, user.role)
         return RedirectResponse(target, status_code=303)
 
     async def sign_out(request: Request) -> Response:
+        await sessions.end(request.session.get(SESSION_FIELD))
         request.session.clear()
         flash(request, "You’re signed out.")
         return RedirectResponse(SIGN_IN, status_code=303)

@@ -7,8 +7,9 @@ after).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -50,8 +51,22 @@ class FilterForm:
         return " ".join(parts)
 
 
-def _day(value: str, zone: ZoneInfo) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=zone)
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _bound(value: str, zone: ZoneInfo, *, end: bool) -> str:
+    """A typed day as stored UTC text: its start, or (`end`) the start of the day after.
+
+    Raises ValueError for anything but a real YYYY-MM-DD that has a day after it
+    and exists in UTC (not 9999-12-31, say).
+    """
+    if not DAY.fullmatch(value):
+        raise ValueError(value)
+    day = datetime.combine(date.fromisoformat(value), time(), tzinfo=zone)
+    try:
+        return to_text(day + timedelta(days=1) if end else day)
+    except OverflowError:
+        raise ValueError(value) from None
 
 
 def read_filters(request: Request, zone: ZoneInfo, catalog: Catalog) -> FilterForm:
@@ -76,11 +91,9 @@ def read_filters(request: Request, zone: ZoneInfo, catalog: Catalog) -> FilterFo
         if not values[name]:
             continue
         try:
-            day = _day(values[name], zone)
+            bounds[name] = _bound(values[name], zone, end=name == "until")
         except ValueError:
             errors[name] = "Give a date as YYYY-MM-DD."
-            continue
-        bounds[name] = to_text(day + timedelta(days=1) if name == "until" else day)
     if bounds["since"] and bounds["until"] and bounds["since"] >= bounds["until"]:
         errors["until"] = "The end comes before the start."
         bounds["until"] = None

@@ -4,18 +4,22 @@ read the audit.
 
 Changes go through `campaigns.schedule`, as the CLI's do, and are audited as
 `web:<account>`. A bad request gets its message next to the field and changes
-nothing. Viewing is for every account; acting is for organisers.
+nothing. Viewing is for every account; acting is for organisers, and so is
+seeing organisers' chat ids (such as `telegram:12345`, in the audit and as who
+made a prompt): staff see `telegram:(hidden)`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 from zoneinfo import available_timezones
 
 from sqlite_utils import Database
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -29,14 +33,25 @@ from db import catalog as catalog_db
 from db import prompts as prompts_db
 from db.catalog import AskRow
 from db.times import utcnow
+from db.users import UserRow
 from web.auth import actor, current_user, organiser_only
 from web.context import Dashboard, flash
+from web.security import MAX_FORM_FIELDS
 from web.tables import DataTable, chunks, csv_text
 
 log = logging.getLogger(__name__)
 
 FIELDS = ("campaign", "ask", "date", "time", "timezone", "platform", "source")
 ZONES = sorted(available_timezones())
+MAX_ID = 2**63 - 1  # SQLite's largest integer, so no row id is larger
+CHAT_ID = re.compile(r"\b(telegram|discord|console):-?[A-Za-z0-9_]+")
+
+
+def shown_to(user: UserRow, text: str | None) -> str:
+    """Text as this account may see it: organisers' chat ids only for organisers."""
+    if not text or user.is_organiser:
+        return text or ""
+    return CHAT_ID.sub(r"\1:(hidden)", text)
 
 
 @dataclass(frozen=True)
@@ -109,7 +124,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
 
     @organiser_only
     async def submit(request: Request) -> Response:
-        form = await request.form()
+        form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
         values = _values(form, defaults())
         intent = str(form.get("intent") or "schedule")
         campaign, ask_id = values["campaign"], values["ask"] or None
@@ -198,15 +213,23 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         every = request.query_params.get("all") == "1"
         states = () if every else ("scheduled", "sending")
         prompts = await store.read(prompts_db.listed, states=states, limit=300)
+        user = current_user(request)
         return dash.render(
             request,
             "prompts.html",
-            {"prompts": prompts, "every": every, "audience": _audience},
+            {
+                "prompts": prompts,
+                "every": every,
+                "audience": _audience,
+                "shown": lambda text: shown_to(user, text),
+            },
         )
 
     @organiser_only
     async def cancel(request: Request) -> Response:
         prompt_id = int(request.path_params["prompt_id"])
+        if prompt_id > MAX_ID:  # more digits than any prompt id can have
+            raise HTTPException(404)
         cancelled = await store.write(schedule.cancel, prompt_id, actor(request))
         if cancelled:
             flash(request, f"Cancelled prompt {prompt_id}.")
@@ -227,21 +250,25 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
             }
         )
 
-    def audit_table(rows: list[audit_db.AuditRow]) -> DataTable:
+    def audit_table(user: UserRow, rows: list[audit_db.AuditRow]) -> DataTable:
         return DataTable(
             "audit",
             "Audit: what organisers did",
             ["at", "actor", "action", "target", "detail"],
-            [[r.at, r.actor, r.action, r.target or "", r.detail or ""] for r in rows],
+            [
+                [r.at, *(shown_to(user, v) for v in (r.actor, r.action, r.target, r.detail))]
+                for r in rows
+            ],
         )
 
     async def audit(request: Request) -> Response:
         rows = await store.read(audit_db.latest, 300)
-        return dash.render(request, "audit.html", {"rows": rows, "table": audit_table(rows)})
+        table = audit_table(current_user(request), rows)
+        return dash.render(request, "audit.html", {"table": table})
 
     async def audit_csv(request: Request) -> Response:
         rows = await store.read(audit_db.latest, 10_000)
-        text = csv_text(audit_table(rows))
+        text = csv_text(audit_table(current_user(request), rows))
         filename = f"campaignbot-audit-{utcnow():%Y-%m-%d}.csv"
         return StreamingResponse(
             chunks(text),

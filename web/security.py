@@ -1,24 +1,32 @@
-"""Keys, CSRF and response headers for the dashboard.
+"""Keys, CSRF, client addresses and response headers for the dashboard.
 
 Every key is derived from the bot's secret with its own label, so the session
 cookie, the CSRF token and the link tokens can never stand in for each other
 (or for a button id).
 
 CSRF is starlette-csrf's double-submit check: a signed random token in a
-cookie, which every state-changing request must send back. The library reads it
-from a header only; plain HTML forms send it as a hidden field, so this
+cookie, which every state-changing request must send back. Here the token is
+also bound to the session: it carries a tag derived from the session's token
+(or "signed out"), so a token made for another session, or before signing in,
+is refused, and signing in or out hands out a new one. The library reads the
+token from a header only; plain HTML forms send it as a hidden field, so this
 subclass also reads that field (from a URL-encoded body, which it hands on to
 the app unchanged), and lets a page know the token before its cookie is set.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import http.cookies
+import ipaddress
+import secrets
 from urllib.parse import parse_qs
 
+from itsdangerous import BadData
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_csrf.middleware import CSRFMiddleware
 
@@ -27,7 +35,10 @@ from campaigns.links import derive_key
 CSRF_FIELD = "csrftoken"
 CSRF_COOKIE = "campaignbot_csrf"
 SESSION_COOKIE = "campaignbot_session"
+SESSION_FIELD = "sid"  # where the signed session cookie keeps the session token
 MAX_FORM_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 50
+SIGNED_OUT = "-"
 
 # Pages, forms, scripts and styles come from us alone; charts are data: images.
 CONTENT_SECURITY_POLICY = (
@@ -45,18 +56,27 @@ def csrf_key(secret: bytes) -> str:
 
 
 class FormCSRFMiddleware(CSRFMiddleware):
-    """starlette-csrf that also takes the token from a form field."""
+    """starlette-csrf with tokens bound to the session, also read from a form field.
+
+    Needs the session (SessionMiddleware) outside it, and the sign-in check too,
+    so that a session found to have ended counts as signed out here.
+    """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        tag = self._tag(scope)
         cookie = Request(scope).cookies.get(self.cookie_name)
-        token = cookie if cookie and self._valid(cookie) else self._generate_csrf_token()
+        bound = cookie is not None and self._tag_of(cookie) == tag
+        token = cookie if cookie is not None and bound else self._new_token(tag)
         scope.setdefault("state", {})["csrf_token"] = token
-        scope["campaignbot.new_csrf"] = token if token != cookie else None
+        scope["campaignbot.csrf"] = (tag, None if bound else token)
         if scope["method"] in self.safe_methods:
             await super().__call__(scope, receive, send)
+            return
+        if not bound:  # no cookie, a forged one, or one from another session
+            await self._get_error_response(Request(scope))(scope, receive, send)
             return
         body = await _read_body(receive, MAX_FORM_BYTES)
         if body is None:
@@ -65,12 +85,33 @@ class FormCSRFMiddleware(CSRFMiddleware):
         scope["campaignbot.body"] = body
         await super().__call__(scope, _replay(body), send)
 
-    def _valid(self, token: str) -> bool:
+    def _tag(self, scope: Scope) -> str:
+        """Which session a token is for: a digest of the session's token, or signed out."""
+        token = scope.get("session", {}).get(SESSION_FIELD)
+        if not isinstance(token, str):
+            return SIGNED_OUT
+        digest = hmac.new(self.secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+        return digest[:32]
+
+    def _new_token(self, tag: str) -> str:
+        return str(self.serializer.dumps(f"{tag}:{secrets.token_urlsafe(32)}"))
+
+    def _tag_of(self, token: str) -> str | None:
         try:
-            self.serializer.loads(token)
-        except Exception:
-            return False
-        return True
+            value = self.serializer.loads(token)
+        except BadData:
+            return None
+        return value.split(":", 1)[0] if isinstance(value, str) else None
+
+    def _generate_csrf_token(self) -> str:
+        return self._new_token(SIGNED_OUT)
+
+    def _get_error_response(self, request: Request) -> Response:
+        return PlainTextResponse(
+            "This form has expired or came from another site. "
+            "Go back, reload the page and try again.",
+            status_code=403,
+        )
 
     async def _get_submitted_csrf_token(self, request: Request) -> str | None:
         header = request.headers.get(self.header_name)
@@ -80,21 +121,29 @@ class FormCSRFMiddleware(CSRFMiddleware):
         if not content_type.startswith("application/x-www-form-urlencoded"):
             return None
         body: bytes = request.scope.get("campaignbot.body", b"")
-        values = parse_qs(body.decode("latin-1"), max_num_fields=200).get(CSRF_FIELD)
+        try:
+            fields = parse_qs(body.decode("latin-1"), max_num_fields=MAX_FORM_FIELDS)
+        except ValueError:  # more fields than any of our forms has
+            return None
+        values = fields.get(CSRF_FIELD)
         return values[0] if values else None
 
     async def send(self, message: Message, send: Send, scope: Scope) -> None:
-        # As the library does, but with the token the page was given.
-        new = scope.get("campaignbot.new_csrf")
-        if message["type"] == "http.response.start" and new:
-            headers = MutableHeaders(scope=message)
-            cookie: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
-            cookie[self.cookie_name] = new
-            cookie[self.cookie_name]["path"] = self.cookie_path
-            cookie[self.cookie_name]["secure"] = self.cookie_secure
-            cookie[self.cookie_name]["httponly"] = self.cookie_httponly
-            cookie[self.cookie_name]["samesite"] = self.cookie_samesite
-            headers.append("set-cookie", cookie.output(header="").strip())
+        # As the library does, but with the token the page was given; and a new
+        # one when the request signed in or out (the session changed under it).
+        if message["type"] == "http.response.start":
+            tag, new = scope["campaignbot.csrf"]
+            if self._tag(scope) != tag:
+                new = self._new_token(self._tag(scope))
+            if new:
+                headers = MutableHeaders(scope=message)
+                cookie: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
+                cookie[self.cookie_name] = new
+                cookie[self.cookie_name]["path"] = self.cookie_path
+                cookie[self.cookie_name]["secure"] = self.cookie_secure
+                cookie[self.cookie_name]["httponly"] = self.cookie_httponly
+                cookie[self.cookie_name]["samesite"] = self.cookie_samesite
+                headers.append("set-cookie", cookie.output(header="").strip())
         await send(message)
 
 
@@ -156,6 +205,21 @@ class SecurityHeaders:
 
 
 def client_address(scope: Scope) -> str:
-    """The client's address as uvicorn saw it (behind a local proxy, from its header)."""
+    """Who is asking, for throttling: the client's address as the app sees it.
+
+    That is the TCP peer, or, when the peer is one of `trusted_proxies`, the
+    address its X-Forwarded-For names (uvicorn's ProxyHeadersMiddleware, set up
+    in `web.app`, has already put it in the scope). An IPv6 client counts by its
+    /64, which one person usually holds whole; anything that isn't an address
+    counts as "unknown".
+    """
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    try:
+        address = ipaddress.ip_address(str(client[0]) if client else "")
+    except ValueError:
+        return "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

@@ -48,13 +48,15 @@ async def serve(app: ASGIApp, host: str, port: int, *, sock: socket.socket | Non
     """Serve `app` on host:port (or on `sock`) until this coroutine is cancelled."""
     sock = sock or listen(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
+    _drop_trace_lines()
     config = uvicorn.Config(
         app,
         lifespan="off",
         log_config=None,  # keep the host's logging set-up
         access_log=False,  # addresses and link tokens stay out of the log
         server_header=False,
-        proxy_headers=True,  # trusts X-Forwarded-For from 127.0.0.1 only (a local proxy)
+        # The app believes X-Forwarded-For itself, from `trusted_proxies` only (web.app).
+        proxy_headers=False,
         timeout_graceful_shutdown=3,
         timeout_keep_alive=30,
     )
@@ -70,6 +72,21 @@ async def serve(app: ASGIApp, host: str, port: int, *, sock: socket.socket | Non
         raise
     finally:
         sock.close()
+
+
+class _NoTrace(logging.Filter):
+    """Drops uvicorn's TRACE lines: they carry each request's path, and a path may
+    hold a link token. (Access lines are off: `access_log=False`.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.DEBUG
+
+
+def _drop_trace_lines() -> None:
+    for name in ("uvicorn.error", "uvicorn.asgi"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoTrace) for f in logger.filters):
+            logger.addFilter(_NoTrace())
 
 
 def _show(host: str) -> str:

@@ -2,14 +2,18 @@
 core's messages into Bot API calls. It is also the delivery engine's messenger.
 
 Nothing a supporter types is logged or stored: only a command's name and its few
-arguments go to the core. Media and links are never downloaded or opened.
+arguments go to the core. In a private chat the bot reads plain text only (see
+`screening.py`): anything else, and any edit that turns a message into something else,
+is deleted unopened and answered with where to report. Nothing is ever downloaded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import (
     BotCommand,
@@ -29,6 +33,7 @@ from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
+    InvalidToken,
     NetworkError,
     RetryAfter,
     TelegramError,
@@ -45,7 +50,8 @@ from telegram.ext import (
 )
 
 from bots.telegram.render import html, keyboard
-from bots.telegram.request import AiohttpRequest, LostInTransit
+from bots.telegram.request import AiohttpRequest, LostInTransit, NotBotApi
+from bots.telegram.screening import NOTICE, PLAIN_TEXT
 from campaigns import wording
 from campaigns.buttons import Verb
 from campaigns.commands import parse
@@ -55,6 +61,7 @@ from campaigns.delivery import (
     RateLimited,
     RecipientGone,
     Refused,
+    StartupFailure,
     TransientFailure,
 )
 from campaigns.model import ChatKind, Message, Origin
@@ -72,23 +79,16 @@ OVERALL_RATE = 29.4
 GROUP_SPACING_SECONDS = 3.05
 GROUP_COMMANDS = ("subscribe_group", "ask", "done", "skip", "stop", "help")
 GONE_MARKERS = ("chat not found", "user not found", "bot was kicked", "peer_id_invalid")
-MEDIA = (
-    filters.PHOTO
-    | filters.VIDEO
-    | filters.Document.ALL
-    | filters.Sticker.ALL
-    | filters.VOICE
-    | filters.AUDIO
-    | filters.VIDEO_NOTE
-    | filters.ANIMATION
-    | filters.CONTACT
-    | filters.LOCATION
-    | filters.Entity("url")
-    | filters.Entity("text_link")
-    | filters.CaptionEntity("url")
-    | filters.CaptionEntity("text_link")
-)
+# Edited messages come too: an edit can add a link to a message that was plain text.
+UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+PRIVATE = filters.ChatType.PRIVATE
+NEW = filters.UpdateType.MESSAGE  # not an edit: an edited command is not run again
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+SCREENED_MEMORY = 4096  # message ids (only ids) remembered so one message gets one answer
+REFUSED_BY_TELEGRAM = (
+    "Telegram refused the bot token: copy TELEGRAM_BOT_TOKEN again from @BotFather "
+    "(and if you set TELEGRAM_API_URL, check that it ends in /bot)."
+)
 
 
 def origin_of(chat: Chat, user: User | None) -> Origin:
@@ -117,13 +117,14 @@ class TelegramBot:
         # Every message to a chat takes a slot of this one pace: replies, edits and the
         # engine's sends (the engine takes its slot before claiming a delivery).
         self.pacer = Pacer(max_rate) if limits and max_rate > 0 else None
+        requests = (AiohttpRequest(read_timeout=read_timeout), AiohttpRequest(connections=2))
         builder: Any = (
             Application.builder()
             .token(token)
             .base_url(base_url)
             .base_file_url(base_url.removesuffix("bot") + "file/bot")
-            .request(AiohttpRequest(read_timeout=read_timeout))
-            .get_updates_request(AiohttpRequest(connections=2))
+            .request(requests[0])
+            .get_updates_request(requests[1])
             .concurrent_updates(256)
         )
         if limits:
@@ -139,34 +140,64 @@ class TelegramBot:
                 )
             )
         self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self._requests = requests
+        self._api = _scheme_and_host(base_url)
         self._background: set[asyncio.Task[Any]] = set()
+        self._screened: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._add_handlers()
 
     def _add_handlers(self) -> None:
+        # The first handler that matches takes the update. In a private chat, anything
+        # but plain text (new or edited) is screened out before a command can run; an
+        # edit that stays plain text, and Telegram's own notices, match nothing.
         app = self.app
-        app.add_handler(MessageHandler(filters.COMMAND, self.on_command))
         app.add_handler(CallbackQueryHandler(self.on_press))
         app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self.on_migrate))
-        app.add_handler(MessageHandler(filters.ChatType.PRIVATE & MEDIA, self.on_media))
-        app.add_handler(
-            MessageHandler(filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL, self.on_other)
-        )
+        app.add_handler(MessageHandler(PRIVATE & ~PLAIN_TEXT & ~NOTICE, self.on_not_plain_text))
+        app.add_handler(MessageHandler(NEW & filters.COMMAND, self.on_command))
+        app.add_handler(MessageHandler(PRIVATE & NEW & PLAIN_TEXT, self.on_free_text))
         app.add_handler(ChatMemberHandler(self.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_error_handler(self.on_error)
 
     # --- running -----------------------------------------------------------
 
     async def online(self) -> None:
-        """Initialise, set the command menus and start polling."""
-        await self.app.initialize()
-        await self.set_command_menus()
-        await self.app.start()
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(
-            allowed_updates=["message", "callback_query", "my_chat_member"],
-            timeout=10,
-        )
+        """Initialise, set the command menus and start polling.
+
+        Raises StartupFailure, one line naming the setting to fix, if Telegram refuses the
+        token or the Bot API can't be reached at TELEGRAM_API_URL.
+        """
+        try:
+            await self.app.initialize()
+            await self.set_command_menus()
+            await self.app.start()
+            assert self.app.updater is not None
+            await self.app.updater.start_polling(allowed_updates=UPDATES, timeout=10)
+        except TelegramError as exc:
+            await self.offline()
+            # `from None`: PTB's own messages can hold the token ("The token `...` was
+            # rejected"), and a traceback would print the chain.
+            raise StartupFailure(self._startup_failure(exc)) from None
         log.info("telegram: polling as @%s", self.app.bot.username)
+
+    def _startup_failure(self, exc: TelegramError) -> str:
+        """One line on what to fix; the URL shown is scheme and host (the token is in paths)."""
+        if isinstance(exc, InvalidToken):
+            return REFUSED_BY_TELEGRAM
+        if isinstance(exc, NotBotApi):
+            return (
+                f"The server at {self._api} doesn't answer like the Telegram Bot API: check "
+                "TELEGRAM_API_URL (Telegram's own is https://api.telegram.org/bot)."
+            )
+        if isinstance(exc, NetworkError):
+            return (
+                f"Can't reach the Telegram Bot API at {self._api}: check TELEGRAM_API_URL "
+                "and this machine's network."
+            )
+        return (
+            f"Telegram at {self._api} refused to start the bot ({type(exc).__name__}): "
+            "check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL."
+        )
 
     async def offline(self) -> None:
         """Stop polling and close the connections."""
@@ -178,6 +209,10 @@ class TelegramBot:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.app.shutdown()
+        # PTB closes its connections only if it got as far as getMe; after a failed start
+        # they are still open.
+        for request in self._requests:
+            await request.shutdown()
 
     async def set_command_menus(self) -> None:
         """One menu for supporters, one for groups, and one for each organiser's chat."""
@@ -277,23 +312,31 @@ class TelegramBot:
         except BadRequest as exc:  # e.g. "message is not modified" after a double press
             log.info("telegram: edit skipped: %s", exc.message)
 
-    async def on_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A photo, file, sticker, voice message or link in a private chat: never opened,
-        deleted, and answered with where to report."""
+    async def on_not_plain_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Anything but plain text in a private chat (media, a story, a link, a command
+        carrying a link, an edit that added one): never opened, deleted, and answered
+        with where to report. A command in it is not run."""
         message = update.effective_message
         if message is None:
             return
+        key = (message.chat.id, message.message_id)
+        if key in self._screened:  # e.g. a photo and an edit of its caption, both queued
+            return
+        self._screened[key] = None
+        if len(self._screened) > SCREENED_MEMORY:
+            self._screened.popitem(last=False)
         try:
             removed = await message.delete()
         except (BadRequest, Forbidden):
             removed = False
         await self.reply(message.chat.id, Message(text=wording.safeguarding(removed)))
 
-    async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Anything else in a private chat: a short help. The text itself is dropped."""
+    async def on_free_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Plain text that isn't a command, in a private chat: it may be someone reaching
+        out, so the answer says where to get help. The text is dropped unread."""
         message = update.effective_message
         if message is not None:
-            await self.reply(message.chat.id, Message(text=wording.UNKNOWN))
+            await self.reply(message.chat.id, Message(text=wording.FREE_TEXT))
 
     async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The bot was blocked, or removed from a group: send that chat nothing more."""
@@ -364,11 +407,30 @@ class TelegramBot:
             raise Refused(exc.message) from exc
         except (TimedOut, LostInTransit) as exc:
             raise OutcomeUnknown(exc.message) from exc
+        except NotBotApi as exc:
+            # Something between us and Telegram answered. A success status means the
+            # request went through it, so it may have been delivered.
+            if 200 <= exc.status < 300:
+                raise OutcomeUnknown(exc.message) from exc
+            raise TransientFailure(exc.message) from exc
         except NetworkError as exc:
             # NotSent, or an error status (5xx) that Telegram answered with: not taken.
             raise TransientFailure(exc.message) from exc
         except TelegramError as exc:
             raise Refused(exc.message) from exc
+
+
+def _scheme_and_host(url: str) -> str:
+    """What a message may show of TELEGRAM_API_URL: never its path, which can hold a token,
+    nor any user:password."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.scheme or not parts.hostname:
+        return "an address without a scheme and host (it should start https://)"
+    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
 
 
 def _group_commands() -> list[tuple[str, str]]:

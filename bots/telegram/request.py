@@ -3,15 +3,17 @@
 Measured here, PTB's default httpx transport tops out near 480 sends a second,
 and the same `Bot` over aiohttp near 3,700. It also lets the delivery engine
 tell a request that never left (safe to retry) from one that timed out after
-leaving (outcome unknown).
+leaving (outcome unknown), and an answer from something that is not the Bot API (a
+mistyped `TELEGRAM_API_URL`) from Telegram refusing the token.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 
@@ -26,6 +28,19 @@ class NotSent(NetworkError):
 
 class LostInTransit(NetworkError):
     """The connection broke while the request was out: it may have arrived."""
+
+
+class NotBotApi(NetworkError):
+    """The answer was not the Bot API's (not a JSON object): the URL leads somewhere else."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the answer (HTTP {status}) is not the Bot API's")
+        self.status = status
+
+
+def _is_json_object(body: bytes) -> bool:
+    """Every Bot API answer, error or not, is a JSON object; a web page or proxy is not."""
+    return body.lstrip()[:1] == b"{"
 
 
 class AiohttpRequest(BaseRequest):
@@ -86,10 +101,29 @@ class AiohttpRequest(BaseRequest):
                 data = request_data.json_parameters
         try:
             async with self._session.request(method, url, data=data, timeout=timeout) as response:
-                return response.status, await response.read()
+                status, body = response.status, await response.read()
         except aiohttp.ClientConnectorError as exc:
             raise NotSent(f"could not connect: {exc.__class__.__name__}") from exc
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise TimedOut("no answer in time; the request may have arrived") from exc
         except aiohttp.ClientError as exc:
             raise LostInTransit(f"aiohttp.{exc.__class__.__name__}") from exc
+        # Bot API methods are POSTed; a GET would be a file download, which is not JSON.
+        # Checked here, before PTB reads a 401 or 404 as "the token was rejected".
+        if method == "POST" and not _is_json_object(body):
+            raise NotBotApi(status)
+        return status, body
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """PTB's parser, without logging the payload when it isn't JSON (it would go to the
+        log whole), and refusing answers that aren't shaped like the Bot API's."""
+        try:
+            data = json.loads(payload.decode("utf-8", "replace"))
+        except ValueError:
+            raise TelegramError("Invalid server response") from None
+        if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
+            raise TelegramError("Invalid server response")
+        if data["ok"] and "result" not in data:
+            raise TelegramError("Invalid server response")
+        return data

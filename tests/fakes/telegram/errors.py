@@ -68,7 +68,25 @@ def conflict(reason: str) -> ApiError:
     return ApiError(409, f"Conflict: {reason}")
 
 
+_SERVER_ERRORS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Time-out",
+}
+# Telegram's nginx answers these itself, with its own HTML page rather than JSON.
+GATEWAY_ERRORS = frozenset({502, 504})
+
+
 def server_error(status: int = 500) -> ApiError:
     """A 5xx answer (injected by tests to model a platform outage)."""
-    names = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
-    return ApiError(status, names.get(status, "Internal Server Error"))
+    return ApiError(status, _SERVER_ERRORS.get(status, "Internal Server Error"))
+
+
+def gateway_page(status: int) -> str:
+    """The HTML page nginx sends for a gateway error, as api.telegram.org does."""
+    title = f"{status} {_SERVER_ERRORS[status]}"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    )

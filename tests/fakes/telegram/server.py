@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import copy
 import json
+import re
 import time
 import traceback
 from collections import deque
@@ -27,10 +28,12 @@ from aiohttp import web
 
 from .api import BotApi
 from .errors import (
+    GATEWAY_ERRORS,
     ApiError,
     Json,
     bad_request,
     conflict,
+    gateway_page,
     not_found,
     server_error,
     too_many_requests,
@@ -42,6 +45,7 @@ from .spec import Spec, Upload, load_spec
 
 T = TypeVar("T")
 LONG_POLL_MAX = 50
+TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]+")  # the bot's id, a colon, then its secret
 CONFLICT = "terminated by other getUpdates request; make sure that only one bot instance is running"
 _JSON = "application/json"
 
@@ -78,9 +82,13 @@ class FakeTelegram(BotApi):
     flood control.
 
     Script the world (:class:`.world.World`): ``private_chat``, ``group_chat``,
-    ``user_sends``, ``user_sends_link``, ``user_sends_media``, ``user_presses``,
+    ``user_sends``, ``user_sends_link``, ``user_sends_media``, ``user_forwards_story``,
+    ``user_sends_paid_media``, ``user_sends_content``, ``user_edits``, ``user_presses``,
     ``user_blocks_bot`` / ``user_unblocks_bot``, ``user_deactivated``,
     ``bot_removed_from_group``, ``group_migrates_to_supergroup``, ``delete_chat``.
+    What a user sends or edits is checked against the spec (``Mismatch`` if it could
+    not exist). A token the fake doesn't know is refused as Telegram refuses it: 401
+    if it is shaped like a token, 404 if not.
 
     Read what the bot did: ``requests`` / ``rejected`` / ``calls(method)``,
     ``sent_to(chat_id)``, ``deleted``, ``callback_answers``, ``commands`` /
@@ -192,7 +200,8 @@ class FakeTelegram(BotApi):
         """Answer the next ``times`` valid calls of ``method`` with an error.
 
         429 carries ``retry_after`` (and holds the method for that long, see
-        :mod:`.limits`); 5xx get the gateway's texts; other statuses take
+        :mod:`.limits`); 5xx get the gateway's texts (502 and 504 as nginx's HTML
+        page, as Telegram's gateway sends them); other statuses take
         ``description`` (give Telegram's wording) or get a generic one.
         """
         if status == 429:
@@ -231,6 +240,9 @@ class FakeTelegram(BotApi):
     def _notify(self) -> None:
         self._changed.set()
 
+    def _check_message(self, message: dict[str, Json]) -> None:
+        self.spec.check_object("Message", message)
+
     def _push(self, kind: str, payload: dict[str, Json]) -> dict[str, Json]:
         update = super()._push(kind, payload)
         self._new_update.set()
@@ -247,8 +259,9 @@ class FakeTelegram(BotApi):
         try:
             if self.latency:
                 await self._pause(self.latency)
-            if request.match_info["token"] != self.token:
-                raise unauthorized()
+            token = request.match_info["token"]
+            if token != self.token:
+                raise unauthorized() if TOKEN_SHAPE.fullmatch(token) else not_found()
             method = self.spec.method_name(call.method)
             if method is None:
                 raise not_found()
@@ -274,6 +287,10 @@ class FakeTelegram(BotApi):
             self.rejected.append(call)
             if err.status == 429:
                 self.too_many_requests += 1
+            if err.status in GATEWAY_ERRORS:
+                return web.Response(
+                    status=err.status, text=gateway_page(err.status), content_type="text/html"
+                )
             body = err.body()
         except asyncio.CancelledError:
             call.status, call.description = 499, "cancelled"

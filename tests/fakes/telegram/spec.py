@@ -216,6 +216,7 @@ class _Checker:
     def value(
         self, types: tuple[str, ...], value: Json, path: str, *, top: bool = False, param: str = ""
     ) -> Json:
+        types = self.alternatives(types)
         for t in types:
             if t in SCALARS or t == "InputFile":
                 try:
@@ -279,6 +280,18 @@ class _Checker:
                 self.attached.add(name)
                 return self.files[name]
         raise Mismatch(path, f"must be of type {t}")
+
+    def alternatives(self, types: tuple[str, ...]) -> tuple[str, ...]:
+        """Types with an abstract type that is a union of non-objects spelled out: RichText
+        is a String, an Array of RichText, or one of the rich text objects."""
+        spelled: list[str] = []
+        for t in types:
+            typedef = self.spec.types.get(t)
+            if typedef is not None and any(s not in self.spec.types for s in typedef.subtypes):
+                spelled.extend(typedef.subtypes)
+            else:
+                spelled.append(t)
+        return tuple(spelled)
 
     def expand(self, name: str) -> list[TypeDef]:
         """A type, or the concrete subtypes of an abstract type."""

@@ -9,7 +9,9 @@ attributes.
 
 Delivery follows Telegram's group privacy mode: in a group where the bot is not
 an administrator, it gets commands, replies to its own messages and service
-messages, not ordinary chatter or media.
+messages, not ordinary chatter or media. An edit reaches the bot as an
+``edited_message`` update only if the original reached it. Every message a user
+sends or edits is checked against the spec's Message type before it is queued.
 """
 
 from __future__ import annotations
@@ -25,11 +27,15 @@ from typing import Literal
 
 from .errors import Json
 from .html import Entity, utf16_len
+from .rules import message_entity
 from .spec import Upload
 
 MediaKind = Literal["photo", "video", "document", "sticker", "voice"]
 ChatKind = Literal["private", "group", "supergroup"]
 DEFAULT_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+# Messages whose caption a user can edit (the spec: "Caption for the animation, audio,
+# document, paid media, photo, video or voice").
+CAPTIONED = ("animation", "audio", "document", "paid_media", "photo", "video", "voice")
 
 
 @dataclass
@@ -105,6 +111,21 @@ def detect_entities(text: str) -> list[Entity]:
     return sorted(found, key=lambda e: e["offset"])
 
 
+def _entities(text: str, chosen: Iterable[Entity]) -> list[Entity]:
+    """The entities Telegram detects, plus the ones the user chose (checked like a
+    bot's, and refused if they run past the text)."""
+    size = utf16_len(text)
+    picked = [message_entity(dict(entity)) for entity in chosen]
+    if any(e["offset"] + e["length"] > size for e in picked):
+        raise ValueError("an entity ends after the end of the text")
+    taken = [(e["offset"], e["offset"] + e["length"]) for e in picked]
+    for found in detect_entities(text):
+        start, end = found["offset"], found["offset"] + found["length"]
+        if all(end <= a or start >= b for a, b in taken):
+            picked.append(found)
+    return sorted(picked, key=lambda e: (e["offset"], -e["length"]))
+
+
 class World:
     """Users, chats, messages and the update queue, plus the test-facing script API."""
 
@@ -124,6 +145,7 @@ class World:
         self.files: dict[str, StoredFile] = {}
         self.queries: dict[str, CallbackQuery] = {}
         self.updates: list[dict[str, Json]] = []  # unconfirmed, oldest first
+        self.known: set[tuple[int, int]] = set()  # (chat, message) the bot has received
         self.allowed_updates: list[str] = []
         # what the bot did
         self.deleted: list[tuple[int, int]] = []
@@ -191,12 +213,18 @@ class World:
         self.chats[chat_id] = chat
         return chat
 
-    def user_sends(self, chat_id: int, user_id: int, text: str) -> dict[str, Json]:
-        """A user sends text; commands (incl. ``/start PAYLOAD``) and URLs get entities."""
+    def user_sends(
+        self, chat_id: int, user_id: int, text: str, *, entities: Iterable[Entity] = ()
+    ) -> dict[str, Json]:
+        """A user sends text; commands (incl. ``/start PAYLOAD``) and URLs get entities.
+
+        ``entities`` adds formatting the user chose, such as a ``text_link`` (a link
+        behind words); each must be a valid MessageEntity that fits the text.
+        """
         content: dict[str, Json] = {"text": text}
-        entities = detect_entities(text)
-        if entities:
-            content["entities"] = entities
+        found = _entities(text, entities)
+        if found:
+            content["entities"] = found
         return self._incoming(chat_id, user_id, content)
 
     def user_sends_link(self, chat_id: int, user_id: int, url: str) -> dict[str, Json]:
@@ -237,6 +265,86 @@ class World:
             if entities:
                 content["caption_entities"] = entities
         return self._incoming(chat_id, user_id, content)
+
+    def user_forwards_story(
+        self, chat_id: int, user_id: int, poster: int = -1009000000001, story_id: int = 1
+    ) -> dict[str, Json]:
+        """A user forwards a story: a message whose ``story`` names the chat that posted
+        it (a channel for a negative ``poster``, else that user) and the story's id."""
+        if poster < 0:
+            where: dict[str, Json] = {"id": poster, "type": "channel", "title": "A channel"}
+        else:
+            where = {"id": poster, "type": "private", "first_name": self.user(poster)["first_name"]}
+        return self._incoming(chat_id, user_id, {"story": {"chat": where, "id": story_id}})
+
+    def user_sends_paid_media(
+        self, chat_id: int, user_id: int, star_count: int = 25, caption: str | None = None
+    ) -> dict[str, Json]:
+        """A user sends a paid photo. The bot has not paid, so it gets only a preview."""
+        paid = {"type": "preview", "width": 800, "height": 800}
+        content: dict[str, Json] = {"paid_media": {"star_count": star_count, "paid_media": [paid]}}
+        if caption is not None:
+            content["caption"] = caption
+            found = detect_entities(caption)
+            if found:
+                content["caption_entities"] = found
+        return self._incoming(chat_id, user_id, content)
+
+    def user_sends_content(
+        self, chat_id: int, user_id: int, content: dict[str, Json]
+    ) -> dict[str, Json]:
+        """A user sends any other kind of message, given as its Message fields
+        (``{"dice": {"emoji": "🎲", "value": 3}}``, a contact, a poll...)."""
+        return self._incoming(chat_id, user_id, copy.deepcopy(content))
+
+    def user_edits(
+        self,
+        chat_id: int,
+        user_id: int,
+        message_id: int,
+        *,
+        text: str | None = None,
+        caption: str | None = None,
+        entities: Iterable[Entity] = (),
+    ) -> dict[str, Json]:
+        """The user edits their message: new ``text`` for a text message, or a new
+        ``caption`` for a photo, video, document, voice note or paid media.
+
+        The message changes in place and gets ``edit_date``. The bot gets an
+        ``edited_message`` update if the original reached it (and the user has not
+        blocked the bot since). Telegram can't turn text
+        into media, so neither can this; an edit that changes nothing sends nothing.
+        """
+        message = self.messages.get((chat_id, message_id))
+        if message is None or message["from"]["id"] != user_id:
+            raise ValueError(f"user {user_id} has no message {message_id} in chat {chat_id}")
+        chat = self._reaching(chat_id)
+        if (text is None) == (caption is None):
+            raise ValueError("edit either the text or the caption")
+        if text is not None:
+            if "text" not in message:
+                raise ValueError("only a text message's text can be edited")
+            key, entities_key, value = "text", "entities", text
+        else:
+            if not any(kind in message for kind in CAPTIONED):
+                raise ValueError("this kind of message has no caption to edit")
+            key, entities_key, value = "caption", "caption_entities", str(caption)
+        new = {k: v for k, v in message.items() if k not in (key, entities_key)}
+        new[key] = value
+        found = _entities(value, entities)
+        if found:
+            new[entities_key] = found
+        if (new.get(key), new.get(entities_key)) == (message.get(key), message.get(entities_key)):
+            raise ValueError("the edit changes nothing, and Telegram sends no update for it")
+        new["edit_date"] = max(int(time.time()), int(message["date"]))
+        self._check_message(new)
+        message.clear()
+        message.update(new)
+        if (chat_id, message_id) in self.known and not chat.blocked:
+            self._push("edited_message", copy.deepcopy(message))
+        else:
+            self._notify()
+        return copy.deepcopy(message)
 
     def user_presses(
         self,
@@ -384,15 +492,23 @@ class World:
             raise ValueError(f"{user_id} is not a private chat")
         return chat
 
-    def _incoming(self, chat_id: int, user_id: int, content: dict[str, Json]) -> dict[str, Json]:
-        if chat_id == user_id and chat_id not in self.chats:
-            self.private_chat(user_id)
+    def _check_message(self, message: dict[str, Json]) -> None:
+        """Refuse a message a user could not send; the server checks it against the spec."""
+
+    def _reaching(self, chat_id: int) -> Chat:
+        """The chat, if a user's message there can still reach the bot."""
         chat = self._chat(chat_id)
-        if chat.type == "private" and chat_id != user_id:
-            raise ValueError("in a private chat only its user can send")
         gone = chat.deactivated or (chat.type != "private" and chat.bot_removed)
         if chat.deleted or chat.migrated_to or gone:
             raise ValueError(f"chat {chat_id} no longer reaches the bot")
+        return chat
+
+    def _incoming(self, chat_id: int, user_id: int, content: dict[str, Json]) -> dict[str, Json]:
+        if chat_id == user_id and chat_id not in self.chats:
+            self.private_chat(user_id)
+        chat = self._reaching(chat_id)
+        if chat.type == "private" and chat_id != user_id:
+            raise ValueError("in a private chat only its user can send")
         sender = self.user(user_id)
         chat.members.add(user_id)
         if chat.blocked:  # a user who writes to a bot they blocked restarts it first
@@ -423,8 +539,11 @@ class World:
             "date": int(time.time()),
             **content,
         }
+        if sender["id"] != self.bot_id:
+            self._check_message(message)
         self.messages[(chat.id, chat.last_message_id)] = message
         if deliver and sender["id"] != self.bot_id:
+            self.known.add((chat.id, chat.last_message_id))
             self._push("message", copy.deepcopy(message))
         else:
             self._notify()
