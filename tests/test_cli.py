@@ -63,9 +63,7 @@ def test_typed_text_is_not_stored(env: dict[str, str], tmp_path: Path) -> None:
         assert secret_words.encode() not in path.read_bytes(), path
 
 
-def test_free_text_is_answered_with_where_to_get_help(
-    env: dict[str, str], tmp_path: Path
-) -> None:
+def test_free_text_is_answered_with_where_to_get_help(env: dict[str, str], tmp_path: Path) -> None:
     words = "someone-is-hurting-a-friend-xyzzy"  # synthetic; stands for a disclosure
     chat = run(["chat"], env | {"CAMPAIGNBOT_LOG_LEVEL": "DEBUG"}, f"/start\n{words}\n")
     assert "I only understand commands" in chat.stdout

@@ -24,6 +24,7 @@ from tests.fakes.discord import (
     MEMBER_DEFAULT,
     PRIVILEGED_INTENTS,
     FakeDiscord,
+    FakeDiscordError,
     InteractionRecord,
 )
 
@@ -59,11 +60,20 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     await server.stop()
 
 
-async def start_bot(core: Core, fake: FakeDiscord, desk: OrganiserDesk | None = None) -> DiscordBot:
+async def start_bot(
+    core: Core,
+    fake: FakeDiscord,
+    desk: OrganiserDesk | None = None,
+    *,
+    organiser_guild: int | None = GUILD,
+    organiser_role: int | None = None,
+) -> DiscordBot:
     bot = DiscordBot(
         core,
         fake.token,
         desk=desk,
+        organiser_guild=organiser_guild,
+        organiser_role=organiser_role,
         api_url=fake.api_url,
         gateway_url=fake.gateway_url,
         request_rate=None,
@@ -126,8 +136,11 @@ async def test_connects_without_privileged_intents_and_registers_commands(
         "mydata",
         "forget",
         "help",
-        "campaign",
+        "channel",
     } <= names
+    # the organiser commands live in the charity's own server only
+    assert "campaign" not in names
+    assert {command["name"] for command in fake.guild_commands[GUILD]} == {"campaign"}
     assert fake.rejected == []
 
 
@@ -135,7 +148,7 @@ async def test_subscribe_in_a_dm_shows_the_ask_with_its_buttons(
     bot: DiscordBot, fake: FakeDiscord, core: Core
 ) -> None:
     first = await slash(
-        fake, "subscribe", options=[{"name": "source", "type": 3, "value": "discord-ad"}]
+        fake, "subscribe", options=[{"name": "source", "type": 3, "value": "social"}]
     )
     assert "You're subscribed" in first["data"]["content"]
     ask = await ask_message_of(fake, SAM)
@@ -147,7 +160,7 @@ async def test_subscribe_in_a_dm_shows_the_ask_with_its_buttons(
     assert found["Write to your MP"]["url"] == "https://www.writetothem.com/"
     assert found["I did it"]["custom_id"].startswith("cb1:done:")
     row = await core.store.read(supporters_db.get, "discord", str(SAM))
-    assert row is not None and row.source == "discord-ad"
+    assert row is not None and row.source == "social"
     assert fake.rejected == []
 
 
@@ -248,8 +261,7 @@ async def test_server_channel_needs_manage_server_and_counts_each_member(
 ) -> None:
     channel_option = [{"name": "channel", "type": 7, "value": str(CHANNEL)}]
     record = await fake.run_slash_command(
-        "campaign",
-        subcommand="channel",
+        "channel",
         user_id=ORGANISER,
         guild_id=GUILD,
         channel_id=CHANNEL,
@@ -271,13 +283,15 @@ async def test_server_channel_needs_manage_server_and_counts_each_member(
 async def test_a_member_without_manage_server_cannot_set_a_channel(
     bot: DiscordBot, fake: FakeDiscord, core: Core
 ) -> None:
+    options = [{"name": "channel", "type": 7, "value": str(CHANNEL)}]
+    # Discord itself hides /channel from members without Manage Server...
+    with pytest.raises(FakeDiscordError, match="lacks the permissions"):
+        await fake.run_slash_command(
+            "channel", user_id=SAM, guild_id=GUILD, channel_id=CHANNEL, options=options
+        )
+    # ...and a crafted interaction that gets through is refused by the bot
     record = await fake.run_slash_command(
-        "campaign",
-        subcommand="channel",
-        user_id=SAM,
-        guild_id=GUILD,
-        channel_id=CHANNEL,
-        options=[{"name": "channel", "type": 7, "value": str(CHANNEL)}],
+        "channel", user_id=SAM, guild_id=GUILD, channel_id=CHANNEL, options=options, forge=True
     )
     answer = await response(fake, record)
     assert answer["data"]["content"] == wording.GROUP_ONLY_ADMINS and record.ephemeral
@@ -285,7 +299,10 @@ async def test_a_member_without_manage_server_cannot_set_a_channel(
 
 
 async def test_organiser_commands_are_refused_to_others(bot: DiscordBot, fake: FakeDiscord) -> None:
-    answer = await slash(fake, "campaign", subcommand="stats")
+    record = await fake.run_slash_command(
+        "campaign", subcommand="stats", user_id=SAM, guild_id=GUILD, channel_id=CHANNEL
+    )
+    answer = await response(fake, record)
     assert answer["data"]["content"] == "That command is not available."
 
 
@@ -303,20 +320,23 @@ async def test_a_broadcast_reaches_dms_and_marks_closed_and_deleted_users_gone(
         fake.delete_user(DELETED)
         before = {user: len(fake.dms_to(user)) for user in (SAM, ALEX)}
         core.organisers = frozenset({f"discord:{ORGANISER}"})
-        confirm = await slash(
-            fake,
+        record = await fake.run_slash_command(
             "campaign",
-            user=ORGANISER,
+            user_id=ORGANISER,
+            guild_id=GUILD,
+            channel_id=CHANNEL,
             subcommand="sendnow",
             options=[
                 {"name": "campaign", "type": 3, "value": "one-step-ahead"},
                 {"name": "ask", "type": 3, "value": "pre-screening"},
             ],
         )
+        confirm = await response(fake, record)
         message = fake.message(confirm["message_id"])
         assert message is not None
         send = buttons(message)["Send it now"]["custom_id"]
-        await response(fake, await fake.press_button(int(message["id"]), send, user_id=ORGANISER))
+        press = await fake.press_button(int(message["id"]), send, user_id=ORGANISER, guild_id=GUILD)
+        await response(fake, press)
         for task in list(engine._running.values()):
             await task
         for user in (SAM, ALEX):

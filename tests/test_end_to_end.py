@@ -66,11 +66,11 @@ async def test_an_ask_sent_from_the_cli_reaches_both_platforms_and_is_counted(
             try:
                 await discord.wait_until_connected()
                 await discord.wait_for(lambda: discord.global_commands, timeout=20)
-                telegram.user_sends(TG_USER, TG_USER, "/start tg-ad")
+                telegram.user_sends(TG_USER, TG_USER, "/start leaflet")
                 await discord.run_slash_command(
                     "subscribe",
                     user_id=DC_USER,
-                    options=[{"name": "source", "type": 3, "value": "dc-ad"}],
+                    options=[{"name": "source", "type": 3, "value": "social"}],
                 )
                 await telegram.wait_for(lambda: len(telegram.sent_to(TG_USER)) >= 2, timeout=20)
                 await discord.wait_for(lambda: len(discord.dms_to(DC_USER)) >= 2, timeout=20)
@@ -117,6 +117,6 @@ async def test_an_ask_sent_from_the_cli_reaches_both_platforms_and_is_counted(
     assert platforms["telegram"]["delivered"] == 2 and platforms["telegram"]["done"] == 1
     assert platforms["discord"]["delivered"] == 2 and platforms["discord"]["skipped"] == 1
     sources = {row["source"] for row in report["by_source"]}
-    assert sources == {"tg-ad", "dc-ad"}
+    assert sources == {"leaflet", "social"}
     week = [row for row in report["by_ask_week"] if row["ask_id"] == "pre-screening"]
     assert week and week[0]["delivered"] == 2

@@ -413,6 +413,35 @@ async def test_guild_added_later_and_guild_commands(
     assert (await fake.wait_for_response(record))["data"]["content"] == "pong"
 
 
+async def test_named_roles_and_forged_commands(fake: FakeDiscord, bot: CampaignTestBot) -> None:
+    role = fake.add_role(GUILD, "Campaign organiser", members=(SAM,))
+    await fake.wait_for(lambda: (g := bot.get_guild(GUILD)) is not None and g.get_role(role))
+    guild = bot.get_guild(GUILD)
+    assert guild is not None and (found := guild.get_role(role)) is not None
+    assert found.name == "Campaign organiser" and found.permissions.value == 0
+    record = await fake.run_slash_command("ping", user_id=SAM, guild_id=GUILD)
+    assert str(role) in record.payload["member"]["roles"]
+    await fake.wait_for_response(record)
+    with pytest.raises(ValueError, match="not a member"):
+        fake.add_role(GUILD, "Anything", members=(GONE,))
+
+    async def secret(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("shh", ephemeral=True)
+
+    here = discord.Object(id=GUILD)
+    bot.tree.add_command(
+        discord.app_commands.Command(name="secret", description="guild only", callback=secret),
+        guild=here,
+    )
+    await bot.tree.sync(guild=here)
+    fake.add_guild(9300, "Elsewhere", [9301], members={ALEX: MEMBER_DEFAULT})
+    await fake.wait_for(lambda: bot.get_guild(9300))
+    with pytest.raises(FakeDiscordError, match="not registered here"):
+        await fake.run_slash_command("secret", user_id=ALEX, guild_id=9300)
+    forged = await fake.run_slash_command("secret", user_id=ALEX, guild_id=9300, forge=True)
+    assert forged.guild_id == 9300 and forged.data["guild_id"] == str(GUILD)
+
+
 # --- raw REST refusals -----------------------------------------------------------
 async def test_authorization_is_required(fake: FakeDiscord, http: aiohttp.ClientSession) -> None:
     unauthorized = {"message": "401: Unauthorized", "code": 0}

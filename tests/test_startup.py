@@ -152,6 +152,22 @@ async def test_a_broken_or_missing_settings_file_is_named(tmp_path: Path) -> Non
     assert_one_clean_line(output, "CAMPAIGNBOT_CONFIG", str(missing))
 
 
+async def test_a_role_name_instead_of_a_role_id_is_refused_at_start(tmp_path: Path) -> None:
+    env = base_env(tmp_path) | {
+        "CAMPAIGNBOT_DISCORD_ORGANISER_GUILD": "112233445566778899",
+        "CAMPAIGNBOT_DISCORD_ORGANISER_ROLE": "Campaign organiser",
+    }
+    code, output = await run(env, "run")
+    assert code == 2
+    assert_one_clean_line(output, "CAMPAIGNBOT_DISCORD_ORGANISER_ROLE", "role id", "Copy Role ID")
+    # a role id without the server it belongs to
+    env |= {"CAMPAIGNBOT_DISCORD_ORGANISER_ROLE": "998877665544332211"}
+    del env["CAMPAIGNBOT_DISCORD_ORGANISER_GUILD"]
+    code, output = await run(env, "run")
+    assert code == 2
+    assert_one_clean_line(output, "CAMPAIGNBOT_DISCORD_ORGANISER_GUILD")
+
+
 @pytest.fixture
 def masked_logging() -> Iterator[io.StringIO]:
     """The bot's own logging set-up, writing to a buffer; put back afterwards."""

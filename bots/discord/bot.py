@@ -2,7 +2,14 @@
 translating interactions into core calls. It is also the delivery engine's messenger.
 
 No privileged intents: everything arrives as an interaction (a slash command, a
-button, a select menu), so the bot never reads what anyone writes in a channel.
+button, a select menu), so the bot never reads what anyone writes in a server's
+channels. The one exception is its own DMs (the `dm_messages` intent, which is not
+privileged): a DM gets a calm answer, the report route for media and links, and
+where to get help for anything else; what it says is never kept or logged.
+
+Organisers are known by ids only: the `discord:<id>` entries of the organiser
+list, and members of one role id in the charity's own server. Their commands live
+in that server alone (guild commands) and are refused anywhere else.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from typing import Any
 
 import aiohttp
@@ -27,6 +35,7 @@ from campaigns.delivery import (
     RateLimited,
     RecipientGone,
     Refused,
+    StartupFailure,
     TransientFailure,
 )
 from campaigns.model import ChatKind, Message, Origin, PressResult
@@ -39,6 +48,9 @@ PLATFORM = "discord"
 # Discord allows 50 requests a second per bot; keep well inside it, evenly spaced.
 REQUEST_RATE = 48.0
 GONE_CODES = {50007, 10013, 10003, 50001}  # can't DM user, unknown user/channel, no access
+DM_ANSWER_SECONDS = 10.0  # one answer per person this often: a DM flood can't eat the pace
+# What makes a DM "a link": a URL scheme, www., or a Discord invite.
+LINK = re.compile(r"(?i)\b[a-z][a-z0-9+.-]{1,15}://|\bwww\.|\bdiscord(?:app)?\.(?:gg|com)/")
 BUTTON_ID = re.compile(
     rf"{PREFIX}:(?P<verb>[a-z-]{{1,12}}):(?P<arg>[A-Za-z0-9_-]{{1,32}}):[A-Za-z0-9_-]{{16}}"
 )
@@ -92,21 +104,24 @@ class DiscordBot(discord.Client):
         token: str,
         *,
         desk: OrganiserDesk | None = None,
-        organiser_role: str = "Campaign organiser",
+        organiser_guild: int | None = None,
+        organiser_role: int | None = None,
         request_rate: float | None = REQUEST_RATE,
         api_url: str | None = None,
         gateway_url: str | None = None,
         guild_ready_timeout: float = 2.0,
     ) -> None:
         super().__init__(
-            intents=discord.Intents(guilds=True),
+            intents=discord.Intents(guilds=True, dm_messages=True),
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=guild_ready_timeout,
         )
         self.core = core
         self.desk = desk or OrganiserDesk(core)
         self.token = token
+        self.organiser_guild = organiser_guild
         self.organiser_role = organiser_role
+        self._dm_answered: dict[int, float] = {}  # user id -> when their last DM was answered
         self.tree = app_commands.CommandTree(self)
         # REST requests take slots of this pace: the engine takes one per message, and
         # opening a DM channel (a first DM costs two requests) takes another.
@@ -115,6 +130,7 @@ class DiscordBot(discord.Client):
         self._runner: asyncio.Task[None] | None = None
         # discord.py reads both addresses from class attributes: set them for this
         # process while the bot runs, and put them back when it stops.
+        self._api_url, self._gateway_url = api_url, gateway_url
         self._saved_addresses = (discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
         if api_url:
             discord.http.Route.BASE = api_url.rstrip("/")
@@ -127,19 +143,78 @@ class DiscordBot(discord.Client):
     async def setup_hook(self) -> None:
         self.add_dynamic_items(CoreButton)
         await self.tree.sync()
+        if self.organiser_guild is None:
+            log.info(
+                "discord: no organiser commands: set discord_organiser_guild "
+                "(CAMPAIGNBOT_DISCORD_ORGANISER_GUILD) to the charity's server id"
+            )
+            return
+        try:
+            await self.tree.sync(guild=discord.Object(self.organiser_guild))
+        except discord.HTTPException as exc:
+            log.warning(
+                "discord: can't add the organiser commands to server %s "
+                "(discord_organiser_guild): %s %s; is the bot in that server?",
+                self.organiser_guild,
+                exc.status,
+                exc.code,
+            )
 
     # --- running -----------------------------------------------------------
 
     async def online(self) -> None:
-        """Log in, connect and wait until ready (runs in the current event loop)."""
-        await self.login(self.token)
+        """Log in, connect and wait until ready (runs in the current event loop).
+
+        Raises `StartupFailure` with one line naming the setting to check; never the
+        token, never a traceback."""
+        try:
+            await self.login(self.token)
+        except discord.LoginFailure:
+            raise StartupFailure(
+                "DISCORD_BOT_TOKEN: Discord refused the token. Copy it again from the "
+                "Developer Portal (your application, Bot, Reset Token)."
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise StartupFailure(self._unreachable("DISCORD_API_URL", self._api_url, exc)) from None
+        except discord.HTTPException as exc:
+            raise StartupFailure(
+                f"Discord answered {exc.status} when the bot logged in; try again later, "
+                "or check DISCORD_API_URL."
+            ) from None
         self._runner = asyncio.create_task(self.connect(reconnect=True), name="discord-gateway")
         ready = asyncio.create_task(self.wait_until_ready())
         done, _ = await asyncio.wait({self._runner, ready}, return_when=asyncio.FIRST_COMPLETED)
         if self._runner in done:
             ready.cancel()
-            self._runner.result()  # raises why it stopped
+            try:
+                self._runner.result()  # raises why it stopped
+            except discord.PrivilegedIntentsRequired:
+                raise StartupFailure(
+                    "Discord refused the bot's intents; it needs no privileged intent, so "
+                    "check DISCORD_GATEWAY_URL."
+                ) from None
+            except discord.ConnectionClosed as exc:
+                raise StartupFailure(
+                    f"Discord's gateway closed the connection ({exc.code}); check "
+                    "DISCORD_BOT_TOKEN, or DISCORD_GATEWAY_URL if set."
+                ) from None
+            except (discord.GatewayNotFound, aiohttp.ClientError, OSError) as exc:
+                raise StartupFailure(
+                    self._unreachable("DISCORD_GATEWAY_URL", self._gateway_url, exc)
+                ) from None
+            raise StartupFailure("Discord's gateway stopped before the bot was ready.")
         log.info("discord: connected as %s", self.user)
+
+    @staticmethod
+    def _unreachable(setting: str, url: str | None, exc: BaseException) -> str:
+        where = "Discord"
+        if url:
+            parts = yarl.URL(url)
+            where = f"{parts.scheme}://{parts.host}" + (f":{parts.port}" if parts.port else "")
+        return (
+            f"{setting}: can't reach {where} ({exc.__class__.__name__}). "
+            f"Check the network{', and ' + setting if url else ''}."
+        )
 
     async def offline(self) -> None:
         """Disconnect, and give discord.py its default addresses back."""
@@ -172,10 +247,18 @@ class DiscordBot(discord.Client):
         await self.respond(interaction, replies)
 
     def is_organiser(self, interaction: discord.Interaction[Any]) -> bool:
+        """Only inside the charity's own server: an organiser by user id, or a member
+        holding the organiser role there (by id: anyone can name a role anything)."""
+        if self.organiser_guild is None or interaction.guild_id != self.organiser_guild:
+            return False
         if self.core.is_organiser(PLATFORM, str(interaction.user.id)):
             return True
-        roles = getattr(interaction.user, "roles", [])
-        return any(role.name == self.organiser_role for role in roles)
+        member = interaction.user
+        return (
+            self.organiser_role is not None
+            and isinstance(member, discord.Member)
+            and member.get_role(self.organiser_role) is not None
+        )
 
     async def organiser(
         self, interaction: discord.Interaction[Any], name: str, args: tuple[str, ...] = ()
@@ -209,6 +292,33 @@ class DiscordBot(discord.Client):
             await interaction.response.send_message(result.answer, ephemeral=True)
         for reply in result.replies:
             await interaction.followup.send(ephemeral=interaction.guild is not None, **parts(reply))
+
+    async def on_message(self, message: discord.Message) -> None:
+        """A DM to the bot (no other messages reach it). Media and links get the report
+        route (the bot can't delete in a DM); anything else gets where to get help.
+        What it said is never read further, kept or logged."""
+        if message.guild is not None or message.author.bot:
+            return
+        now = time.monotonic()
+        if now - self._dm_answered.get(message.author.id, -DM_ANSWER_SECONDS) < DM_ANSWER_SECONDS:
+            return
+        if len(self._dm_answered) > 10_000:
+            self._dm_answered = {
+                user: at for user, at in self._dm_answered.items() if now - at < DM_ANSWER_SECONDS
+            }
+        self._dm_answered[message.author.id] = now
+        carries = bool(message.attachments or message.stickers or message.embeds) or bool(
+            LINK.search(message.content or "")
+        )
+        answer = wording.safeguarding(removed=False) if carries else wording.FREE_TEXT
+        if self.pacer is not None:
+            await self.pacer.wait()
+        try:
+            await message.channel.send(answer, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as exc:
+            log.info("discord: couldn't answer a DM: %s %s", exc.status, exc.code)
+            return
+        log.info("discord: answered a DM with %s", "the report route" if carries else "help")
 
     async def on_app_command_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError

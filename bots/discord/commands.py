@@ -1,5 +1,6 @@
 """The slash commands: the supporter commands (the same words as everywhere, with
-Discord's names for subscribing), and `/campaign` for server admins and organisers."""
+Discord's names for subscribing), `/channel` for any server's admins, and `/campaign`
+for organisers, registered in the charity's own server only."""
 
 from __future__ import annotations
 
@@ -94,10 +95,8 @@ def install(bot: DiscordBot) -> None:
             ephemeral=interaction.guild is not None,
         )
 
-    campaign = app_commands.Group(name="campaign", description="Server channels and organisers")
-
-    @campaign.command(
-        name="channel", description="Post the weekly ask in a channel (Manage Server)"
+    @tree.command(
+        name="channel", description="Post the weekly ask in a channel here (Manage Server)"
     )
     @app_commands.describe(channel="The channel", stop="Stop posting there instead")
     @app_commands.default_permissions(manage_guild=True)
@@ -126,6 +125,18 @@ def install(bot: DiscordBot) -> None:
         done = "won't get" if stop else "will get"
         await interaction.followup.send(f"{channel.mention} {done} the weekly ask.", ephemeral=True)
 
+    if bot.organiser_guild is not None:
+        # Organiser commands exist in the charity's own server only.
+        tree.add_command(organiser_group(), guild=discord.Object(bot.organiser_guild))
+    tree.on_error = bot.on_app_command_error  # type: ignore[method-assign]
+
+
+def organiser_group() -> app_commands.Group:
+    """`/campaign preview|sendnow|status|stats`, each checked again when it runs."""
+    campaign = app_commands.Group(
+        name="campaign", description="Organisers: preview, send and follow the weekly ask"
+    )
+
     @campaign.command(name="preview", description="Organisers: the next ask as supporters see it")
     @app_commands.describe(campaign="Campaign slug (default: the main one)", ask="Ask id")
     async def preview(
@@ -149,5 +160,4 @@ def install(bot: DiscordBot) -> None:
     async def stats(interaction: Interaction) -> None:
         await _bot(interaction).organiser(interaction, "stats")
 
-    tree.add_command(campaign)
-    tree.on_error = bot.on_app_command_error  # type: ignore[method-assign]
+    return campaign

@@ -153,6 +153,7 @@ class Users:
         channel_id: int | None,
         options: list[Json] | None,
         subcommand: str | None,
+        forge: bool = False,
     ) -> InteractionRecord:
         world = self.world
         user = self._user(user_id)
@@ -161,6 +162,8 @@ class Users:
         candidates = list(world.global_commands)
         if guild is not None:
             candidates = world.guild_commands.get(guild.id, []) + candidates
+        if forge:  # a crafted interaction: any command the bot registered anywhere
+            candidates += [c for listed in world.guild_commands.values() for c in listed]
         command = next((c for c in candidates if c["name"] == name and c["type"] == 1), None)
         if command is None:
             raise FakeDiscordError(
@@ -176,7 +179,7 @@ class Users:
         ):
             raise FakeDiscordError(f"/{name} is not available in DMs")
         required = command.get("default_member_permissions")
-        if guild is not None and required is not None:
+        if guild is not None and required is not None and not forge:
             has = guild.members[user.id]
             if not has & ADMINISTRATOR and (
                 int(required) == 0 or has & int(required) != int(required)
@@ -306,7 +309,23 @@ class Users:
                 "author": world.bot.payload(),
                 "attachments": [],
                 "embeds": [],
-                "components": [],
+                # the pressed component, so the client gets as far as its own checks
+                "components": [
+                    {
+                        "type": 1,
+                        "id": 1,
+                        "components": [
+                            {"type": 2, "id": 2, "style": 1, "label": "…", "custom_id": custom_id}
+                            if values is None
+                            else {
+                                "type": 3,
+                                "id": 2,
+                                "custom_id": custom_id,
+                                "options": [{"label": v, "value": v} for v in values],
+                            }
+                        ],
+                    }
+                ],
                 "timestamp": "2015-01-01T00:00:00+00:00",
                 "edited_timestamp": None,
                 "flags": 0,

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from .api import Api
 from .errors import FakeDiscordError, Json
-from .gateway import RECONNECT, Gateway, Session
+from .gateway import GUILDS, RECONNECT, Gateway, Session
 from .rest import Call, Rest
 from .scripting import Users
 from .spec import Spec
@@ -186,6 +186,26 @@ class FakeDiscord:
             )
         return world.guild(guild, full=True)
 
+    def add_role(self, guild_id: int, name: str, *, members: tuple[int, ...] = ()) -> int:
+        """A role that a guild's admins made (anyone may name a role anything), given to
+        `members`; its id. A connected bot hears GUILD_ROLE_CREATE."""
+        world = self.world
+        guild = world.guilds[guild_id]
+        role_id = world.snowflake()
+        guild.named_roles[role_id] = name
+        for user_id in members:
+            if user_id not in guild.members:
+                raise ValueError(f"user {user_id} is not a member of guild {guild_id}")
+            guild.member_roles.setdefault(user_id, []).append(role_id)
+        if self.gateway.sessions:
+            payload = {"guild_id": str(guild_id), "role": world.named_role(guild, role_id)}
+            self._spawn(
+                self.gateway.dispatch(
+                    "GUILD_ROLE_CREATE", payload, guild_id=guild_id, intent=GUILDS
+                )
+            )
+        return role_id
+
     def close_dms(self, user_id: int) -> None:
         """The user no longer accepts DMs from the bot: sends get 403 50007."""
         self.world.users[user_id].dms_open = False
@@ -211,11 +231,14 @@ class FakeDiscord:
         channel_id: int | None = None,
         options: list[Json] | None = None,
         subcommand: str | None = None,
+        forge: bool = False,
     ) -> InteractionRecord:
         """The user runs /name (in their DM with the bot unless a guild is given).
 
         ``options`` are ``{"name": ..., "value": ...}``; types come from the
         registered command. ``subcommand`` is ``"sub"`` or ``"group sub"``.
+        ``forge=True`` sends it even where it isn't registered (another guild's
+        command) and skips its permission check: what a crafted client could try.
         """
         return await self.users.run_slash_command(
             name,
@@ -224,6 +247,7 @@ class FakeDiscord:
             channel_id=channel_id,
             options=options,
             subcommand=subcommand,
+            forge=forge,
         )
 
     async def press_button(

@@ -104,6 +104,8 @@ class Guild:
     bot_permissions: int
     owner_id: int
     role_ids: dict[int, int] = field(default_factory=dict)  # permissions -> role id
+    named_roles: dict[int, str] = field(default_factory=dict)  # role id -> name (no permissions)
+    member_roles: dict[int, list[int]] = field(default_factory=dict)  # user id -> named role ids
 
 
 @dataclass
@@ -210,7 +212,10 @@ class World:
         permissions = guild.bot_permissions if user_id == self.bot.id else guild.members[user_id]
         data: Json = {
             "user": self.users[user_id].payload(),
-            "roles": [str(self.role_for(guild, permissions))],
+            "roles": [
+                str(self.role_for(guild, permissions)),
+                *(str(role_id) for role_id in guild.member_roles.get(user_id, [])),
+            ],
             "joined_at": iso_now(),
             "deaf": False,
             "mute": False,
@@ -275,6 +280,7 @@ class World:
             }
             for perms, role_id in guild.role_ids.items()
         ]
+        roles += [self.named_role(guild, role_id) for role_id in guild.named_roles]
         data: Json = {
             "id": str(guild.id),
             "name": guild.name,
@@ -315,6 +321,20 @@ class World:
                 "soundboard_sounds": [],
             }
         return data
+
+    def named_role(self, guild: Guild, role_id: int) -> Json:
+        """A role made by a guild's admins: a name, and no permissions of its own."""
+        return {
+            "id": str(role_id),
+            "name": guild.named_roles[role_id],
+            "permissions": "0",
+            "position": 2,
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+        }
 
     # --- permissions -------------------------------------------------------
     def bot_permissions(self, channel: Channel) -> int:

@@ -1,0 +1,280 @@
+"""Trust on Discord: organisers are ids in the charity's own server (never a role's name,
+never another server), DMs with media, links or free text get a calm answer and nothing
+is kept, and a failure at start is one line without the token.
+
+The real discord.py client runs against the strict fake Discord. Every id and name is
+made up.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlite_utils import Database
+
+from bots.discord.bot import DiscordBot
+from campaigns import wording
+from campaigns.core import Core
+from campaigns.delivery import StartupFailure
+from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
+from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord, InteractionRecord
+
+CHARITY, CHARITY_CHANNEL = 7100, 7101
+ELSEWHERE, ELSEWHERE_CHANNEL = 8100, 8101
+ROLE_NAME = "Campaign organiser"
+HOLDER, STRANGER, SUPPORTER, ID_ORGANISER = 5201, 5202, 5203, 900  # 900: "discord:900"
+MANAGE_GUILD = 1 << 5
+SENDNOW = [
+    {"name": "campaign", "type": 3, "value": "one-step-ahead"},
+    {"name": "ask", "type": 3, "value": "pre-screening"},
+]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    server = FakeDiscord()
+    await server.start()
+    for user, name in ((HOLDER, "hana"), (STRANGER, "stranger"), (SUPPORTER, "sol")):
+        server.add_user(user, name)
+    server.add_user(ID_ORGANISER, "olu")
+    server.add_guild(
+        CHARITY,
+        "The charity",
+        [CHARITY_CHANNEL],
+        members={HOLDER: MEMBER_DEFAULT, ID_ORGANISER: MEMBER_DEFAULT, SUPPORTER: MEMBER_DEFAULT},
+    )
+    # a stranger's own server, which the bot was invited to, with a role of the same name
+    server.add_guild(
+        ELSEWHERE,
+        "Somewhere else",
+        [ELSEWHERE_CHANNEL],
+        members={STRANGER: MEMBER_DEFAULT | MANAGE_GUILD, ID_ORGANISER: MEMBER_DEFAULT},
+        owner_id=STRANGER,
+    )
+    server.add_role(ELSEWHERE, ROLE_NAME, members=(STRANGER,))
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def role(fake: FakeDiscord) -> int:
+    return fake.add_role(CHARITY, ROLE_NAME, members=(HOLDER,))
+
+
+@pytest.fixture
+async def bot(core: Core, fake: FakeDiscord, role: int) -> AsyncIterator[DiscordBot]:
+    started = DiscordBot(
+        core,
+        fake.token,
+        desk=OrganiserDesk(core),
+        organiser_guild=CHARITY,
+        organiser_role=role,
+        api_url=fake.api_url,
+        gateway_url=fake.gateway_url,
+        request_rate=None,
+        guild_ready_timeout=0.05,
+    )
+    await started.online()
+    yield started
+    await started.offline()
+
+
+def replies_to(fake: FakeDiscord, user: int) -> list[str]:
+    """What the bot wrote in the user's DM."""
+    bot_id = str(fake.world.bot.id)
+    return [m["content"] for m in fake.dms_to(user) if m["author"]["id"] == bot_id]
+
+
+async def answered(fake: FakeDiscord, record: InteractionRecord) -> str:
+    await fake.wait_for_response(record)
+    await fake.wait_for(lambda: record.acknowledged)
+    return json.dumps(record.responses[0], ensure_ascii=False)
+
+
+def counts(db: Database) -> tuple[int, int]:
+    prompts = db.execute("SELECT count(*) FROM prompts").fetchone()[0]
+    audit = db.execute("SELECT count(*) FROM audit").fetchone()[0]
+    return int(prompts), int(audit)
+
+
+async def test_the_organiser_commands_are_guild_commands_of_the_charity_server_only(
+    bot: DiscordBot, fake: FakeDiscord
+) -> None:
+    assert "campaign" not in {command["name"] for command in fake.global_commands}
+    assert {command["name"] for command in fake.guild_commands[CHARITY]} == {"campaign"}
+    assert ELSEWHERE not in fake.guild_commands
+
+
+async def test_a_stranger_with_a_role_of_the_same_name_in_their_own_server_is_refused(
+    bot: DiscordBot, fake: FakeDiscord, core: Core
+) -> None:
+    before = await core.store.read(counts)
+    # /campaign isn't even there; a crafted interaction for it is refused
+    for subcommand, options in (("sendnow", SENDNOW), ("stats", None), ("status", None)):
+        record = await fake.run_slash_command(
+            "campaign",
+            subcommand=subcommand,
+            options=options,
+            user_id=STRANGER,
+            guild_id=ELSEWHERE,
+            channel_id=ELSEWHERE_CHANNEL,
+            forge=True,
+        )
+        assert NOT_AVAILABLE in await answered(fake, record)
+    assert await core.store.read(counts) == before  # no prompt, nothing audited as theirs
+
+
+async def test_the_charity_role_id_counts_only_in_the_charity_server(
+    bot: DiscordBot, fake: FakeDiscord, core: Core, role: int
+) -> None:
+    # a crafted member payload claiming the charity's role id, from another server
+    fake.world.guilds[ELSEWHERE].member_roles[STRANGER].append(role)
+    record = await fake.run_slash_command(
+        "campaign",
+        subcommand="sendnow",
+        options=SENDNOW,
+        user_id=STRANGER,
+        guild_id=ELSEWHERE,
+        channel_id=ELSEWHERE_CHANNEL,
+        forge=True,
+    )
+    assert NOT_AVAILABLE in await answered(fake, record)
+    # an organiser by id, but outside the charity's server (a DM, another server)
+    for guild, channel in ((None, None), (ELSEWHERE, ELSEWHERE_CHANNEL)):
+        record = await fake.run_slash_command(
+            "campaign",
+            subcommand="stats",
+            user_id=ID_ORGANISER,
+            guild_id=guild,
+            channel_id=channel,
+            forge=True,
+        )
+        assert NOT_AVAILABLE in await answered(fake, record)
+    # a member of the charity's server without the role
+    record = await fake.run_slash_command(
+        "campaign", subcommand="stats", user_id=SUPPORTER, guild_id=CHARITY
+    )
+    assert NOT_AVAILABLE in await answered(fake, record)
+    assert await core.store.read(counts) == (0, 0)
+
+
+async def test_the_organiser_in_the_charity_server_is_served(
+    bot: DiscordBot, fake: FakeDiscord, core: Core
+) -> None:
+    record = await fake.run_slash_command(
+        "campaign", subcommand="sendnow", options=SENDNOW, user_id=HOLDER, guild_id=CHARITY
+    )
+    await answered(fake, record)
+    confirm = fake.message(record.responses[0]["message_id"])
+    assert confirm is not None
+    send = next(
+        component["custom_id"]
+        for row in confirm["components"]
+        for component in row["components"]
+        if component.get("label") == "Send it now"
+    )
+    # the confirm button, pressed from elsewhere, does nothing
+    forged = await fake.press_button(1, send, user_id=STRANGER, guild_id=ELSEWHERE, forge=True)
+    assert NOT_AVAILABLE in await answered(fake, forged)
+    pressed = await fake.press_button(int(confirm["id"]), send, user_id=HOLDER, guild_id=CHARITY)
+    assert "Sending." in await answered(fake, pressed)
+
+    def made(db: Database) -> list[tuple[str, str]]:
+        return db.execute("SELECT ask_id, created_by FROM prompts").fetchall()
+
+    assert await core.store.read(made) == [("pre-screening", f"discord:{HOLDER}")]
+    # an organiser by id is served there too
+    record = await fake.run_slash_command(
+        "campaign", subcommand="stats", user_id=ID_ORGANISER, guild_id=CHARITY
+    )
+    assert "All time" in await answered(fake, record)
+
+
+async def test_no_organiser_server_means_no_organiser_commands(
+    core: Core, fake: FakeDiscord
+) -> None:
+    bot = DiscordBot(
+        core,
+        fake.token,
+        api_url=fake.api_url,
+        gateway_url=fake.gateway_url,
+        request_rate=None,
+        guild_ready_timeout=0.05,
+    )
+    await bot.online()
+    try:
+        assert fake.guild_commands == {}
+        assert "campaign" not in {command["name"] for command in fake.global_commands}
+    finally:
+        await bot.offline()
+
+
+# --- DMs ------------------------------------------------------------------------------
+
+
+async def test_dms_with_media_links_or_free_text_get_a_calm_answer_and_nothing_is_kept(
+    bot: DiscordBot, fake: FakeDiscord, core: Core, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    words = "please-help-my-friend-xyzzy"  # synthetic; stands for a disclosure
+    cases = [
+        (SUPPORTER, words, None, wording.FREE_TEXT),
+        (HOLDER, "look at https://example.org/x", None, wording.safeguarding(removed=False)),
+        (STRANGER, "", ["picture.png"], wording.safeguarding(removed=False)),
+    ]
+    for user, content, attachments, expected in cases:
+        await fake.send_user_message(user, content, attachments=attachments)
+        assert await fake.wait_for(functools.partial(replies_to, fake, user)) == [expected]
+    assert "Childline" in wording.FREE_TEXT and "report.iwf.org.uk" in wording.safeguarding(False)
+    assert words not in caplog.text and "example.org" not in caplog.text
+    # nothing was stored: a DM subscribes no one and leaves no row
+    assert await core.store.read(counts) == (0, 0)
+    supporters = await core.store.read(
+        lambda db: db.execute("SELECT count(*) FROM supporters").fetchone()[0]
+    )
+    assert supporters == 0
+    # never downloaded: the bot made no request for the attachment
+    assert not [call for call in fake.requests if "attachments" in call.path]
+
+
+async def test_a_dm_flood_gets_one_answer(bot: DiscordBot, fake: FakeDiscord) -> None:
+    for n in range(5):
+        await fake.send_user_message(SUPPORTER, f"message {n}")
+    await fake.wait_for(lambda: replies_to(fake, SUPPORTER))
+    # a round trip on the same gateway connection: every message before it was handled
+    await answered(fake, await fake.run_slash_command("help", user_id=SUPPORTER))
+    assert replies_to(fake, SUPPORTER).count(wording.FREE_TEXT) == 1
+
+
+# --- start-up ---------------------------------------------------------------------
+
+
+async def test_a_refused_token_or_an_unreachable_api_is_one_line(
+    core: Core, fake: FakeDiscord
+) -> None:
+    token = "MTMxMjQ1Njc4OTAxMjM0NTY3OA.Gq7xYz.f4KpQ2rVn8sLm0wTj6bHc3dXe9aZu1yGo5iE"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    cases = [
+        (fake.api_url, "DISCORD_BOT_TOKEN"),
+        (f"http://127.0.0.1:{closed}/api/v10", "DISCORD_API_URL"),
+    ]
+    for api_url, setting in cases:
+        bot = DiscordBot(
+            core, token, api_url=api_url, gateway_url=fake.gateway_url, request_rate=None
+        )
+        try:
+            with pytest.raises(StartupFailure) as caught:
+                await bot.online()
+        finally:
+            await bot.offline()
+        message = str(caught.value)
+        assert setting in message and "\n" not in message
+        assert token not in message and token.split(".")[0] not in message
+        assert caught.value.__cause__ is None and caught.value.__suppress_context__
