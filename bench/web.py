@@ -53,7 +53,7 @@ SECRET = "benchmark-secret-for-the-dashboard-0123456789"
 SUPPORTERS = 100_000
 ACTIONS = 1_000_000
 WEEKS = 52
-SEED_VERSION = "1"
+SEED_VERSION = "2"  # 2: one answer (done or skipped) per delivery
 PASSWORD = "benchmark password"
 
 
@@ -150,6 +150,7 @@ def seed(path: Path) -> dict[str, int]:
                     'button', d.sent_at
                 FROM deliveries d WHERE d.state = 'sent'
                     AND (d.id * 2654435761) % 1000 BETWEEN 600 AND 680
+                    AND (d.id * 40503) % 1000 >= 60  -- one answer per delivery: not also done
             ) ORDER BY id, kind LIMIT ?""",
             [ACTIONS],
         )

@@ -183,32 +183,22 @@ class Settings(BaseSettings):
     @field_validator("discord_organiser_role", mode="before")
     @classmethod
     def _role_id(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip()
-            if value == "":
-                return None
-            if not value.isascii() or not value.isdigit():
-                raise ValueError(
-                    "needs a role id (a number such as 112233445566778899), not a role name: "
-                    "in Discord, turn on Developer Mode (User Settings, Advanced), then open "
-                    "Server Settings, Roles, right-click the role and choose Copy Role ID"
-                )
-        return value
+        return _discord_id(
+            value,
+            "a role id (a number such as 112233445566778899), not a role name: in Discord, "
+            "turn on Developer Mode (User Settings, Advanced), then open Server Settings, "
+            "Roles, right-click the role and choose Copy Role ID",
+        )
 
     @field_validator("discord_organiser_guild", mode="before")
     @classmethod
     def _guild_id(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip()
-            if value == "":
-                return None
-            if not value.isascii() or not value.isdigit():
-                raise ValueError(
-                    "needs a server id (a number such as 112233445566778899): in Discord, turn "
-                    "on Developer Mode (User Settings, Advanced), then right-click the server "
-                    "and choose Copy Server ID"
-                )
-        return value
+        return _discord_id(
+            value,
+            "a server id (a number such as 112233445566778899): in Discord, turn on "
+            "Developer Mode (User Settings, Advanced), then right-click the server and "
+            "choose Copy Server ID",
+        )
 
     @model_validator(mode="after")
     def _role_needs_guild(self) -> Settings:
@@ -280,6 +270,17 @@ class Settings(BaseSettings):
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
         return load_or_create_secret(self.db.with_suffix(".secret"))
+
+
+def _discord_id(value: Any, needs: str) -> Any:
+    """A Discord id as typed in a setting: digits only (empty means none)."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "":
+            return None
+        if not value.isascii() or not value.isdigit():
+            raise ValueError(f"needs {needs}")
+    return value
 
 
 def load_or_create_secret(path: Path) -> bytes:

@@ -16,6 +16,7 @@ from tests.web_support import (
     PASSWORDS,
     add_users,
     asgi_client,
+    core_with_users,
     csrf_of,
     form_token,
     make_settings,
@@ -37,10 +38,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def core(settings: Settings) -> Iterator[Core]:
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
-    opened = Core.open(settings)
+    opened = core_with_users(settings)
     yield opened
     opened.close()
 

@@ -14,7 +14,13 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from campaigns.core import Core
 from campaigns.settings import Settings
-from tests.web_support import add_users, csrf_of, form_token, make_settings, prepared_db, sign_in
+from tests.web_support import (
+    core_with_users,
+    csrf_of,
+    form_token,
+    make_settings,
+    sign_in,
+)
 from web.app import create_app
 
 # Already URL-encoded, so bytes that aren't UTF-8 reach the app as they are.
@@ -64,10 +70,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def core(settings: Settings) -> Iterator[Core]:
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
-    opened = Core.open(settings)
+    opened = core_with_users(settings)
     yield opened
     opened.close()
 

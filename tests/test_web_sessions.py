@@ -23,12 +23,11 @@ from db.store import connect, open_database
 from db.times import to_text, utcnow
 from tests.web_support import (
     PASSWORDS,
-    add_users,
     asgi_client,
+    core_with_users,
     csrf_of,
     form_token,
     make_settings,
-    prepared_db,
     run_cli,
     sign_in,
 )
@@ -51,10 +50,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def core(settings: Settings) -> Iterator[Core]:
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
-    opened = Core.open(settings)
+    opened = core_with_users(settings)
     yield opened
     opened.close()
 

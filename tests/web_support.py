@@ -100,6 +100,14 @@ def add_users(db: Database, names: tuple[str, ...] = ("olive", "stan"), **chats:
             )
 
 
+def core_with_users(settings: Settings) -> Core:
+    """A core over the settings' database, with the test accounts in it."""
+    db = prepared_db(settings)
+    add_users(db)
+    db.close()
+    return Core.open(settings)
+
+
 def prepared_db(settings: Settings) -> Database:
     """The settings' database, migrated, with the packs copied in."""
     from campaigns.catalog import Catalog
