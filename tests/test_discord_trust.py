@@ -11,23 +11,27 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlite_utils import Database
 
 from bots.discord.bot import DiscordBot
+from bots.discord.screening import AnswerGate
 from campaigns import wording
 from campaigns.core import Core
 from campaigns.delivery import StartupFailure
 from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
+from tests.cli_run import assert_one_clean_line, base_env, closed_port, run
 from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord, InteractionRecord
 
 CHARITY, CHARITY_CHANNEL = 7100, 7101
 ELSEWHERE, ELSEWHERE_CHANNEL = 8100, 8101
 ROLE_NAME = "Campaign organiser"
-HOLDER, STRANGER, SUPPORTER, ID_ORGANISER = 5201, 5202, 5203, 900  # 900: "discord:900"
+HOLDER, STRANGER, SUPPORTER, ID_ORGANISER = 5201, 5202, 5203, 900  # conftest: "discord:900"
+FORWARDER, STICKERER = 5204, 5205
 MANAGE_GUILD = 1 << 5
 SENDNOW = [
     {"name": "campaign", "type": 3, "value": "one-step-ahead"},
@@ -39,14 +43,25 @@ SENDNOW = [
 async def fake() -> AsyncIterator[FakeDiscord]:
     server = FakeDiscord()
     await server.start()
-    for user, name in ((HOLDER, "hana"), (STRANGER, "stranger"), (SUPPORTER, "sol")):
+    for user, name in (
+        (HOLDER, "hana"),
+        (STRANGER, "stranger"),
+        (SUPPORTER, "sol"),
+        (FORWARDER, "fen"),
+        (STICKERER, "sid"),
+    ):
         server.add_user(user, name)
     server.add_user(ID_ORGANISER, "olu")
     server.add_guild(
         CHARITY,
         "The charity",
         [CHARITY_CHANNEL],
-        members={HOLDER: MEMBER_DEFAULT, ID_ORGANISER: MEMBER_DEFAULT, SUPPORTER: MEMBER_DEFAULT},
+        members={
+            HOLDER: MEMBER_DEFAULT,
+            ID_ORGANISER: MEMBER_DEFAULT,
+            SUPPORTER: MEMBER_DEFAULT,
+            FORWARDER: MEMBER_DEFAULT,
+        },
     )
     # a stranger's own server, which the bot was invited to, with a role of the same name
     server.add_guild(
@@ -59,6 +74,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     server.add_role(ELSEWHERE, ROLE_NAME, members=(STRANGER,))
     yield server
     await server.stop()
+    assert server.internal_errors == []
 
 
 @pytest.fixture
@@ -196,22 +212,32 @@ async def test_the_organiser_in_the_charity_server_is_served(
 
 
 async def test_no_organiser_server_means_no_organiser_commands(
-    core: Core, fake: FakeDiscord
+    core: Core, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot = DiscordBot(
-        core,
-        fake.token,
-        api_url=fake.api_url,
-        gateway_url=fake.gateway_url,
-        request_rate=None,
-        guild_ready_timeout=0.05,
-    )
-    await bot.online()
-    try:
-        assert fake.guild_commands == {}
-        assert "campaign" not in {command["name"] for command in fake.global_commands}
-    finally:
-        await bot.offline()
+    caplog.set_level(logging.INFO, logger="bots.discord.bot")
+    # none set: not registered, and one line says why; one the bot isn't in: a warning
+    for guild, level, said in (
+        (None, logging.INFO, "set discord_organiser_guild"),
+        (9999, logging.WARNING, "is the bot in that server?"),
+    ):
+        caplog.clear()
+        bot = DiscordBot(
+            core,
+            fake.token,
+            organiser_guild=guild,
+            api_url=fake.api_url,
+            gateway_url=fake.gateway_url,
+            request_rate=None,
+            guild_ready_timeout=0.05,
+        )
+        await bot.online()
+        try:
+            assert fake.guild_commands == {}
+            assert "campaign" not in {command["name"] for command in fake.global_commands}
+            [line] = [r for r in caplog.records if "organiser commands" in r.getMessage()]
+            assert line.levelno == level and said in line.getMessage()
+        finally:
+            await bot.offline()
 
 
 # --- DMs ------------------------------------------------------------------------------
@@ -222,24 +248,35 @@ async def test_dms_with_media_links_or_free_text_get_a_calm_answer_and_nothing_i
 ) -> None:
     caplog.set_level(logging.DEBUG)
     words = "please-help-my-friend-xyzzy"  # synthetic; stands for a disclosure
-    cases = [
-        (SUPPORTER, words, None, wording.FREE_TEXT),
-        (HOLDER, "look at https://example.org/x", None, wording.safeguarding(removed=False)),
-        (STRANGER, "", ["picture.png"], wording.safeguarding(removed=False)),
+    # in a server channel: never read (no server message intent), so never answered
+    posted = await fake.send_user_message(
+        FORWARDER, "see https://example.org/y", channel_id=CHARITY_CHANNEL, attachments=["p.png"]
+    )
+    report = wording.safeguarding(removed=False)
+    cases: list[tuple[int, dict[str, Any], str]] = [
+        (SUPPORTER, {"content": words}, wording.FREE_TEXT),
+        (HOLDER, {"content": "look at https://example.org/x"}, report),
+        (STRANGER, {"attachments": ["picture.png"]}, report),
+        (STICKERER, {"stickers": ["wave"]}, report),
+        (FORWARDER, {"forward_of": int(posted["id"])}, report),  # a photo, forwarded
     ]
-    for user, content, attachments, expected in cases:
-        await fake.send_user_message(user, content, attachments=attachments)
+    for user, sent, expected in cases:
+        await fake.send_user_message(user, **sent)
         assert await fake.wait_for(functools.partial(replies_to, fake, user)) == [expected]
-    assert "Childline" in wording.FREE_TEXT and "report.iwf.org.uk" in wording.safeguarding(False)
-    assert words not in caplog.text and "example.org" not in caplog.text
+    assert "Childline" in wording.FREE_TEXT and "report.iwf.org.uk" in report
+    assert [m["id"] for m in fake.messages_in(CHARITY_CHANNEL)] == [posted["id"]]
+    assert not (bot.intents.guild_messages or bot.intents.message_content)
+    for secret in (words, "example.org", "picture.png", "wave"):
+        assert secret not in caplog.text
     # nothing was stored: a DM subscribes no one and leaves no row
     assert await core.store.read(counts) == (0, 0)
     supporters = await core.store.read(
         lambda db: db.execute("SELECT count(*) FROM supporters").fetchone()[0]
     )
     assert supporters == 0
-    # never downloaded: the bot made no request for the attachment
+    # never downloaded: the bot made no request for an attachment
     assert not [call for call in fake.requests if "attachments" in call.path]
+    assert not bot.cached_messages  # and keeps no one's words in memory
 
 
 async def test_a_dm_flood_gets_one_answer(bot: DiscordBot, fake: FakeDiscord) -> None:
@@ -251,30 +288,58 @@ async def test_a_dm_flood_gets_one_answer(bot: DiscordBot, fake: FakeDiscord) ->
     assert replies_to(fake, SUPPORTER).count(wording.FREE_TEXT) == 1
 
 
+def test_the_answer_gate_answers_once_per_person_per_interval_and_stays_small() -> None:
+    gate = AnswerGate(seconds=10, remembered=3)
+    assert gate.allow(1, 0.0) and not gate.allow(1, 9.9) and gate.allow(1, 10.0)
+    assert all(gate.allow(user, 10.0) for user in (2, 3, 4, 5))  # a crowd: each once
+    assert not any(gate.allow(user, 15.0) for user in (1, 2, 3, 4, 5))
+    for n in range(100):  # people who write once, a minute apart, are forgotten
+        assert gate.allow(100 + n, 100.0 + 60 * n)
+    assert len(gate) <= 6
+
+
 # --- start-up ---------------------------------------------------------------------
 
 
-async def test_a_refused_token_or_an_unreachable_api_is_one_line(
-    core: Core, fake: FakeDiscord
+async def test_a_refused_token_an_unreachable_api_or_gateway_is_one_line(
+    core: Core, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = "MTMxMjQ1Njc4OTAxMjM0NTY3OA.Gq7xYz.f4KpQ2rVn8sLm0wTj6bHc3dXe9aZu1yGo5iE"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
+    closed = closed_port()
     cases = [
-        (fake.api_url, "DISCORD_BOT_TOKEN"),
-        (f"http://127.0.0.1:{closed}/api/v10", "DISCORD_API_URL"),
+        # (API, gateway, the setting named)
+        (fake.api_url, fake.gateway_url, "DISCORD_BOT_TOKEN"),
+        (f"http://127.0.0.1:{closed}/api/v10", fake.gateway_url, "DISCORD_API_URL"),
+        (fake.api_url, f"ws://127.0.0.1:{closed}/", "DISCORD_GATEWAY_URL"),
     ]
-    for api_url, setting in cases:
-        bot = DiscordBot(
-            core, token, api_url=api_url, gateway_url=fake.gateway_url, request_rate=None
-        )
+    for api_url, gateway_url, setting in cases:
+        # the fake accepts only its own token: use it where the token isn't the point
+        used = token if setting == "DISCORD_BOT_TOKEN" else fake.token
+        bot = DiscordBot(core, used, api_url=api_url, gateway_url=gateway_url, request_rate=None)
         try:
             with pytest.raises(StartupFailure) as caught:
                 await bot.online()
         finally:
             await bot.offline()
         message = str(caught.value)
-        assert setting in message and "\n" not in message
-        assert token not in message and token.split(".")[0] not in message
+        assert message.startswith(setting) and "\n" not in message
+        assert f"127.0.0.1:{closed}" in message or setting == "DISCORD_BOT_TOKEN"
+        for secret in (token, token.split(".")[0], fake.token):
+            assert secret not in message
         assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    # and no library traceback on the way (discord.py logs one when it would retry)
+    assert not [record for record in caplog.records if record.exc_info], caplog.text
+
+
+async def test_an_unreachable_gateway_stops_campaignbot_with_one_line(
+    tmp_path: Path, fake: FakeDiscord
+) -> None:
+    env = base_env(tmp_path) | {
+        "DISCORD_BOT_TOKEN": fake.token,
+        "DISCORD_API_URL": fake.api_url,
+        "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{closed_port()}/",
+    }
+    code, output = await run(env, "run")
+    assert code != 0
+    assert_one_clean_line(output, "DISCORD_GATEWAY_URL")
+    assert fake.token not in output

@@ -344,6 +344,38 @@ async def test_user_messages_and_content_intent(fake: FakeDiscord, bot: Campaign
     assert fake.message(int(dm["id"])) is not None
 
 
+async def test_dms_reach_only_a_bot_with_direct_messages(fake: FakeDiscord) -> None:
+    photo = await fake.send_user_message(SAM, "", channel_id=GENERAL, attachments=["p.jpg"])
+    with pytest.raises(FakeDiscordError, match="not a member"):  # ALEX sees no such message
+        await fake.send_user_message(ALEX, forward_of=int(photo["id"]))
+    with pytest.raises(FakeDiscordError, match="can see"):  # no such message
+        await fake.send_user_message(SAM, forward_of=1)
+    with pytest.raises(FakeDiscordError, match="forwarded message only"):
+        await fake.send_user_message(SAM, "and words", forward_of=int(photo["id"]))
+    for dm_messages in (False, True):
+        with point_discord_py(fake):
+            client = CampaignTestBot(discord.Intents(guilds=True, dm_messages=dm_messages))
+            task = await start_bot(fake, client)
+            try:
+                await fake.send_user_message(SAM, "hello bot", stickers=["wave"])
+                await fake.send_user_message(SAM, forward_of=int(photo["id"]))
+                # a round trip on the same connection: both DMs came before its answer
+                await fake.wait_for_response(await fake.run_slash_command("ping", user_id=SAM))
+            finally:
+                await client.close()
+                await task
+        if not dm_messages:
+            assert client.seen == []
+            continue
+        said, forwarded = client.seen  # no MESSAGE_CONTENT intent: DMs keep their content
+        assert said.content == "hello bot" and [s.name for s in said.stickers] == ["wave"]
+        assert forwarded.content == "" and forwarded.attachments == []
+        assert forwarded.flags.forwarded and forwarded.reference is not None
+        assert forwarded.reference.type is discord.MessageReferenceType.forward
+        [snapshot] = forwarded.message_snapshots
+        assert [a.filename for a in snapshot.attachments] == ["p.jpg"]
+
+
 async def test_discord_py_retries_a_429_and_it_is_counted(
     fake: FakeDiscord, bot: CampaignTestBot
 ) -> None:

@@ -27,6 +27,15 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from bots.discord.render import NO_MENTIONS, parts
+from bots.discord.screening import WRITTEN, AnswerGate, carries_media
+from bots.discord.startup import (
+    LIBRARY_LOG,
+    REFUSED_LOGIN,
+    FirstConnectFilter,
+    gateway_stopped,
+    login_refused,
+    unreachable,
+)
 from campaigns import wording
 from campaigns.buttons import PREFIX, Verb
 from campaigns.core import Core
@@ -48,9 +57,6 @@ PLATFORM = "discord"
 # Discord allows 50 requests a second per bot; keep well inside it, evenly spaced.
 REQUEST_RATE = 48.0
 GONE_CODES = {50007, 10013, 10003, 50001}  # can't DM user, unknown user/channel, no access
-DM_ANSWER_SECONDS = 10.0  # one answer per person this often: a DM flood can't eat the pace
-# What makes a DM "a link": a URL scheme, www., or a Discord invite.
-LINK = re.compile(r"(?i)\b[a-z][a-z0-9+.-]{1,15}://|\bwww\.|\bdiscord(?:app)?\.(?:gg|com)/")
 BUTTON_ID = re.compile(
     rf"{PREFIX}:(?P<verb>[a-z-]{{1,12}}):(?P<arg>[A-Za-z0-9_-]{{1,32}}):[A-Za-z0-9_-]{{16}}"
 )
@@ -112,7 +118,9 @@ class DiscordBot(discord.Client):
         guild_ready_timeout: float = 2.0,
     ) -> None:
         super().__init__(
+            # DMs only, and no privileged intent: servers' messages never reach the bot
             intents=discord.Intents(guilds=True, dm_messages=True),
+            max_messages=None,  # keep no messages in memory: nobody's words linger
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=guild_ready_timeout,
         )
@@ -121,7 +129,7 @@ class DiscordBot(discord.Client):
         self.token = token
         self.organiser_guild = organiser_guild
         self.organiser_role = organiser_role
-        self._dm_answered: dict[int, float] = {}  # user id -> when their last DM was answered
+        self._dm_gate = AnswerGate()
         self.tree = app_commands.CommandTree(self)
         # REST requests take slots of this pace: the engine takes one per message, and
         # opening a DM channel (a first DM costs two requests) takes another.
@@ -166,55 +174,45 @@ class DiscordBot(discord.Client):
         """Log in, connect and wait until ready (runs in the current event loop).
 
         Raises `StartupFailure` with one line naming the setting to check; never the
-        token, never a traceback."""
+        token, never a traceback. Once ready, discord.py reconnects on its own."""
         try:
             await self.login(self.token)
         except discord.LoginFailure:
-            raise StartupFailure(
-                "DISCORD_BOT_TOKEN: Discord refused the token. Copy it again from the "
-                "Developer Portal (your application, Bot, Reset Token)."
-            ) from None
+            raise StartupFailure(REFUSED_LOGIN) from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise StartupFailure(self._unreachable("DISCORD_API_URL", self._api_url, exc)) from None
+            raise StartupFailure(unreachable("DISCORD_API_URL", self._api_url, exc)) from None
         except discord.HTTPException as exc:
-            raise StartupFailure(
-                f"Discord answered {exc.status} when the bot logged in; try again later, "
-                "or check DISCORD_API_URL."
-            ) from None
+            raise StartupFailure(login_refused(exc, self._api_url)) from None
+        # Listen for a dropped connection before the gateway task starts, so none is missed.
+        dropped = asyncio.ensure_future(self.wait_for("disconnect"))
         self._runner = asyncio.create_task(self.connect(reconnect=True), name="discord-gateway")
-        ready = asyncio.create_task(self.wait_until_ready())
-        done, _ = await asyncio.wait({self._runner, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if self._runner in done:
+        ready = asyncio.ensure_future(self.wait_until_ready())
+        quiet = FirstConnectFilter(self)
+        LIBRARY_LOG.addFilter(quiet)
+        try:
+            while True:
+                await asyncio.wait(
+                    {self._runner, ready, dropped}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if ready.done():
+                    break
+                if self._runner.done():
+                    raise StartupFailure(gateway_stopped(self._runner, self._gateway_url)) from None
+                if self.ws is None:
+                    # Not one connection yet: discord.py would retry for ever (and 2.7
+                    # trips over its own missing socket when it does). Stop here instead.
+                    self._runner.cancel()
+                    await asyncio.gather(self._runner, return_exceptions=True)
+                    raise StartupFailure(
+                        unreachable("DISCORD_GATEWAY_URL", self._gateway_url)
+                    ) from None
+                # connected once, then dropped before READY: discord.py resumes; wait on
+                dropped = asyncio.ensure_future(self.wait_for("disconnect"))
+        finally:
+            LIBRARY_LOG.removeFilter(quiet)
             ready.cancel()
-            try:
-                self._runner.result()  # raises why it stopped
-            except discord.PrivilegedIntentsRequired:
-                raise StartupFailure(
-                    "Discord refused the bot's intents; it needs no privileged intent, so "
-                    "check DISCORD_GATEWAY_URL."
-                ) from None
-            except discord.ConnectionClosed as exc:
-                raise StartupFailure(
-                    f"Discord's gateway closed the connection ({exc.code}); check "
-                    "DISCORD_BOT_TOKEN, or DISCORD_GATEWAY_URL if set."
-                ) from None
-            except (discord.GatewayNotFound, aiohttp.ClientError, OSError) as exc:
-                raise StartupFailure(
-                    self._unreachable("DISCORD_GATEWAY_URL", self._gateway_url, exc)
-                ) from None
-            raise StartupFailure("Discord's gateway stopped before the bot was ready.")
+            dropped.cancel()
         log.info("discord: connected as %s", self.user)
-
-    @staticmethod
-    def _unreachable(setting: str, url: str | None, exc: BaseException) -> str:
-        where = "Discord"
-        if url:
-            parts = yarl.URL(url)
-            where = f"{parts.scheme}://{parts.host}" + (f":{parts.port}" if parts.port else "")
-        return (
-            f"{setting}: can't reach {where} ({exc.__class__.__name__}). "
-            f"Check the network{', and ' + setting if url else ''}."
-        )
 
     async def offline(self) -> None:
         """Disconnect, and give discord.py its default addresses back."""
@@ -294,23 +292,18 @@ class DiscordBot(discord.Client):
             await interaction.followup.send(ephemeral=interaction.guild is not None, **parts(reply))
 
     async def on_message(self, message: discord.Message) -> None:
-        """A DM to the bot (no other messages reach it). Media and links get the report
-        route (the bot can't delete in a DM); anything else gets where to get help.
-        What it said is never read further, kept or logged."""
-        if message.guild is not None or message.author.bot:
+        """A DM to the bot (the only messages it is sent: no server message intents).
+
+        The bot can't delete in a DM, so media, a sticker, an embed, a link, a forward
+        or a poll gets the report route, and anything else where to get help. What it
+        said is never looked at beyond that, kept, logged or downloaded. One answer per
+        person every `screening.DM_ANSWER_SECONDS`, so a flood can't eat the shared pace."""
+        if message.guild is not None or message.author.bot or message.type not in WRITTEN:
             return
-        now = time.monotonic()
-        if now - self._dm_answered.get(message.author.id, -DM_ANSWER_SECONDS) < DM_ANSWER_SECONDS:
+        if not self._dm_gate.allow(message.author.id, time.monotonic()):
             return
-        if len(self._dm_answered) > 10_000:
-            self._dm_answered = {
-                user: at for user, at in self._dm_answered.items() if now - at < DM_ANSWER_SECONDS
-            }
-        self._dm_answered[message.author.id] = now
-        carries = bool(message.attachments or message.stickers or message.embeds) or bool(
-            LINK.search(message.content or "")
-        )
-        answer = wording.safeguarding(removed=False) if carries else wording.FREE_TEXT
+        media = carries_media(message)
+        answer = wording.safeguarding(removed=False) if media else wording.FREE_TEXT
         if self.pacer is not None:
             await self.pacer.wait()
         try:
@@ -318,7 +311,7 @@ class DiscordBot(discord.Client):
         except discord.HTTPException as exc:
             log.info("discord: couldn't answer a DM: %s %s", exc.status, exc.code)
             return
-        log.info("discord: answered a DM with %s", "the report route" if carries else "help")
+        log.info("discord: answered a DM with %s", "media" if media else "free text")
 
     async def on_app_command_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import FakeDiscordError, Json
-from .gateway import MESSAGE_CONTENT, Gateway
+from .gateway import DIRECT_MESSAGES, GUILD_MESSAGES, MESSAGE_CONTENT, Gateway
 from .limits import LINK_STYLE, SELECTS, custom_ids
 from .state import (
     ADMINISTRATOR,
@@ -33,6 +33,21 @@ from .state import (
 _SUBCOMMAND, _GROUP = 1, 2
 _STRING, _INTEGER, _BOOLEAN, _USER, _CHANNEL, _ROLE, _MENTIONABLE, _NUMBER = 3, 4, 5, 6, 7, 8, 9, 10
 GUILD_CONTEXT, BOT_DM_CONTEXT = 0, 1
+HAS_SNAPSHOT = 1 << 14  # message flag: a forward
+# A message snapshot (MinimalContentMessageResponse in the spec): its required fields.
+SNAPSHOT_FIELDS = (
+    "type",
+    "content",
+    "mentions",
+    "mention_roles",
+    "attachments",
+    "embeds",
+    "timestamp",
+    "edited_timestamp",
+    "flags",
+    "components",
+)
+NO_CONTENT: Json = {"content": "", "embeds": [], "attachments": [], "components": []}
 
 
 class Users:
@@ -391,16 +406,37 @@ class Users:
 
     # --- typing --------------------------------------------------------------
     async def send_message(
-        self, user_id: int, content: str, *, channel_id: int | None, attachments: list[str] | None
+        self,
+        user_id: int,
+        content: str,
+        *,
+        channel_id: int | None,
+        attachments: list[str] | None,
+        stickers: list[str] | None = None,
+        forward_of: int | None = None,
     ) -> Json:
-        """A user posts a message (in their DM with the bot unless a channel is given)."""
+        """A user posts a message (in their DM with the bot unless a channel is given):
+        text, files, stickers (by name), or a forward of a message they can see."""
         world = self.world
         user = self._user(user_id)
         channel = self._where(user, None, channel_id)
         uploads = [
             Upload("file", name, "application/octet-stream", 1024) for name in attachments or []
         ]
-        stored = world.new_message(channel, {"content": content}, author=user, uploads=uploads)
+        extra: Json = {}
+        flags = 0
+        if stickers:
+            extra["sticker_items"] = [
+                {"id": str(world.snowflake()), "name": name, "format_type": 1} for name in stickers
+            ]
+        if forward_of is not None:
+            if content or uploads or stickers:
+                raise FakeDiscordError("a forward carries the forwarded message only")
+            extra |= self._forward(user, forward_of)
+            flags = HAS_SNAPSHOT
+        stored = world.new_message(
+            channel, {"content": content}, author=user, uploads=uploads, flags=flags, extra=extra
+        )
         data = world.gateway_message(stored)
         bot_id = str(world.bot.id)
         mentioned = f"<@{bot_id}>" in content or f"<@!{bot_id}>" in content
@@ -408,12 +444,20 @@ class Users:
             data["mentions"] = [world.bot.payload()]
 
         def without_content(payload: Json) -> Json:
-            # No MESSAGE_CONTENT intent: guild messages arrive without their content.
+            # No MESSAGE_CONTENT intent: guild messages arrive without their content,
+            # forwarded ones included.
             if channel.guild_id is None or mentioned:
                 return payload
-            return {**payload, "content": "", "embeds": [], "attachments": [], "components": []}
+            emptied = {**payload, **NO_CONTENT}
+            if "message_snapshots" in payload:
+                emptied["message_snapshots"] = [
+                    {"message": {**snapshot["message"], **NO_CONTENT}}
+                    for snapshot in payload["message_snapshots"]
+                ]
+            return emptied
 
-        intent = 1 << 12 if channel.type == DM else 1 << 9
+        # DMs reach bots with DIRECT_MESSAGES, server messages those with GUILD_MESSAGES
+        intent = DIRECT_MESSAGES if channel.type == DM else GUILD_MESSAGES
         await self.gateway.dispatch(
             "MESSAGE_CREATE",
             data,
@@ -424,3 +468,23 @@ class Users:
         )
         self._changed()
         return stored.data
+
+    def _forward(self, user: User, message_id: int) -> Json:
+        """What a forward of a message carries: a reference of type FORWARD and a
+        snapshot of the message. Only a message the user can see can be forwarded."""
+        world = self.world
+        source = world.messages.get(message_id)
+        if source is None or source.deleted or source.visible_to not in (None, user.id):
+            raise FakeDiscordError(f"no message {message_id} that user {user.id} can see")
+        origin = self._where(user, None, source.channel_id)  # a member there, or their DM
+        reference: Json = {
+            "type": 1,  # FORWARD
+            "message_id": str(message_id),
+            "channel_id": str(origin.id),
+        }
+        if origin.guild_id is not None:
+            reference["guild_id"] = str(origin.guild_id)
+        snapshot = {key: copy.deepcopy(source.data[key]) for key in SNAPSHOT_FIELDS}
+        if "sticker_items" in source.data:
+            snapshot["sticker_items"] = copy.deepcopy(source.data["sticker_items"])
+        return {"message_reference": reference, "message_snapshots": [{"message": snapshot}]}

@@ -286,14 +286,24 @@ class FakeDiscord:
         *,
         channel_id: int | None = None,
         attachments: list[str] | None = None,
+        stickers: list[str] | None = None,
+        forward_of: int | None = None,
     ) -> Json:
         """The user posts a message: in their DM unless ``channel_id`` is a guild channel.
 
-        Without the MESSAGE_CONTENT intent a guild message arrives with empty
-        content, embeds and attachments (unless it mentions the bot), as on Discord.
+        ``stickers`` are sticker names; ``forward_of`` forwards a message the user can
+        see (and nothing else, as on Discord). A DM reaches a bot with the
+        DIRECT_MESSAGES intent, a guild message one with GUILD_MESSAGES; without the
+        MESSAGE_CONTENT intent a guild message arrives with empty content, embeds and
+        attachments (unless it mentions the bot), as on Discord.
         """
         return await self.users.send_message(
-            user_id, content, channel_id=channel_id, attachments=attachments
+            user_id,
+            content,
+            channel_id=channel_id,
+            attachments=attachments,
+            stickers=stickers,
+            forward_of=forward_of,
         )
 
     # --- waiting -------------------------------------------------------------
