@@ -75,7 +75,7 @@ class Core:
         except Exception as exc:
             log_failure(exc, "command /%s on %s failed", name[:32], origin.platform)
             return [Message(text=wording.SORRY)]
-        if name == "forget":
+        if name == "forget" and args == ("yes",):
             await self.store.checkpoint()  # erased rows must not linger in the log
         return replies
 

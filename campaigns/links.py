@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from campaigns.keys import derive_key
 from campaigns.model import ActionKind
 from campaigns.settings import Settings
 from db import actions as actions_db
@@ -35,11 +36,6 @@ _SIGNATURE_BYTES = 12  # 96 bits: 16 URL-safe characters
 TOKEN = re.compile(r"([0-9a-z]{1,13})\.([A-Za-z0-9_-]{16})")
 MAX_TOKEN = 30
 MAX_ID = 2**63 - 1  # SQLite's largest integer: 13 base-36 digits can say more
-
-
-def derive_key(secret: bytes, label: bytes) -> bytes:
-    """A key for one purpose, so no two uses of the bot's secret can stand in for each other."""
-    return hmac.new(secret, label, hashlib.sha256).digest()
 
 
 def _base36(number: int) -> str:

@@ -30,7 +30,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_csrf.middleware import CSRFMiddleware
 
-from campaigns.links import derive_key
+from campaigns.keys import derive_key
 
 CSRF_FIELD = "csrftoken"
 CSRF_COOKIE = "campaignbot_csrf"
