@@ -4,8 +4,8 @@
   campaign's own time zone, so it stays on local time across daylight saving.
   A run makes a weekly prompt for the next ask; the database makes sure a run
   never makes two.
-- A short interval job picks up due prompts, including those an organiser
-  scheduled from the CLI or the dashboard while the bot runs. A prompt is sent
+- A loop picks up due prompts every half second, including those an organiser
+  queued or scheduled from the CLI or the dashboard while the bot runs. A prompt is sent
   if it is still within its campaign's grace window, and recorded as missed if not.
 - At start-up the latest weekly run is checked: one missed while the process
   was down is made now (then sent or recorded as missed, by the same rule), and
@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -138,7 +139,7 @@ class CampaignScheduler:
         catalog: Catalog,
         engine: DeliveryEngine,
         *,
-        poll_seconds: float = 2.0,
+        poll_seconds: float = 0.5,
         reminder_minutes: float = 10.0,
         retention_months: int = 24,
     ) -> None:
@@ -148,6 +149,7 @@ class CampaignScheduler:
         self.poll_seconds = poll_seconds
         self.reminder_minutes = reminder_minutes
         self.retention_months = retention_months
+        self._poller: asyncio.Task[None] | None = None
         self.scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1})
 
     async def start(self) -> None:
@@ -162,13 +164,6 @@ class CampaignScheduler:
                 replace_existing=True,
                 misfire_grace_time=None,
             )
-        self.scheduler.add_job(
-            self.dispatch,
-            IntervalTrigger(seconds=self.poll_seconds),
-            id="dispatch",
-            name="send due prompts",
-            replace_existing=True,
-        )
         self.scheduler.add_job(
             self.remind,
             IntervalTrigger(minutes=self.reminder_minutes),
@@ -193,6 +188,7 @@ class CampaignScheduler:
                 log.info("%s: next at %s", job.name, job.next_run_time)
         await self.remind()
         await self.dispatch()
+        self._poller = asyncio.create_task(self._poll(), name="pick up due prompts")
 
     async def catch_up(self, now: datetime | None = None) -> None:
         """Make the latest weekly run of each campaign if it never happened."""
@@ -214,8 +210,23 @@ class CampaignScheduler:
     async def dispatch(self, now: datetime | None = None) -> None:
         """Send whatever is due (the engine never runs one prompt twice)."""
         moment = to_text(now) if now else now_text()
+        # a read first: most polls find nothing, and leave the writer alone
+        if not await self.store.read(prompts_db.due, moment):
+            return
         for prompt_id in await self.store.write(settle_due, self.catalog, moment):
             self.engine.start(prompt_id)
+
+    async def _poll(self) -> None:
+        """Pick up due prompts every `poll_seconds`, such as a `send --now` from the CLI.
+
+        A loop of its own rather than an APScheduler job: it runs often, and a slow
+        round should delay the next, not be reported as a skipped run."""
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await self.dispatch()
+            except Exception:
+                log.exception("picking up due prompts failed; trying again")
 
     async def remind(self) -> None:
         made = await self.store.write(make_reminders, self.catalog, utcnow())
@@ -228,5 +239,7 @@ class CampaignScheduler:
         await retention.purge(self.store, self.retention_months)
 
     def shutdown(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)

@@ -21,7 +21,7 @@ from campaigns.model import Message, Origin, PressResult
 from campaigns.settings import Settings
 from db import stats as stats_db
 from db import supporters as supporters_db
-from db.store import Store
+from db.store import StorageError, Store
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,9 @@ class Core:
             replies = await self.store.write(
                 dialogue.handle_command, self.ctx, origin, name, args, admin
             )
+        except StorageError as exc:  # a full disk or a lock elsewhere: one line, no traceback
+            log.error("command /%s on %s not answered: %s", name[:32], origin.platform, exc)
+            return [Message(text=wording.SORRY)]
         except Exception as exc:
             log_failure(exc, "command /%s on %s failed", name[:32], origin.platform)
             return [Message(text=wording.SORRY)]
@@ -83,6 +86,9 @@ class Core:
         """Answer a button press; forged or stale ids change nothing."""
         try:
             result = await self.store.write(dialogue.handle_press, self.ctx, origin, value)
+        except StorageError as exc:
+            log.error("button press on %s not recorded: %s", origin.platform, exc)
+            return PressResult(answer=wording.SORRY)
         except Exception as exc:
             log_failure(exc, "button press on %s failed", origin.platform)
             return PressResult(answer=wording.SORRY)

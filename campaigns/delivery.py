@@ -1,23 +1,34 @@
 """The delivery engine: a prompt's deliveries go out once each, at the platform's pace.
 
 A prompt's deliveries are created in one transaction. Then, per platform, a
-producer pages through the pending ones and a pool of workers sends them: each
-worker waits for the platform's pace, claims the delivery (pending → sending,
-committed before the request leaves), sends, and queues the result; results are
-written in batches. A delivery that is sent or unknown is never sent again, so
-a crash at any moment leaves, at worst, the few that were in flight as 'unknown'.
+producer pages through the pending ones that are due and a pool of workers sends
+them: each worker waits for the platform's pace, claims the delivery (pending →
+sending, committed before the request leaves), sends, and queues the result;
+results are committed in batches every 50 ms. A delivery that is sent or unknown
+is never sent again, so a crash leaves as 'unknown' only the requests that were
+out and the results of the last few milliseconds.
+
+A delivery is 'sending' only while its request is out. When nothing was sent (a
+5xx, a refused connection, a 429), it goes back to 'pending' with a time before
+which it is not tried again, committed before anyone waits; it is 'failed' only
+after several such tries while the platform otherwise works. When every request
+to a platform fails (an outage), the platform's sends pause: one probe at a time,
+further and further apart, until one goes through; tries during an outage don't
+count, so an outage makes nothing 'failed'. A platform whose adapter is not
+online (still connecting) sends nothing meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-import time
+import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlite_utils import Database
 
@@ -31,12 +42,15 @@ from db import prompts as prompts_db
 from db.catalog import AskRow
 from db.deliveries import Recipient
 from db.prompts import PromptRow
-from db.store import Store
+from db.store import StorageError, Store
 from db.times import from_text, now_text, to_text, utcnow
 
 log = logging.getLogger(__name__)
 
-CLAIM_LEAD = 0.05  # seconds before its slot that a delivery is claimed
+T = TypeVar("T")
+
+OUTAGE_AFTER = 5  # deliveries failing in a row, none succeeding between: an outage
+RESCAN = 0.2  # seconds: the shortest wait between looks for deliveries to try again
 
 
 class DeliveryError(Exception):
@@ -110,13 +124,14 @@ class Progress:
     gone: int
     failed: int
     unknown: int
-    left: int  # pending or in flight
+    cancelled: int
+    left: int  # pending (waiting to be tried again, too) or in flight
     rate: float  # deliveries finished a second, over the last 10 seconds
     eta_seconds: float | None
 
     @property
     def total(self) -> int:
-        return self.sent + self.gone + self.failed + self.unknown + self.left
+        return self.sent + self.gone + self.failed + self.unknown + self.cancelled + self.left
 
 
 def progress(db: Database, prompt: PromptRow) -> Progress:
@@ -133,6 +148,7 @@ def progress(db: Database, prompt: PromptRow) -> Progress:
         gone=counts.get("gone", 0),
         failed=counts.get("failed", 0),
         unknown=counts.get("unknown", 0),
+        cancelled=counts.get("cancelled", 0),
         left=left,
         rate=rate,
         eta_seconds=left / rate if rate > 0 and left else None,
@@ -149,7 +165,9 @@ class Prepared:
     prompt: PromptRow
     ask: AskRow
     created: int
-    unknown_after_crash: int
+    to_send: int  # pending, including those created before a restart
+    unknown_after_crash: int  # made unknown by this start
+    unknown_total: int  # unknown in all, as the database holds them
 
 
 def prepare(db: Database, prompt_id: int, platforms: list[str]) -> Prepared | None:
@@ -182,7 +200,10 @@ def prepare(db: Database, prompt_id: int, platforms: list[str]) -> Prepared | No
     deliveries_db.orphans_to_gone(db, prompt.id)
     refreshed = prompts_db.get(db, prompt_id)
     assert refreshed is not None
-    return Prepared(refreshed, ask, created, unknown)
+    counts = deliveries_db.state_counts(db, prompt.id)
+    return Prepared(
+        refreshed, ask, created, counts.get("pending", 0), unknown, counts.get("unknown", 0)
+    )
 
 
 def finish_if_done(db: Database, prompt_id: int) -> bool:
@@ -190,6 +211,9 @@ def finish_if_done(db: Database, prompt_id: int) -> bool:
     counts = deliveries_db.state_counts(db, prompt_id)
     if counts.get("pending", 0) or counts.get("sending", 0):
         return False
+    prompt = prompts_db.get(db, prompt_id)
+    if prompt is None or prompt.state != "sending":
+        return False  # cancelled meanwhile: it stays so
     prompts_db.set_state(db, prompt_id, "sent")
     return True
 
@@ -200,11 +224,36 @@ class Tuning:
 
     workers: int = 32
     page: int = 500
-    max_attempts: int = 5
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
-    flush_every: float = 0.05
+    # A delivery failing alone (the rest go through) is given up after about a minute.
+    max_attempts: int = 6  # counted tries before a delivery is 'failed'
+    backoff_base: float = 2.0  # a delivery's wait after its first failed try (doubling)
+    backoff_cap: float = 60.0
+    # During an outage one request a second probes the platform: a probe costs one
+    # request, and a longer wait would idle the send after the platform is back.
+    probe_first: float = 0.5
+    probe_cap: float = 1.0
+    flush_every: float = 0.05  # finished results are committed at least this often
     flush_size: int = 200
+    storage_retry: float = 1.0  # wait before writing again when the database refused
+
+
+@dataclass
+class PlatformState:
+    """What the engine knows of one platform just now. Every change wakes the waiters."""
+
+    name: str
+    online: bool = True
+    paused_until: float = 0.0  # a 429's pause (event-loop time)
+    failing: set[int] = field(default_factory=set)  # deliveries failed since the last answer
+    down_since: float | None = None  # an outage, since (event-loop time)
+    probe_at: float = 0.0
+    probe_delay: float = 0.0
+    probing: bool = False
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def notify(self) -> None:
+        changed, self.changed = self.changed, asyncio.Event()
+        changed.set()
 
 
 class DeliveryEngine:
@@ -224,7 +273,7 @@ class DeliveryEngine:
         self.messengers = dict(messengers)
         self.tuning = tuning or Tuning()
         self.link_for = link_for
-        self._paused_until: dict[str, float] = {}
+        self.platforms = {name: PlatformState(name) for name in self.messengers}
         self._running: dict[int, asyncio.Task[None]] = {}
         self._composed: dict[int, Message] = {}
         self._stopping = False
@@ -232,6 +281,13 @@ class DeliveryEngine:
     @property
     def running(self) -> list[int]:
         return sorted(self._running)
+
+    def set_online(self, platform: str, online: bool) -> None:
+        """An adapter came online, or went away: a platform that is not online keeps its
+        deliveries pending and sends nothing."""
+        state = self.platforms[platform]
+        state.online = online
+        state.notify()
 
     def start(self, prompt_id: int) -> asyncio.Task[None]:
         """Send a prompt in the background (once, however often it is asked)."""
@@ -246,24 +302,29 @@ class DeliveryEngine:
         """Create the prompt's deliveries and send them all."""
         if self._stopping:
             return
-        prepared = await self.store.write(prepare, prompt_id, sorted(self.messengers))
+        prepared = await self._write(prepare, prompt_id, sorted(self.messengers))
         if prepared is None:
             return
+        crash = ""
+        if prepared.unknown_after_crash:
+            crash = (
+                f"; {prepared.unknown_after_crash} in flight when the process stopped are "
+                f"now unknown ({prepared.unknown_total} unknown in all)"
+            )
         log.info(
-            "sending prompt %d (%s/%s): %d new deliveries%s",
+            "sending prompt %d (%s/%s): %d new deliveries, %d to send%s",
             prompt_id,
             prepared.prompt.campaign,
             prepared.ask.id,
             prepared.created,
-            f", {prepared.unknown_after_crash} in flight at a crash are unknown"
-            if prepared.unknown_after_crash
-            else "",
+            prepared.to_send,
+            crash,
         )
         await asyncio.gather(
             *(self._drain(prepared, platform) for platform in sorted(self.messengers))
         )
         self._composed.pop(prompt_id, None)
-        if not self._stopping and await self.store.write(finish_if_done, prompt_id):
+        if not self._stopping and await self._write(finish_if_done, prompt_id):
             log.info("prompt %d sent", prompt_id)
 
     def _message(self, prepared: Prepared, delivery_id: int) -> Message:
@@ -288,44 +349,109 @@ class DeliveryEngine:
             note=(ask.reminder or "") if reminder else "",
         )
 
+    # --- one platform's share of a send ---------------------------------------------
+
     async def _drain(self, prepared: Prepared, platform: str) -> None:
+        """Send every pending delivery of the prompt on one platform, retries included,
+        until none is left (sent, given up, or cancelled).
+
+        The first pass pages through every pending delivery, picking up those put back
+        to be tried again between pages; after it, only those are looked for, when the
+        first of them is due, and at most every `RESCAN` seconds (a rescan after every
+        send cost enough CPU to bunch the requests up and draw 429s)."""
+        prompt_id = prepared.prompt.id
         queue: asyncio.Queue[Recipient | None] = asyncio.Queue(maxsize=self.tuning.workers * 2)
+        queued: set[int] = set()  # in the queue, with a worker, or in `again`
+        again: list[Recipient] = []  # the database refused their claim: queue them again
+        idle = asyncio.Event()  # nothing queued or with a worker
         results: list[tuple[int, str, str | None]] = []
         flushed = asyncio.Event()
 
-        async def produce() -> None:
+        async def one_pass(retries_only: bool) -> None:
             after = 0
             while not self._stopping:
-                batch = await self.store.read(
+                if not retries_only and after:
+                    await one_pass(retries_only=True)  # those due again, between pages
+                batch = await self._read(
                     deliveries_db.pending_batch,
-                    prepared.prompt.id,
+                    prompt_id,
                     platform,
                     after,
                     self.tuning.page,
+                    now_text(),
+                    retries_only=retries_only,
                 )
                 if not batch:
                     break
-                for recipient in batch:
-                    await queue.put(recipient)
                 after = batch[-1].delivery_id
-            for _ in range(self.tuning.workers):
-                await queue.put(None)
+                for recipient in batch:
+                    if recipient.delivery_id not in queued:
+                        queued.add(recipient.delivery_id)
+                        idle.clear()
+                        await queue.put(recipient)
+
+        async def produce() -> None:
+            retries_only = False
+            try:
+                while not self._stopping:
+                    await one_pass(retries_only)
+                    retries_only = True
+                    while again:
+                        await queue.put(again.pop(0))
+                    # Looked at before reading: a worker may put one back meanwhile.
+                    was_idle = not queued
+                    waiting = await self._read(deliveries_db.waiting, prompt_id, platform)
+                    if was_idle and not waiting.count:
+                        break
+                    pause = 1.0
+                    if waiting.first_due is not None:
+                        due_in = (from_text(waiting.first_due) - utcnow()).total_seconds()
+                        pause = min(pause, max(due_in, RESCAN))
+                    if was_idle:
+                        pause = max(pause, RESCAN)  # nothing will set `idle`: don't spin
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(idle.wait(), pause)
+                    if idle.is_set():
+                        await asyncio.sleep(0.01)  # let a put-back commit settle
+            finally:
+                for _ in range(self.tuning.workers):
+                    await queue.put(None)
 
         async def work() -> None:
             while (recipient := await queue.get()) is not None:
-                if self._stopping:
-                    continue
-                outcome = await self._deliver(prepared, platform, recipient)
-                if outcome is not None:
-                    results.append((recipient.delivery_id, *outcome))
-                    if len(results) >= self.tuning.flush_size:
-                        await flush()
+                try:
+                    if self._stopping:
+                        continue
+                    outcome = await self._deliver(prepared, platform, recipient)
+                    if outcome is not None:
+                        results.append((recipient.delivery_id, *outcome))
+                        if len(results) >= self.tuning.flush_size:
+                            await flush()
+                except _ClaimRefused:
+                    again.append(recipient)
+                    continue  # still ours: stays in `queued`
+                except Exception:
+                    log.exception("unexpected error sending delivery %d", recipient.delivery_id)
+                queued.discard(recipient.delivery_id)
+                if not queued:
+                    idle.set()
 
         async def flush() -> None:
-            if results:
+            while results:
                 batch = results[:]
                 results.clear()
-                await self.store.write(deliveries_db.record_results, batch)
+                try:
+                    await self.store.write(deliveries_db.record_results, batch)
+                except StorageError as exc:
+                    results[:0] = batch  # kept, in order, for the next try
+                    log.error(
+                        "can't record %d delivery results yet (%s); trying again",
+                        len(batch),
+                        exc,
+                    )
+                    if self._stopping:
+                        return
+                    await asyncio.sleep(self.tuning.storage_retry)
 
         async def flush_often() -> None:
             while not flushed.is_set():
@@ -340,64 +466,201 @@ class DeliveryEngine:
             await flusher
             await flush()
 
-    async def _slot(self, platform: str) -> float | None:
-        """Wait out a platform's 429 pause, then take a slot of its pace (None: no pace)."""
-        pause = self._paused_until.get(platform, 0.0) - time.monotonic()
-        if pause > 0:
-            await asyncio.sleep(pause)
-        pacer = self.messengers[platform].pacer
-        return pacer.reserve() if pacer is not None else None
+    # --- one delivery ---------------------------------------------------------------
+
+    async def _gate(self, state: PlatformState) -> bool:
+        """Wait until the platform may be sent to: online, past a 429's pause, and not
+        in an outage, unless this caller is the one probe. True if it is the probe."""
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            now = loop.time()
+            wait: float | None = None
+            if not state.online:
+                wait = None
+            elif state.paused_until > now:
+                wait = state.paused_until - now
+            elif state.down_since is None:
+                return False
+            elif not state.probing and now >= state.probe_at:
+                state.probing = True
+                return True
+            elif not state.probing:
+                wait = state.probe_at - now
+            changed = state.changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), wait)
+        return False
 
     async def _deliver(
         self, prepared: Prepared, platform: str, recipient: Recipient
     ) -> tuple[str, str | None] | None:
-        """Claim, send at the slot (retrying what is safe to retry), say how it ended."""
-        messenger = self.messengers[platform]
+        """Get ready, claim, send at the slot; say how it ended (None: no result to
+        record, because it was recorded already, will be tried again, or isn't ours)."""
+        state = self.platforms[platform]
+        while True:
+            probe = await self._gate(state)
+            try:
+                if self._stopping:
+                    return None
+                return await self._try(prepared, state, recipient, probe)
+            except _HeldBack:
+                continue  # the platform paused while it waited for its slot: wait again
+            finally:
+                if probe:
+                    state.probing = False
+                    state.notify()
+
+    async def _try(
+        self, prepared: Prepared, state: PlatformState, recipient: Recipient, probe: bool
+    ) -> tuple[str, str | None] | None:
+        messenger = self.messengers[state.name]
         kind = ChatKind(recipient.kind)
-        not_ready: DeliveryError | None = None
         try:
             await messenger.prepare(recipient.address, kind)
-        except DeliveryError as exc:
-            not_ready = exc
-        slot = await self._slot(platform)
-        if slot is not None:
-            await until(slot - CLAIM_LEAD)  # claim just before the slot: few in limbo
-        if not await self.store.write(deliveries_db.claim, recipient.delivery_id):
-            return None  # erased meanwhile, or someone else has it
-        if not_ready is not None:
-            return _ended_before_sending(not_ready)
-        message = self._message(prepared, recipient.delivery_id)
+        except RecipientGone as exc:
+            self._answered(state)
+            return ("gone", str(exc)[:200]) if await self._claim(recipient) else None
+        except Refused as exc:
+            self._answered(state)
+            return ("failed", str(exc)[:200]) if await self._claim(recipient) else None
+        except DeliveryError as exc:  # nothing the recipient can see has happened
+            await self._not_sent(state, recipient, exc)
+            return None
         pacer = messenger.pacer
-        attempt = 0
+        if pacer is not None:
+            await until(pacer.reserve())
+            if not probe and self._held_back(state):
+                # A 429 or an outage came while this one waited for its slot: sending
+                # now would only draw another (slots were taken up to a second ahead).
+                raise _HeldBack
+        if not await self._claim(recipient):
+            return None  # cancelled or erased meanwhile, or someone else has it
+        if pacer is not None:
+            await pacer.admit()
+        message = self._message(prepared, recipient.delivery_id)
+        try:
+            await messenger.send(recipient.address, kind, message)
+        except RecipientGone as exc:
+            self._answered(state)
+            return ("gone", str(exc)[:200])
+        except OutcomeUnknown as exc:
+            return ("unknown", str(exc)[:200])
+        except Refused as exc:
+            self._answered(state)
+            log.error("delivery %d refused: %s", recipient.delivery_id, str(exc)[:200])
+            return ("failed", str(exc)[:200])
+        except (RateLimited, TransientFailure) as exc:
+            await self._not_sent(state, recipient, exc)
+            return None
+        self._answered(state)
+        return ("sent", None)
+
+    def _held_back(self, state: PlatformState) -> bool:
+        loop_time = asyncio.get_running_loop().time()
+        return not state.online or state.paused_until > loop_time or state.down_since is not None
+
+    async def _claim(self, recipient: Recipient) -> bool:
+        """pending → sending, committed. False if it isn't ours to send; `_ClaimRefused`
+        if the database refused the write (it stays pending and is queued again)."""
+        try:
+            return await self.store.write(deliveries_db.claim, recipient.delivery_id)
+        except StorageError as exc:
+            log.error("can't claim delivery %d (%s); trying it later", recipient.delivery_id, exc)
+            await asyncio.sleep(self.tuning.storage_retry)
+            raise _ClaimRefused from exc
+
+    async def _not_sent(self, state: PlatformState, recipient: Recipient, exc: Exception) -> None:
+        """Nothing was sent: back to pending until a later time (committed before anyone
+        waits), or 'failed' after too many counted tries."""
+        loop = asyncio.get_running_loop()
+        delay = 0.0
+        counted = True
+        if isinstance(exc, RateLimited):
+            state.paused_until = max(state.paused_until, loop.time() + exc.retry_after)
+            state.notify()
+            delay, counted = exc.retry_after, False
+        else:
+            self._failed(state, recipient.delivery_id, exc)
+            counted = state.down_since is None
+            if counted:
+                tries = recipient.attempts + 1
+                delay = min(self.tuning.backoff_cap, self.tuning.backoff_base * 2 ** (tries - 1))
+                delay *= random.uniform(0.5, 1.0)
+        not_before = to_text(utcnow() + timedelta(seconds=delay))
+        ended = await self._write(
+            deliveries_db.retry_later,
+            recipient.delivery_id,
+            not_before=not_before,
+            error=str(exc) or exc.__class__.__name__,
+            counted=counted,
+            max_attempts=self.tuning.max_attempts,
+        )
+        if ended == "failed":
+            log.error(
+                "%s delivery %d failed after %d tries: %s",
+                state.name,
+                recipient.delivery_id,
+                self.tuning.max_attempts,
+                str(exc)[:200],
+            )
+
+    def _answered(self, state: PlatformState) -> None:
+        """The platform answered (whatever it said): not an outage."""
+        state.failing.clear()
+        if state.down_since is not None:
+            took = asyncio.get_running_loop().time() - state.down_since
+            log.warning("%s: answering again after %.0fs; sends resume", state.name, took)
+            state.down_since = None
+            state.notify()
+
+    def _failed(self, state: PlatformState, delivery_id: int, exc: Exception) -> None:
+        """A request failed without an answer worth the name. Several deliveries failing
+        with none going through between is an outage, which pauses the platform's sends,
+        probing further and further apart. (One delivery failing again and again is not.)"""
+        state.failing.add(delivery_id)
+        now = asyncio.get_running_loop().time()
+        if state.down_since is None:
+            if len(state.failing) < OUTAGE_AFTER:
+                return
+            state.down_since = now
+            state.probe_delay = self.tuning.probe_first
+            log.warning(
+                "%s: %d deliveries in a row failed (last: %s); sends pause and resume when it "
+                "answers again, nothing is given up meanwhile",
+                state.name,
+                len(state.failing),
+                str(exc)[:200],
+            )
+        else:
+            state.probe_delay = min(self.tuning.probe_cap, state.probe_delay * 2)
+        state.probe_at = now + state.probe_delay
+        state.notify()
+
+    # --- the database, waiting out its faults ----------------------------------------
+
+    async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A write that must happen: when the database refuses (full, locked), try again
+        until it takes or the engine stops (then the error goes up)."""
         while True:
-            attempt += 1
-            if slot is not None and pacer is not None:
-                await until(slot)
-                await pacer.admit()
             try:
-                await messenger.send(recipient.address, kind, message)
-                return ("sent", None)
-            except RecipientGone as exc:
-                return ("gone", str(exc)[:200])
-            except OutcomeUnknown as exc:
-                return ("unknown", str(exc)[:200])
-            except Refused as exc:
-                log.error("delivery %d refused: %s", recipient.delivery_id, str(exc)[:200])
-                return ("failed", str(exc)[:200])
-            except RateLimited as exc:
-                self._paused_until[platform] = time.monotonic() + exc.retry_after
-                if attempt >= self.tuning.max_attempts * 2:
-                    return ("failed", "rate limited too often")
-                slot = await self._slot(platform)
-            except TransientFailure as exc:
-                if attempt >= self.tuning.max_attempts or self._stopping:
-                    return ("failed", str(exc)[:200])
-                delay = min(self.tuning.backoff_cap, self.tuning.backoff_base * 2 ** (attempt - 1))
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                slot = await self._slot(platform)
-            except Exception:
-                log.exception("unexpected error sending delivery %d", recipient.delivery_id)
-                return ("failed", "unexpected error")
+                return await self.store.write(fn, *args, **kwargs)
+            except StorageError as exc:
+                if self._stopping:
+                    raise
+                log.error("database write refused (%s); trying again", exc)
+                await asyncio.sleep(self.tuning.storage_retry)
+
+    async def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        while True:
+            try:
+                return await self.store.read(fn, *args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                if self._stopping:
+                    raise
+                log.error("database read refused (%s); trying again", exc)
+                await asyncio.sleep(self.tuning.storage_retry)
+
+    # --- start and stop -------------------------------------------------------------
 
     async def resume(self) -> None:
         """At start-up: carry on with every send a crash or a stop interrupted."""
@@ -407,6 +670,8 @@ class DeliveryEngine:
     async def stop(self, grace: float = 4.0) -> None:
         """Stop taking deliveries; wait a little for those in flight."""
         self._stopping = True
+        for state in self.platforms.values():
+            state.notify()
         tasks = list(self._running.values())
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
@@ -415,10 +680,26 @@ class DeliveryEngine:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _ended_before_sending(error: DeliveryError) -> tuple[str, str | None]:
-    """How a delivery ends when getting ready to send failed (nothing was sent)."""
-    state = "gone" if isinstance(error, RecipientGone) else "failed"
-    return (state, str(error)[:200])
+class _HeldBack(Exception):
+    """The platform paused while a delivery waited for its slot: back to the gate."""
+
+
+class _ClaimRefused(Exception):
+    """The database refused a claim: the delivery is still pending, and still ours."""
+
+
+def cancel_send(db: Database, prompt_id: int) -> int | None:
+    """An organiser stops a running send: the prompt is 'cancelled' and its pending
+    deliveries too (how many is returned); requests in flight finish. None if the
+    prompt is not sending. The running engine finds nothing more to send by itself."""
+    cursor = db.execute(
+        "UPDATE prompts SET state = 'cancelled', finished_at = ?"
+        " WHERE id = ? AND state = 'sending'",
+        [now_text(), prompt_id],
+    )
+    if cursor.rowcount != 1:
+        return None
+    return deliveries_db.cancel_pending(db, prompt_id)
 
 
 def grace_passed(prompt: PromptRow, grace_hours: float, now: str) -> bool:

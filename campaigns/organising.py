@@ -1,15 +1,16 @@
-"""Organiser commands in chat, the same on every platform: preview, send now, status, stats.
+"""Organiser commands in chat, the same on every platform: preview, send now, stop a
+send, status, stats.
 
-Only ids in the organiser list may use them; every use is audited. A send asks
-for confirmation first: the confirm button carries a short random token that
-stands for the request for ten minutes.
+Only ids in the organiser list may use them; every use is audited. A send, and
+stopping one, ask for confirmation first: the confirm button carries a short
+random token that stands for the request for ten minutes.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlite_utils import Database
 
@@ -19,11 +20,14 @@ from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, Progress, running_progress
 from campaigns.model import Button, Message, PressResult
 from db import audit as audit_db
+from db import prompts as prompts_db
 from db import stats as stats_db
+from db.prompts import PromptRow
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("preview", "Organisers: see the next ask as supporters will"),
     ("sendnow", "Organisers: send an ask now (asks to confirm)"),
+    ("stopsend", "Organisers: stop a running send (asks to confirm)"),
     ("status", "Organisers: progress of the current send"),
     ("stats", "Organisers: participation in short"),
 )
@@ -39,12 +43,34 @@ class PendingSend:
     expires: float
 
 
+@dataclass(frozen=True, slots=True)
+class PendingStop:
+    actor: str
+    prompt_id: int
+    expires: float
+
+
+STOPSEND_USAGE = "Use /stopsend <prompt id>, such as /stopsend 12 (/status lists running sends)"
+
+
 def describe(progress: Progress) -> str:
     eta = f", about {progress.eta_seconds:.0f}s left" if progress.eta_seconds else ""
+    cancelled = f", {progress.cancelled} cancelled" if progress.cancelled else ""
     return (
         f"Prompt {progress.prompt_id} ({progress.campaign}/{progress.ask_id}): "
         f"{progress.sent} sent, {progress.gone} gone, {progress.failed} failed, "
-        f"{progress.unknown} unknown, {progress.left} left, {progress.rate:.1f}/s{eta}"
+        f"{progress.unknown} unknown{cancelled}, {progress.left} left, "
+        f"{progress.rate:.1f}/s{eta}"
+    )
+
+
+def stopped_text(stopped: schedule.Stopped) -> str:
+    """What stopping a prompt did, in one sentence for every front end."""
+    if not stopped.running:
+        return f"Cancelled prompt {stopped.prompt_id} before it started: nothing was sent."
+    return (
+        f"Stopped prompt {stopped.prompt_id}: {stopped.cancelled} deliveries not yet sent "
+        "are cancelled; any already on their way finish."
     )
 
 
@@ -68,7 +94,7 @@ class OrganiserDesk:
     def __init__(self, core: Core, engine: DeliveryEngine | None = None) -> None:
         self.core = core
         self.engine = engine
-        self._pending: dict[str, PendingSend] = {}
+        self._pending: dict[str, PendingSend | PendingStop] = {}
 
     def allowed(self, platform: str, user: str | None) -> bool:
         return self.core.is_organiser(platform, user)
@@ -102,29 +128,58 @@ class OrganiserDesk:
             ask_id = await self.core.store.write(check)
         except schedule.ScheduleError as exc:
             return [Message(text=exc.message)]
-        token = secrets.token_urlsafe(12)
-        now = time.monotonic()
-        self._pending = {k: v for k, v in self._pending.items() if v.expires > now}
-        self._pending[token] = PendingSend(
-            actor, schedule.Request(request.campaign, ask_id), now + CONFIRM_SECONDS
-        )
-        ids = self.core.ids
-        buttons = (
-            (
-                Button("Send it now", action=ids.make(Verb.SEND, token)),
-                Button("Cancel", action=ids.make(Verb.CANCEL, token)),
-            ),
-        )
         text = (
             f"Send {request.campaign}/{ask_id} now to every active supporter whose topics "
             "include it? This can't be undone."
         )
-        return [Message(text=text, buttons=buttons)]
+        pending = PendingSend(actor, schedule.Request(request.campaign, ask_id), 0.0)
+        return [self._ask_to_confirm(pending, text, "Send it now")]
+
+    def _ask_to_confirm(self, pending: PendingSend | PendingStop, text: str, yes: str) -> Message:
+        """The question with its two buttons; the token stands for `pending` a while."""
+        token = secrets.token_urlsafe(12)
+        now = time.monotonic()
+        self._pending = {k: v for k, v in self._pending.items() if v.expires > now}
+        self._pending[token] = replace(pending, expires=now + CONFIRM_SECONDS)
+        ids = self.core.ids
+        buttons = (
+            (
+                Button(yes, action=ids.make(Verb.SEND, token)),
+                Button("Cancel", action=ids.make(Verb.CANCEL, token)),
+            ),
+        )
+        return Message(text=text, buttons=buttons)
+
+    async def request_stop(self, actor: str, args: tuple[str, ...]) -> list[Message]:
+        """/stopsend <prompt id>: ask to confirm stopping a running (or scheduled) prompt."""
+        if len(args) != 1 or not args[0].isdigit() or len(args[0]) > 18:
+            return [Message(text=STOPSEND_USAGE)]
+        prompt_id = int(args[0])
+
+        def check(db: Database) -> PromptRow | None:
+            audit_db.record(db, actor, "stop-send-requested", f"prompt:{prompt_id}")
+            return prompts_db.get(db, prompt_id)
+
+        prompt = await self.core.store.write(check)
+        if prompt is None or prompt.state not in ("scheduled", "sending"):
+            state = f"it is {prompt.state}" if prompt else "there is no such prompt"
+            return [Message(text=f"Prompt {prompt_id} can't be stopped: {state}.")]
+        what = f"prompt {prompt.id} ({prompt.campaign}/{prompt.ask_id})"
+        if prompt.state == "sending":
+            text = (
+                f"Stop {what} now? Supporters it has not reached yet won't get it; "
+                "this can't be undone."
+            )
+        else:
+            text = f"Cancel {what} before it starts? Nobody will get it."
+        return [self._ask_to_confirm(PendingStop(actor, prompt.id, 0.0), text, "Stop it")]
 
     async def confirm(self, actor: str, verb: Verb, token: str) -> PressResult:
         pending = self._pending.pop(token, None)
         if pending is None or pending.expires < time.monotonic() or pending.actor != actor:
-            return PressResult(answer="That request has expired. Send /sendnow again.")
+            return PressResult(answer="That request has expired. Send the command again.")
+        if isinstance(pending, PendingStop):
+            return await self._confirm_stop(actor, verb, pending)
         if verb is Verb.CANCEL:
             await self._audit(actor, "send-now-cancelled", pending.request.campaign)
             return PressResult(
@@ -140,6 +195,21 @@ class OrganiserDesk:
             "/status shows progress."
         )
         return PressResult(answer="Sending.", counted=True, edit=Message(text=text))
+
+    async def _confirm_stop(self, actor: str, verb: Verb, pending: PendingStop) -> PressResult:
+        target = f"prompt:{pending.prompt_id}"
+        if verb is Verb.CANCEL:
+            await self._audit(actor, "stop-send-kept", target)
+            return PressResult(
+                answer="Kept.", edit=Message(text=f"Kept: prompt {pending.prompt_id} carries on.")
+            )
+        stopped = await self.core.store.write(schedule.stop, pending.prompt_id, actor)
+        if stopped is None:
+            text = f"Prompt {pending.prompt_id} had already finished or been stopped."
+            return PressResult(answer="Nothing to stop.", edit=Message(text=text))
+        return PressResult(
+            answer="Stopped.", counted=True, edit=Message(text=stopped_text(stopped))
+        )
 
     async def status(self, actor: str) -> list[Message]:
         await self._audit(actor, "status")
@@ -158,6 +228,8 @@ class OrganiserDesk:
             return await self.preview(actor, args)
         if name == "sendnow":
             return await self.request_send(actor, args)
+        if name == "stopsend":
+            return await self.request_stop(actor, args)
         if name == "status":
             return await self.status(actor)
         return await self.stats(actor)

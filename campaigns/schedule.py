@@ -14,6 +14,7 @@ from sqlite_utils import Database
 
 from campaigns.catalog import Catalog
 from campaigns.compose import ask_message
+from campaigns.delivery import cancel_send
 from campaigns.dialogue import Context
 from campaigns.model import Message
 from db import audit as audit_db
@@ -159,6 +160,37 @@ def cancel(db: Database, prompt_id: int, actor: str) -> bool:
     cancelled = prompts_db.cancel(db, prompt_id)
     audit_db.record(db, actor, "cancel", f"prompt:{prompt_id}", done=cancelled)
     return cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """A prompt stopped: `running` if it was being sent (then `cancelled` deliveries
+    that had not gone out are cancelled), else it had not started and is cancelled."""
+
+    prompt_id: int
+    running: bool
+    cancelled: int
+
+
+def stop(db: Database, prompt_id: int, actor: str) -> Stopped | None:
+    """Stop a prompt, whether it is still to come or being sent; None if it is neither.
+
+    A running send's pending deliveries become 'cancelled'; requests already out
+    finish, and the running engine stops picking the rest up by itself. Audited.
+    """
+    prompt = prompts_db.get(db, prompt_id)
+    if prompt is not None and prompt.state == "scheduled" and cancel(db, prompt_id, actor):
+        return Stopped(prompt_id, running=False, cancelled=0)
+    cancelled = cancel_send(db, prompt_id)
+    audit_db.record(
+        db,
+        actor,
+        "stop-send",
+        f"prompt:{prompt_id}",
+        done=cancelled is not None,
+        cancelled=cancelled,
+    )
+    return None if cancelled is None else Stopped(prompt_id, running=True, cancelled=cancelled)
 
 
 @dataclass(frozen=True, slots=True)

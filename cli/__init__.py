@@ -27,10 +27,15 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print a clear error on standard error (secrets masked) and exit non-zero."""
+def error(message: str) -> None:
+    """Print one clear error line on standard error, secrets masked."""
     line = Text("error: ", style="bold red") + Text(redact(message))
     err.print(line, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a clear error on standard error (secrets masked) and exit non-zero."""
+    error(message)
     raise typer.Exit(code)
 
 

@@ -8,8 +8,9 @@ import sys
 from bots.console import ConsoleChat
 from campaigns.core import Core
 from campaigns.settings import SettingsError
-from cli import app, fail, settings
-from cli.runner import run_bot
+from cli import app, error, fail, settings
+from cli.lock import BotRunning, hold
+from cli.runner import NothingCanChat, run_bot
 
 
 @app.command()
@@ -28,9 +29,16 @@ def chat() -> None:
 
 @app.command()
 def run() -> None:
-    """Run the scheduler and every chat adapter that has a token; with none, the console chat."""
+    """Run the scheduler and every chat adapter that has a token; with none, the console chat.
+
+    One bot per database: a second `run` on the same database stops at once."""
     config = settings()
     try:
-        asyncio.run(run_bot(config, interactive=sys.stdin.isatty()))
-    except SettingsError as exc:
+        with hold(config.db):
+            asyncio.run(run_bot(config, interactive=sys.stdin.isatty()))
+    except (SettingsError, BotRunning) as exc:
         fail(str(exc))
+    except NothingCanChat as exc:
+        for line in exc.lines[:-1]:
+            error(line)
+        fail(exc.lines[-1])

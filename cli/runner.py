@@ -1,5 +1,13 @@
 """Everything `campaignbot run` starts, on one event loop: the adapters that have a
-token (or the console chat), the delivery engine and the scheduler."""
+token (or the console chat), the delivery engine, the scheduler and the dashboard.
+
+Each adapter comes online in a task of its own: while one retries its platform (the
+adapter retries network errors, 5xx and timeouts itself, for as long as it takes),
+the scheduler, the dashboard and the other adapter serve. The engine keeps a
+platform's deliveries pending until its adapter is online. Only a definite refusal
+(a refused token) stops an adapter, and `run` stops only when no adapter is left
+that could chat.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +17,11 @@ import gc
 import logging
 import signal
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from bots.console import ConsoleChat
 from campaigns.core import Core
-from campaigns.delivery import DeliveryEngine, Messenger
+from campaigns.delivery import DeliveryEngine, Messenger, StartupFailure
 from campaigns.links import link_maker
 from campaigns.organising import OrganiserDesk
 from campaigns.settings import Settings, SettingsError
@@ -22,6 +30,24 @@ from web.app import create_app
 from web.server import listen, serve
 
 log = logging.getLogger(__name__)
+
+
+class ChatAdapter(Messenger, Protocol):
+    """A chat platform's adapter as the runner sees it: a messenger that comes online
+    (retrying what is transient, raising `StartupFailure` for a definite refusal) and
+    goes offline (safe after a failed or cancelled `online`)."""
+
+    async def online(self) -> None: ...
+
+    async def offline(self) -> None: ...
+
+
+class NothingCanChat(Exception):
+    """Every configured chat adapter was refused: `lines` says why, one line each."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("; ".join(lines))
+        self.lines = lines
 
 
 def tune_garbage_collector() -> None:
@@ -38,8 +64,101 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def chat_adapters(settings: Settings, core: Core, desk: OrganiserDesk) -> list[ChatAdapter]:
+    """An adapter for each platform that has a token."""
+    adapters: list[ChatAdapter] = []
+    if settings.telegram_bot_token is not None:
+        from bots.telegram.bot import TelegramBot
+
+        adapters.append(
+            TelegramBot(
+                core,
+                settings.telegram_bot_token.get_secret_value(),
+                base_url=settings.telegram_api_url,
+                desk=desk,
+                max_rate=settings.telegram_max_rate,
+            )
+        )
+    if settings.discord_bot_token is not None:
+        from bots.discord.bot import DiscordBot
+
+        adapters.append(
+            DiscordBot(
+                core,
+                settings.discord_bot_token.get_secret_value(),
+                desk=desk,
+                organiser_guild=settings.discord_organiser_guild,
+                organiser_role=settings.discord_organiser_role,
+                api_url=settings.discord_api_url,
+                gateway_url=settings.discord_gateway_url,
+            )
+        )
+    return adapters
+
+
+class Adapters:
+    """The chat adapters coming online, each on its own, and going offline together."""
+
+    def __init__(
+        self, adapters: list[ChatAdapter], engine: DeliveryEngine, stop: asyncio.Event
+    ) -> None:
+        self.adapters = adapters
+        self.engine = engine
+        self.stop = stop
+        self.refused: list[str] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._to_close: list[ChatAdapter] = []
+
+    def start(self) -> None:
+        """Start each adapter's way online; nothing waits for it."""
+        for adapter in self.adapters:
+            self.engine.set_online(adapter.platform, False)
+            self._to_close.append(adapter)
+            self._tasks.append(
+                asyncio.create_task(self._online(adapter), name=f"online-{adapter.platform}")
+            )
+
+    async def _online(self, adapter: ChatAdapter) -> None:
+        try:
+            await adapter.online()
+        except StartupFailure as exc:
+            await self._refused(adapter, str(exc))
+            return
+        except Exception:
+            log.exception("%s: could not come online", adapter.platform)
+            await self._refused(adapter, f"{adapter.platform}: could not come online (see above)")
+            return
+        self.engine.set_online(adapter.platform, True)
+
+    async def _refused(self, adapter: ChatAdapter, line: str) -> None:
+        log.error("%s", line)
+        self.refused.append(line)
+        self._to_close.remove(adapter)
+        with contextlib.suppress(Exception):
+            await adapter.offline()
+        if len(self.refused) == len(self.adapters):
+            self.stop.set()  # nothing can chat
+
+    @property
+    def all_refused(self) -> bool:
+        return bool(self.adapters) and len(self.refused) == len(self.adapters)
+
+    async def close(self) -> None:
+        """Stop those still retrying, then take every adapter not refused offline."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for adapter in reversed(self._to_close):
+            try:
+                await adapter.offline()
+            except Exception:
+                log.exception("%s: going offline failed", adapter.platform)
+
+
 async def run_bot(settings: Settings, *, interactive: bool) -> None:
-    """Run until SIGINT or SIGTERM (or until the console chat ends)."""
+    """Run until SIGINT or SIGTERM (or until the console chat ends).
+
+    Raises `NothingCanChat` if every chat adapter was refused."""
     # The dashboard's port is taken first, so a busy port stops the bot at start.
     try:
         sock = listen(settings.web_host, settings.web_port)
@@ -54,34 +173,8 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     desk = OrganiserDesk(core)
-    messengers: dict[str, Messenger] = {}
-    adapters: list[Any] = []
-    if settings.telegram_bot_token is not None:
-        from bots.telegram.bot import TelegramBot
-
-        telegram = TelegramBot(
-            core,
-            settings.telegram_bot_token.get_secret_value(),
-            base_url=settings.telegram_api_url,
-            desk=desk,
-            max_rate=settings.telegram_max_rate,
-        )
-        messengers[telegram.platform] = telegram
-        adapters.append(telegram)
-    if settings.discord_bot_token is not None:
-        from bots.discord.bot import DiscordBot
-
-        discord_bot = DiscordBot(
-            core,
-            settings.discord_bot_token.get_secret_value(),
-            desk=desk,
-            organiser_guild=settings.discord_organiser_guild,
-            organiser_role=settings.discord_organiser_role,
-            api_url=settings.discord_api_url,
-            gateway_url=settings.discord_gateway_url,
-        )
-        messengers[discord_bot.platform] = discord_bot
-        adapters.append(discord_bot)
+    adapters = chat_adapters(settings, core, desk)
+    messengers: dict[str, Messenger] = {adapter.platform: adapter for adapter in adapters}
     console: ConsoleChat | None = None
     if not adapters and interactive:
         console = ConsoleChat(core)
@@ -93,18 +186,10 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
     scheduler = CampaignScheduler(
         core.store, core.ctx.catalog, engine, retention_months=settings.retention_months
     )
+    chats = Adapters(adapters, engine, stop)
     tasks: list[asyncio.Task[None]] = []
-    started: list[Any] = []
     try:
-        for adapter in adapters:
-            try:
-                await adapter.online()
-            except BaseException:
-                # let it close whatever it opened before failing
-                with contextlib.suppress(Exception):
-                    await adapter.offline()
-                raise
-            started.append(adapter)
+        chats.start()
         await scheduler.start()
         tune_garbage_collector()
         dashboard = create_app(core, settings, messengers=messengers)
@@ -122,9 +207,10 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         sock.close()
-        for adapter in reversed(started):
-            await adapter.offline()
+        await chats.close()
         core.close()
+    if chats.all_refused:
+        raise NothingCanChat(chats.refused)
 
 
 async def _until_done(chat: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:

@@ -1,29 +1,33 @@
 """`campaignbot schedule`, `send`, `preview` and `status`: organisers at the terminal.
 
-These write to the database; a running bot picks changes up within seconds.
-Every action is audited as `cli:<user>`.
+These write to the database; a running bot picks a due prompt up within a second,
+and stops picking a stopped send's deliveries up by itself. Every action is
+audited as `cli:<user>`.
 """
 
 from __future__ import annotations
 
 import getpass
 import time
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlite_utils import Database
+from typer.core import TyperGroup
 
 from campaigns import schedule
 from campaigns.catalog import Catalog
 from campaigns.compose import plain_card_text
 from campaigns.delivery import running_progress
 from campaigns.dialogue import Context
-from campaigns.organising import describe
+from campaigns.organising import describe, stopped_text
 from campaigns.settings import Settings
+from campaigns.supporters import clean_source
 from cli import app, fail, out, settings
+from cli.lock import running_pid
 from db import prompts as prompts_db
 from db.store import open_database
 from db.times import from_text
@@ -100,7 +104,7 @@ def add(
     """Schedule a prompt: an ask for an audience at a time."""
     config = settings()
     db, catalog = open_with_packs(config)
-    request = schedule.Request(campaign, ask, platform, source)
+    request = schedule.Request(campaign, ask, platform, _source(source))
     try:
         with db.atomic():
             prompt = schedule.schedule(db, catalog, request, at, tz or config.timezone, actor())
@@ -125,7 +129,28 @@ def cancel(prompt: Annotated[int, typer.Argument(help="The prompt's id.")]) -> N
     out.print(f"Cancelled prompt {prompt}.")
 
 
-@app.command()
+class SendGroup(TyperGroup):
+    """`send CAMPAIGN --now | --dry-run` as it always was, beside `send cancel PROMPT`:
+    anything that is not a subcommand's name goes to the `ask` subcommand."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click Context
+        if args and args[0] not in self.commands and args[0] != "--help":
+            args = ["ask", *args]
+        return super().parse_args(ctx, args)
+
+
+send_app = typer.Typer(
+    cls=SendGroup,
+    help="Send an ask now (`send CAMPAIGN --now`), try it (`send CAMPAIGN --dry-run`), "
+    "or stop a running send (`send cancel PROMPT`).",
+    no_args_is_help=True,
+)
+app.add_typer(send_app, name="send")
+
+PICK_UP_SECONDS = 3.0  # how long `send --now` waits to see a running bot start the send
+
+
+@send_app.command("ask")
 def send(
     campaign: Annotated[str, typer.Argument(help="The campaign's slug.")],
     now: Annotated[bool, typer.Option("--now", help="Send it now.")] = False,
@@ -136,12 +161,14 @@ def send(
     platform: PlatformOption = None,
     source: SourceOption = None,
 ) -> None:
-    """Send an ask now (the running bot sends it within seconds), or --dry-run it."""
+    """Send an ask now (a running bot starts it within a second), or --dry-run it.
+
+    `ask` may be left out: `campaignbot send CAMPAIGN --now`."""
     if not now and not dry_run:
         fail("say --now to send, or --dry-run to see who would get what")
     config = settings()
     db, catalog = open_with_packs(config)
-    request = schedule.Request(campaign, ask, platform, source)
+    request = schedule.Request(campaign, ask, platform, _source(source))
     try:
         with db.atomic():
             if dry_run:
@@ -151,11 +178,8 @@ def send(
     except schedule.ScheduleError as exc:
         fail(f"{exc.field}: {exc.message}")
     if not dry_run:
-        out.print(
-            f"Queued prompt {prompt.id}: {prompt.campaign}/{prompt.ask_id}. The running bot "
-            "sends it within seconds; `campaignbot status` shows progress.",
-            markup=False,
-        )
+        out.print(f"Queued prompt {prompt.id}: {prompt.campaign}/{prompt.ask_id}.", markup=False)
+        out.print(_picked_up(db, config, prompt.id), markup=False)
         return
     out.print(f"Dry run: {campaign}/{result.ask.id} ({result.ask.title}) would go to", markup=False)
     for name, count in sorted(result.per_platform.items()):
@@ -169,6 +193,55 @@ def send(
             table.add_row(platform_name, address, from_source or "")
         out.print(table)
     out.print("Nothing was sent.")
+
+
+def _picked_up(db: Database, config: Settings, prompt_id: int) -> str:
+    """Whether a running bot took the queued prompt up: say so, never promise it."""
+    pid = running_pid(config.db)
+    if pid is None:
+        return (
+            "It is queued; no running bot has picked it up. `campaignbot run` sends it "
+            "(within its grace window)."
+        )
+    deadline = time.monotonic() + PICK_UP_SECONDS
+    while time.monotonic() < deadline:
+        found = prompts_db.get(db, prompt_id)
+        if found is None or found.state != "scheduled":
+            return (
+                f"The running bot (process {pid}) has picked it up: "
+                "`campaignbot status` shows progress."
+            )
+        time.sleep(0.1)
+    return (
+        f"It is queued; the running bot (process {pid}) has not picked it up yet. "
+        "`campaignbot status` shows progress once it has."
+    )
+
+
+@send_app.command("cancel")
+def send_cancel(prompt: Annotated[int, typer.Argument(help="The prompt's id.")]) -> None:
+    """Stop a running send (what has not gone out is cancelled), or cancel a scheduled one."""
+    config = settings()
+    db = open_database(config.db)
+    with db.atomic():
+        stopped = schedule.stop(db, prompt, actor())
+    if stopped is None:
+        fail(
+            f"prompt {prompt} is neither being sent nor scheduled "
+            "(see `campaignbot schedule list --all`)",
+            code=1,
+        )
+    out.print(stopped_text(stopped), markup=False)
+
+
+def _source(value: str | None) -> str | None:
+    """A --source as deep links carry it (any case), stored as its code; bad: one line."""
+    if value is None:
+        return None
+    code = clean_source(value)
+    if code is None:
+        fail("source: a source code is letters, digits, _ and - (as in /start links)")
+    return code
 
 
 @app.command()
@@ -205,7 +278,8 @@ def preview(
 def status(
     watch: Annotated[bool, typer.Option(help="Keep watching until sends finish.")] = True,
 ) -> None:
-    """Show running sends: sent, gone, failed, left, rate, ETA (a progress bar in a terminal)."""
+    """Show running sends: sent, gone, failed, unknown, cancelled, left, rate, ETA (a progress
+    bar in a terminal). The counts are the database's."""
     config = settings()
     db = open_database(config.db)
     running = running_progress(db)
@@ -229,7 +303,7 @@ def status(
             for item in running:
                 detail = (
                     f"gone {item.gone} failed {item.failed} unknown {item.unknown} "
-                    f"{item.rate:.1f}/s"
+                    f"cancelled {item.cancelled} {item.rate:.1f}/s"
                 )
                 done = item.total - item.left
                 if item.prompt_id not in tasks:

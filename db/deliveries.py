@@ -1,5 +1,10 @@
 """Queries on deliveries: one per prompt and supporter, moving
-pending → sending → sent | gone | failed | unknown.
+pending → sending → sent | gone | failed | unknown, or pending → cancelled.
+
+A delivery is 'sending' only while its request is out. One that failed in a way
+that is safe to retry goes back to 'pending' with `not_before`, the earliest time
+it may be tried again; `attempts` counts the requests that count towards giving up
+(those made while the platform was in an outage don't).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from sqlite_utils import Database
 from db.supporters import SupporterRow
 from db.times import now_text
 
-FINAL_STATES = ("sent", "gone", "failed", "unknown")
+FINAL_STATES = ("sent", "gone", "failed", "unknown", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,33 +241,118 @@ class Recipient:
     delivery_id: int
     address: str
     kind: str
+    attempts: int = 0  # counted tries so far
 
 
 def pending_batch(
-    db: Database, prompt_id: int, platform: str, after_id: int, limit: int
+    db: Database,
+    prompt_id: int,
+    platform: str,
+    after_id: int,
+    limit: int,
+    now: str,
+    *,
+    retries_only: bool = False,
 ) -> list[Recipient]:
-    """The next pending deliveries of a prompt on one platform, by id (keyset paging)."""
+    """The next pending deliveries of a prompt on one platform that are due by `now`,
+    by id (keyset paging); with `retries_only`, only those put back to be tried again."""
+    retries = "AND d.not_before IS NOT NULL" if retries_only else ""
     cursor = db.execute(
-        """
-        SELECT d.id, s.address, s.kind FROM deliveries d JOIN supporters s ON s.id = d.supporter_id
+        f"""
+        SELECT d.id, s.address, s.kind, d.attempts
+        FROM deliveries d JOIN supporters s ON s.id = d.supporter_id
         WHERE d.prompt_id = ? AND d.platform = ? AND d.state = 'pending' AND d.id > ?
+          AND (d.not_before IS NULL OR d.not_before <= ?) {retries}
         ORDER BY d.id LIMIT ?
         """,
-        [prompt_id, platform, after_id, limit],
+        [prompt_id, platform, after_id, now, limit],
     )
     return [Recipient(*row) for row in cursor.fetchall()]
 
 
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Pending deliveries of a prompt on one platform, and when the first is due."""
+
+    count: int
+    first_due: str | None  # None: one is due now (or none waits)
+
+
+def waiting(db: Database, prompt_id: int, platform: str) -> Waiting:
+    count, first_due, due_now = db.execute(
+        """
+        SELECT count(*), min(not_before), sum(not_before IS NULL) FROM deliveries
+        WHERE prompt_id = ? AND platform = ? AND state = 'pending'
+        """,
+        [prompt_id, platform],
+    ).fetchone()
+    return Waiting(int(count), None if due_now else first_due)
+
+
 def claim(db: Database, delivery_id: int) -> bool:
-    """pending → sending, just before the request leaves. False if someone else has it."""
+    """pending → sending, just before the request leaves. False if someone else has it,
+    or it was cancelled or erased meanwhile."""
     cursor = db.execute(
         """
-        UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = ?
+        UPDATE deliveries SET state = 'sending', attempts = attempts + 1, not_before = NULL,
+            updated_at = ?
         WHERE id = ? AND state = 'pending'
         """,
         [now_text(), delivery_id],
     )
     return cursor.rowcount == 1
+
+
+def retry_later(
+    db: Database,
+    delivery_id: int,
+    *,
+    not_before: str,
+    error: str,
+    counted: bool,
+    max_attempts: int,
+) -> str | None:
+    """Nothing was sent (a 5xx, a refused connection, a 429): back to 'pending' until
+    `not_before`, or 'failed' once `max_attempts` counted tries have failed.
+
+    Works on a claimed delivery ('sending') and on one that failed before its claim
+    ('pending'). A try that is not `counted` (made during an outage, or a 429) leaves
+    the count as it was. Returns the new state, or None if the delivery was not ours.
+    """
+    row = db.execute(
+        """
+        UPDATE deliveries SET
+            attempts = attempts + (state = 'pending') - (NOT :counted),
+            state = CASE WHEN :counted AND attempts + (state = 'pending') >= :max
+                         THEN 'failed' ELSE 'pending' END,
+            not_before = :not_before, error = :error, updated_at = :now
+        WHERE id = :id AND state IN ('pending', 'sending')
+        RETURNING state
+        """,
+        {
+            "counted": counted,
+            "max": max_attempts,
+            "not_before": not_before,
+            "error": error[:200],
+            "now": now_text(),
+            "id": delivery_id,
+        },
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def cancel_pending(db: Database, prompt_id: int) -> int:
+    """A send an organiser stopped: its pending deliveries become 'cancelled'. Those in
+    flight finish as they would."""
+    cursor = db.execute(
+        """
+        UPDATE deliveries SET state = 'cancelled', error = 'stopped by an organiser',
+            not_before = NULL, updated_at = ?
+        WHERE prompt_id = ? AND state = 'pending'
+        """,
+        [now_text(), prompt_id],
+    )
+    return cursor.rowcount
 
 
 def record_results(db: Database, results: list[tuple[int, str, str | None]]) -> None:
@@ -328,7 +418,8 @@ def finished_since(db: Database, prompt_id: int, since: str) -> int:
     cursor = db.execute(
         """
         SELECT count(*) FROM deliveries
-        WHERE prompt_id = ? AND state IN ('sent', 'gone', 'failed', 'unknown') AND updated_at >= ?
+        WHERE prompt_id = ? AND state IN ('sent', 'gone', 'failed', 'unknown')
+          AND updated_at >= ?
         """,
         [prompt_id, since],
     )

@@ -390,6 +390,63 @@ def privacy(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations(name="0005_reliable_sends")
+def reliable_sends(db: Database) -> None:
+    """Deliveries that wait to be retried, and sends an organiser stopped.
+
+    A delivery is 'sending' only while its request is out: one that failed in a way
+    that is safe to retry goes back to 'pending' with `not_before`, the earliest time
+    it may be tried again. An organiser can stop a running send: its pending
+    deliveries become 'cancelled'.
+
+    SQLite can't change a CHECK constraint in place, so the table is rebuilt (the
+    documented twelve steps, in this migration's transaction) and its indexes and
+    triggers are made again from their own stored SQL.
+    """
+    kept = [
+        sql
+        for (sql,) in db.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'deliveries'"
+            " AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name"
+        ).fetchall()
+    ]
+    db.execute(
+        """
+        CREATE TABLE deliveries_rebuilt (
+            id INTEGER PRIMARY KEY,
+            prompt_id INTEGER NOT NULL REFERENCES prompts(id),
+            supporter_id INTEGER REFERENCES supporters(id) ON DELETE SET NULL,
+            supporter_key TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            source TEXT,
+            state TEXT NOT NULL CHECK (state IN
+                ('pending', 'sending', 'sent', 'gone', 'failed', 'unknown', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT,
+            not_before TEXT,
+            UNIQUE (prompt_id, supporter_key)
+        )
+        """
+    )
+    columns = (
+        "id, prompt_id, supporter_id, supporter_key, platform, source, state, attempts,"
+        " error, created_at, updated_at, sent_at"
+    )
+    db.execute(f"INSERT INTO deliveries_rebuilt ({columns}) SELECT {columns} FROM deliveries")
+    db.execute("DROP TABLE deliveries")
+    db.execute("ALTER TABLE deliveries_rebuilt RENAME TO deliveries")
+    for sql in kept:
+        db.execute(sql)
+    # The engine looks for deliveries to try again without walking the whole send.
+    db.execute(
+        "CREATE INDEX deliveries_to_retry ON deliveries (prompt_id, platform, id)"
+        " WHERE state = 'pending' AND not_before IS NOT NULL"
+    )
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names of those applied."""
     pending = [migration.name for migration in migrations.pending(db)]

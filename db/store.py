@@ -5,6 +5,12 @@
 which runs whatever jobs are queued in one transaction (each job in its own
 savepoint, so one failing job does not undo the others) and then commits once.
 Reads run on a small pool of read-only connections.
+
+When the database refuses a write for a reason that passes (a full disk, a lock
+held by another process such as a backup or Datasette), the writer rolls the
+whole batch back and tries it again, waiting longer each time, for up to
+`patience` seconds; then every job in it fails with `StorageError`, logged once
+as one line. Nothing in a failed batch happened, so callers may simply try again.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import queue
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -41,6 +48,32 @@ class DatabaseUnavailable(Exception):
         super().__init__(f"can't open {path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class StorageError(Exception):
+    """The database refused a write for longer than the store's patience (a full disk,
+    locked by another process); nothing of it happened."""
+
+
+_PASSING_FAULTS = frozenset(
+    {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}
+)
+
+
+def is_storage_fault(exc: BaseException) -> bool:
+    """A refusal that can pass with time (full, locked, busy, I/O), not a bug in a query."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _PASSING_FAULTS
+
+
+class _Retry(Exception):
+    """A job hit a storage fault: the whole batch is rolled back and tried again."""
+
+    def __init__(self, fault: sqlite3.OperationalError) -> None:
+        super().__init__(str(fault))
+        self.fault = fault
 
 
 def _private_file(path: Path) -> None:
@@ -123,12 +156,22 @@ def _truncate_wal(db: Database) -> bool:
 class Store:
     """The async face of the database: one batching writer thread and a read pool."""
 
-    def __init__(self, path: Path | str, *, batch_limit: int = 500, readers: int = 2) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        batch_limit: int = 500,
+        readers: int = 2,
+        patience: float = 10.0,
+    ) -> None:
         if str(path) == MEMORY:
             raise ValueError("Store needs a file (readers and the writer share it)")
         self.path = Path(path)
         self.batch_limit = batch_limit
+        self.patience = patience
         self._writer_db = open_database(self.path)
+        # A lock held elsewhere is waited out by SQLite itself, up to the same patience.
+        self._writer_db.execute(f"PRAGMA busy_timeout = {int(patience * 1000)}")
         self._jobs: queue.SimpleQueue[Job | object] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="db-writer", daemon=True)
         self._writer.start()
@@ -215,8 +258,44 @@ class Store:
         except Exception as exc:
             job.future.set_exception(exc)
 
+    def _run_batch(self, db: Database, batch: list[Job]) -> None:
+        """Run and commit the batch; while the database refuses, roll it all back and try
+        again, then fail every job with `StorageError`."""
+        deadline = time.monotonic() + self.patience
+        delay = 0.05
+        while True:
+            try:
+                outcomes = self._try_batch(db, batch)
+            except (_Retry, sqlite3.OperationalError) as exc:
+                fault = exc.fault if isinstance(exc, _Retry) else exc
+                if not is_storage_fault(fault):
+                    log.error("write batch of %d jobs failed to commit: %s", len(batch), fault)
+                    for job in batch:
+                        job.future.set_exception(fault)
+                    return
+                if time.monotonic() + delay > deadline:
+                    log.error(
+                        "database refused a write of %d jobs for %gs (%s): they failed",
+                        len(batch),
+                        self.patience,
+                        fault,
+                    )
+                    error = StorageError(f"the database refused the write: {fault}")
+                    for job in batch:
+                        job.future.set_exception(error)
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            break
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
     @staticmethod
-    def _run_batch(db: Database, batch: list[Job]) -> None:
+    def _try_batch(db: Database, batch: list[Job]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
         try:
             with db.atomic():
@@ -224,18 +303,16 @@ class Store:
                     try:
                         with db.atomic():
                             outcomes.append((True, job.fn(db, *job.args)))
+                    except sqlite3.OperationalError as exc:
+                        if is_storage_fault(exc):
+                            raise _Retry(exc) from exc
+                        outcomes.append((False, exc))
                     except Exception as exc:  # the job's own error goes back to its caller
                         outcomes.append((False, exc))
-        except Exception as exc:  # the commit itself failed: nothing in the batch happened
-            log.exception("write batch of %d jobs failed to commit", len(batch))
-            for job in batch:
-                job.future.set_exception(exc)
-            return
-        for job, (ok, value) in zip(batch, outcomes, strict=True):
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+        finally:
+            if db.conn.in_transaction:  # a fault can leave it open; nothing of it stays
+                db.conn.rollback()
+        return outcomes
 
     def close(self) -> None:
         """Finish queued writes, then close every connection."""

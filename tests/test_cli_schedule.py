@@ -4,14 +4,16 @@ status. Every action is audited; bad input changes nothing."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
 
+from campaigns.schedule import parse_local_time
 from cli import app
+from db.times import to_text
 
 
 @pytest.fixture
@@ -130,3 +132,70 @@ def test_preview_renders_every_platform(runner: CliRunner) -> None:
 def test_status_with_nothing_running(runner: CliRunner) -> None:
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0 and "No send is running." in result.output
+
+
+def test_local_times_use_the_offset_of_their_own_date() -> None:
+    """A time on the other side of a daylight-saving change from today converts with
+    that date's offset, not today's: whichever season the test runs in, one of these
+    dates is in the other."""
+    year = datetime.now(UTC).year + 1
+    cases = [
+        ("Europe/London", f"{year}-07-05 09:00", f"{year}-07-05T08:00:00Z"),  # BST, +1
+        ("Europe/London", f"{year}-12-06 09:00", f"{year}-12-06T09:00:00Z"),  # GMT, +0
+        ("America/New_York", f"{year}-07-05 09:00", f"{year}-07-05T13:00:00Z"),  # EDT, -4
+        ("America/New_York", f"{year}-12-06 09:00", f"{year}-12-06T14:00:00Z"),  # EST, -5
+        ("Australia/Sydney", f"{year}-07-05 09:00", f"{year}-07-04T23:00:00Z"),  # AEST, +10
+        ("Australia/Sydney", f"{year}-12-06 09:00", f"{year}-12-05T22:00:00Z"),  # AEDT, +11
+    ]
+    for zone, at, utc in cases:
+        assert to_text(parse_local_time(at, zone)) == utc, (zone, at)
+
+
+def test_schedule_add_stores_utc_with_the_dates_own_offset(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    year = datetime.now(UTC).year + 1
+    for at in (f"{year}-07-05 09:00", f"{year}-12-06 09:00"):
+        added = runner.invoke(
+            app, ["schedule", "add", "one-step-ahead", "--at", at, "--tz", "Europe/London"]
+        )
+        assert added.exit_code == 0, added.output
+    stored = [row[0] for row in rows(tmp_path, "SELECT scheduled_at FROM prompts ORDER BY id")]
+    assert stored == [f"{year}-07-05T08:00:00Z", f"{year}-12-06T09:00:00Z"]
+
+
+def test_a_source_is_kept_as_its_lowercase_code(runner: CliRunner, tmp_path: Path) -> None:
+    """Deep links carry a code in any case (`/start Leaflet`); it is stored lower-cased,
+    so an audience named `--source Leaflet` finds the supporters counted as `leaflet`."""
+    added = runner.invoke(
+        app, ["schedule", "add", "one-step-ahead", "--at", future(), "--source", "Leaflet"]
+    )
+    assert added.exit_code == 0, added.output
+    sent = runner.invoke(app, ["send", "one-step-ahead", "--now", "--source", "LEAFLET"])
+    assert sent.exit_code == 0, sent.output
+    assert rows(tmp_path, "SELECT source FROM prompts ORDER BY id") == [("leaflet",), ("leaflet",)]
+    bad = runner.invoke(app, ["send", "one-step-ahead", "--now", "--source", "leaf let"])
+    assert bad.exit_code == 2 and "source:" in bad.output
+    assert len(rows(tmp_path, "SELECT id FROM prompts")) == 2
+
+
+def test_status_shows_the_databases_counts(runner: CliRunner, tmp_path: Path) -> None:
+    """Unknown and cancelled as the database holds them, not as a log line counted them."""
+    assert runner.invoke(app, ["send", "one-step-ahead", "--dry-run"]).exit_code == 0
+    with sqlite3.connect(tmp_path / "bot.db") as conn:
+        conn.execute(
+            "INSERT INTO prompts (campaign, ask_id, kind, scheduled_at, timezone, state,"
+            " created_by, created_at) VALUES ('one-step-ahead', 'ai-images', 'manual',"
+            " '2026-01-01T00:00:00Z', 'UTC', 'sending', 'test', '2026-01-01T00:00:00Z')"
+        )
+        states = ["sent"] * 4 + ["unknown"] * 3 + ["cancelled"] * 2 + ["pending"]
+        for n, state in enumerate(states):
+            conn.execute(
+                "INSERT INTO deliveries (prompt_id, supporter_key, platform, state, created_at,"
+                " updated_at) VALUES (1, ?, 'telegram', ?, '2026-01-01T00:00:00Z',"
+                " '2026-01-01T00:00:00Z')",
+                [f"k{n}", state],
+            )
+    shown = runner.invoke(app, ["status", "--no-watch"])
+    assert shown.exit_code == 0, shown.output
+    assert "4 sent, 0 gone, 0 failed, 3 unknown, 2 cancelled, 1 left" in shown.output

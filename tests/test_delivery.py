@@ -21,42 +21,11 @@ from campaigns.delivery import (
 )
 from db import prompts as prompts_db
 from db import supporters as supporters_db
-from db.times import now_text, to_text, utcnow
+from db.times import to_text, utcnow
 from tests.messengers import RecordingMessenger
+from tests.seeding import add_supporters, manual_prompt
 
 FAST = Tuning(workers=4, page=3, backoff_base=0.01, backoff_cap=0.02, flush_every=0.01)
-
-
-def add_supporters(
-    db: Database, /, n: int, platform: str = "telegram", start: int = 0, **fields: str
-) -> list[int]:
-    ids = []
-    for i in range(start, start + n):
-        row = supporters_db.insert(
-            db,
-            platform=platform,
-            address=f"{platform}-{i}",
-            kind="private",
-            status=fields.get("status", "active"),
-            source=fields.get("source"),
-            consent_version="test",
-        )
-        ids.append(row.id)
-    return ids
-
-
-def manual_prompt(db: Database, /, ask: str = "ai-images", **fields: str | None) -> int:
-    return prompts_db.create(
-        db,
-        campaign="one-step-ahead",
-        ask_id=ask,
-        kind="manual",
-        scheduled_at=now_text(),
-        timezone="Europe/London",
-        created_by="test",
-        platform=fields.get("platform"),
-        source=fields.get("source"),
-    ).id
 
 
 def states(db: Database, prompt_id: int) -> dict[str, int]:
@@ -128,7 +97,7 @@ async def test_outcomes_gone_unknown_refused_transient_and_rate_limit(
     messenger.fail("telegram-1", OutcomeUnknown("timed out"))
     messenger.fail("telegram-2", Refused("bad request"))
     messenger.fail("telegram-3", TransientFailure("502"), TransientFailure("502"))
-    messenger.fail("telegram-4", *[TransientFailure("503")] * 5)
+    messenger.fail("telegram-4", *[TransientFailure("503")] * engine.tuning.max_attempts)
     messenger.fail("telegram-5", RateLimited(0.05))
     prompt_id = await core.store.write(manual_prompt)
     await engine.send_prompt(prompt_id)
@@ -140,7 +109,7 @@ async def test_outcomes_gone_unknown_refused_transient_and_rate_limit(
     }
     assert messenger.attempts["telegram-1"] == 1  # unknown is never retried
     assert messenger.attempts["telegram-3"] == 3
-    assert messenger.attempts["telegram-4"] == 5  # gave up at the cap
+    assert messenger.attempts["telegram-4"] == engine.tuning.max_attempts  # gave up at the cap
     gone = await core.store.read(supporters_db.get, "telegram", "telegram-0")
     assert gone is not None and gone.status == "gone"
     # the next prompt leaves the gone supporter out

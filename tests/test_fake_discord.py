@@ -972,3 +972,103 @@ async def test_interactions_need_a_connected_bot(
     with pytest.raises(FakeDiscordError, match="connected"):
         await fake.run_slash_command("ping", user_id=SAM, guild_id=GUILD)
     assert fake.interactions == []
+
+
+# --- outages -------------------------------------------------------------------------
+
+
+async def test_a_rest_outage_answers_every_route_its_5xx_until_it_ends(
+    fake: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    await fake.outage(status=502)
+    assert fake.outage_active
+    for method, path, auth in (
+        ("GET", "/users/@me", "bot"),
+        ("POST", "/users/@me/channels", "bot"),
+        ("GET", "/users/@me", None),  # before the token is even looked at
+        ("GET", "/no/such/route", "bot"),
+    ):
+        status, body, _ = await call(
+            http, fake, method, path, body={"recipient_id": str(SAM)}, auth=auth
+        )
+        assert (status, body) == (502, {"message": "502: Bad Gateway", "code": 0})
+    assert [c.route for c in fake.requests] == [
+        "/users/@me",
+        "/users/@me/channels",
+        "/users/@me",
+        None,
+    ]
+    assert fake.dm_channel_of(SAM) is None  # nothing happened
+    ws = await http.ws_connect(fake.gateway_url + "?v=10&encoding=json")  # the gateway is up
+    assert (await RawGateway(ws, zlib_stream=False).receive())["op"] == 10
+    await ws.close()
+    await fake.end_outage()
+    assert not fake.outage_active
+    assert (await call(http, fake, "GET", "/users/@me"))[0] == 200
+    with pytest.raises(ValueError, match="5xx"):
+        await fake.outage(status=404)
+
+
+async def test_an_outage_for_a_period_ends_by_itself(
+    fake: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    await fake.outage(0.2, status=503)
+    assert (await call(http, fake, "GET", "/users/@me"))[0] == 503
+    await fake.wait_for(lambda: not fake.outage_active, 5)
+    assert (await call(http, fake, "GET", "/users/@me"))[0] == 200
+    await fake.gateway_outage(0.2)
+    assert fake.gateway_down
+    await fake.wait_for(lambda: not fake.gateway_down, 5)
+    ws = await http.ws_connect(fake.gateway_url + "?v=10&encoding=json")
+    await ws.close()
+
+
+async def test_a_refusing_outage_refuses_connections_and_cuts_open_ones(
+    fake: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    assert (await call(http, fake, "GET", "/users/@me"))[0] == 200  # a kept-alive connection
+    fake.latency = 0.5
+    # a POST: aiohttp would try a GET again by itself on a new connection
+    slow = asyncio.create_task(
+        call(http, fake, "POST", "/users/@me/channels", body={"recipient_id": SAM})
+    )
+    await fake.wait_for(lambda: fake.rest.in_flight)
+    await fake.outage(refuse=True)
+    with pytest.raises(aiohttp.ServerDisconnectedError):  # cut while it was out
+        await slow
+    fake.latency = 0.0
+    with pytest.raises(aiohttp.ClientConnectorError):
+        await call(http, fake, "GET", "/users/@me")
+    await fake.end_outage()
+    assert (await call(http, fake, "GET", "/users/@me"))[0] == 200  # the same address
+    await fake.wait_for(lambda: any(c.status == 0 for c in fake.requests))  # the cut one
+
+
+async def test_a_gateway_outage_refuses_connections_and_the_session_resumes_after(
+    fake: FakeDiscord, bot: CampaignTestBot, http: aiohttp.ClientSession
+) -> None:
+    await fake.gateway_outage()
+    assert fake.gateway.ready_sessions() == [] and len(fake.gateway.sessions) == 1
+    with pytest.raises(aiohttp.ClientConnectorError):
+        await http.ws_connect(fake.gateway_url + "?v=10&encoding=json")
+    assert (await call(http, fake, "GET", "/users/@me"))[0] == 200  # REST is up
+    await fake.end_gateway_outage()
+    # discord.py waits (its own backoff, a few seconds at most), then RESUMEs
+    await fake.wait_for(lambda: fake.gateway.resumes == 1, 15)
+    assert len(fake.identifies) == 1
+    record = await fake.run_slash_command("ping", user_id=SAM, guild_id=GUILD)
+    assert (await fake.wait_for_response(record))["data"]["content"] == "pong"
+
+
+async def test_opening_a_dm_can_fail_on_demand(
+    fake: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    fake.fail_next("POST", "/users/@me/channels", status=503, times=2)
+    for _ in range(2):
+        status, body, _ = await call(
+            http, fake, "POST", "/users/@me/channels", body={"recipient_id": str(SAM)}
+        )
+        assert (status, body) == (503, {"message": "503: Service Unavailable", "code": 0})
+    assert fake.dm_channel_of(SAM) is None
+    opened = await call(http, fake, "POST", "/users/@me/channels", body={"recipient_id": SAM})
+    assert opened[0] == 200

@@ -894,6 +894,108 @@ async def test_hangs_time_clients_out(fake: FakeTelegram, bot: telegram.Bot) -> 
     assert [m["text"] for m in fake.sent_to(42)] == ["delivered late"]
 
 
+async def test_an_outage_answers_every_request_until_it_ends(
+    fake: FakeTelegram, bot: telegram.Bot
+) -> None:
+    fake.user_sends(42, 42, "/start")
+    poll = asyncio.create_task(raw(fake, "getUpdates", json={"offset": -1, "timeout": 30}))
+    assert (await poll)[0] == 200  # the update is there: answered at once
+    held = asyncio.create_task(raw(fake, "getUpdates", json={"offset": 10**10, "timeout": 30}))
+    await fake.wait_for(lambda: fake.in_flight("getUpdates"))
+    fake.outage(status=500)
+    assert await held == (500, refusal(500, "Internal Server Error"))  # the held poll ends too
+    for method in ("getMe", "getUpdates", "sendMessage"):
+        assert (await raw(fake, method, json={"chat_id": 42, "text": "x"}))[0] == 500
+    assert (await raw(fake, "getMe", token="999:nope"))[0] == 500  # before any token check
+    assert all(m.get("text") != "x" for m in fake.sent_to(42))  # nothing took effect
+    fake.end_outage()
+    assert (await bot.get_me()).username == "campaign_test_bot"
+    assert fake.fault_counts["outage"] == 5
+
+    fake.outage(0.3, status=502)  # Telegram's gateway: nginx's page; ends by itself
+    with pytest.raises(NetworkError):
+        await bot.get_me()
+    await asyncio.sleep(0.4)
+    assert not fake.in_outage
+    assert (await bot.get_me()).username == "campaign_test_bot"
+    with pytest.raises(ValueError, match="5xx"):
+        fake.outage(status=429)
+
+
+async def test_an_outage_without_connections_refuses_and_drops(fake: FakeTelegram) -> None:
+    url = f"{fake.base_url}{fake.token}/getMe"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url) as answer:  # a connection kept open
+            assert answer.status == 200
+        fake.outage(status=0)
+        await fake.settled()
+        with pytest.raises(aiohttp.ServerDisconnectedError):  # the open one: dropped
+            async with session.post(url) as answer:
+                pass
+        with pytest.raises(aiohttp.ClientConnectorError):  # a new one: refused
+            async with session.post(url) as answer:
+                pass
+        assert fake.calls("getMe")[-1].dropped and fake.calls("getMe")[-1].status == 0
+        fake.end_outage()
+        await fake.settled()
+        async with session.post(url) as answer:
+            assert answer.status == 200
+
+
+async def test_unimplemented_methods_answer_as_an_emulator_would(
+    fake: FakeTelegram, bot: telegram.Bot
+) -> None:
+    fake.unimplemented("setMyCommands")  # as api.telegram.org answers a method it lacks
+    assert await raw(fake, "setMyCommands", json={}) == (404, refusal(404, "Not Found"))
+    fake.unimplemented("setMyCommands", status=500)
+    with pytest.raises(NetworkError):
+        await bot.set_my_commands([("start", "Start")])
+    assert fake.commands == {} and fake.fault_counts["unimplemented"] == 2
+    fake.restore_method("setMyCommands")
+    assert await bot.set_my_commands([("start", "Start")])
+    assert (await bot.get_me()).username == "campaign_test_bot"  # other methods never changed
+
+
+async def test_random_faults_are_reproducible_and_dropped_ones_arrived(
+    fake: FakeTelegram, bot: telegram.Bot
+) -> None:
+    async def outcomes(seed: int) -> list[str]:
+        fake.random_faults(rate_500=0.2, rate_502=0.2, rate_drop_after=0.2, seed=seed)
+        seen = []
+        for n in range(40):
+            try:
+                await bot.send_message(42, f"ask {seed} {n}")
+                seen.append("ok")
+            except NetworkError as exc:  # 500, the 502 page, or no answer at all
+                seen.append(type(exc).__name__ + str(exc)[:14])
+        fake.random_faults()
+        return seen
+
+    first, again = await outcomes(1), await outcomes(1)
+    assert first == again and len(set(first)) == 4  # each kind, and the same sequence
+    counts = fake.fault_counts
+    delivered = fake.arrivals("ask 1 ")[42]
+    assert delivered == 2 * (first.count("ok") + counts["drop_after"] // 2)
+    dropped = [c for c in fake.calls("sendMessage") if c.dropped]
+    assert len(dropped) == counts["drop_after"] and all(c.status == 200 for c in dropped)
+    assert counts["500"] + counts["502"] == 2 * (40 - first.count("ok")) - counts["drop_after"]
+    assert not [c for c in fake.rejected if c.dropped]  # delivered, so not refused
+    await bot.send_message(42, "faults off")
+    assert fake.sent_to(42)[-1]["text"] == "faults off"
+
+
+async def test_in_flight_requests_can_be_counted_at_any_moment(fake: FakeTelegram) -> None:
+    fake.hang_next("sendMessage", 0.5)
+    sending = asyncio.create_task(raw(fake, "sendMessage", json={"chat_id": 42, "text": "hi"}))
+    (call,) = await fake.wait_for(lambda: fake.in_flight("sendMessage"))
+    moment = time.monotonic()
+    await sending
+    assert fake.in_flight("sendMessage") == []
+    assert fake.in_flight_at(moment, "sendMessage") == [call]
+    assert call.answered_at is not None and fake.in_flight_at(call.answered_at + 0.01) == []
+    assert fake.arrivals("hi") == {42: 1}
+
+
 async def test_latency_delays_every_answer() -> None:
     async with FakeTelegram(latency=0.05) as fake:
         started = time.monotonic()

@@ -2,15 +2,20 @@
 holds a token or the secret: `campaignbot` runs as a real subprocess, against the fake
 Telegram and Discord servers where a platform is involved.
 
+Only a definite refusal (a refused token) stops an adapter, and `run` stops only when
+no adapter can chat: an unreachable platform is retried while the rest serves.
+
 The tokens here are synthetic, shaped like real ones so that a leak would be seen.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +27,7 @@ from tests.cli_run import (
     DISCORD_TOKEN,
     SECRET,
     TELEGRAM_TOKEN,
+    RunningBot,
     assert_one_clean_line,
     base_env,
     closed_port,
@@ -42,16 +48,123 @@ async def test_a_rejected_telegram_token_is_one_line_without_the_token(tmp_path:
     assert_one_clean_line(output, "TELEGRAM_BOT_TOKEN")
 
 
-async def test_a_typo_in_the_telegram_address_is_one_line_without_the_token(
-    tmp_path: Path,
-) -> None:
+def assert_clean(output: str) -> None:
+    """No traceback, no token, no secret anywhere in the output."""
+    assert "Traceback" not in output, output
+    for secret in (TELEGRAM_TOKEN, DISCORD_TOKEN, SECRET, TELEGRAM_TOKEN.split(":")[1]):
+        assert secret not in output, output
+
+
+def lines_with(output: str, *words: str) -> list[str]:
+    return [line for line in output.splitlines() if all(w in line for w in words)]
+
+
+def error_lines(output: str) -> list[str]:
+    """The lines `campaignbot` ends with when it stops on an error."""
+    return [line for line in output.splitlines() if line.startswith("error:")]
+
+
+@pytest.mark.timeout(120)
+async def test_an_unreachable_telegram_api_leaves_the_rest_running(tmp_path: Path) -> None:
     env = base_env(tmp_path) | {
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
         "TELEGRAM_API_URL": f"http://127.0.0.1:{closed_port()}/bot",
     }
-    code, output = await run(env, "run")
+    async with RunningBot(env, tmp_path / "bot.log") as bot:
+        assert await bot.healthz() == 200  # the dashboard serves while Telegram is retried
+        await bot.wait_for_output("WARNING bots.telegram")
+        warning = lines_with(bot.output(), "WARNING bots.telegram")[0]
+        assert "TELEGRAM_API_URL" in warning or "127.0.0.1" in warning, warning
+        await asyncio.sleep(3)  # a few more tries: still up, still serving
+        assert bot.running and await bot.healthz() == 200
+        started = time.monotonic()
+        assert await bot.stop() == 0  # quick and clean while still retrying
+        assert time.monotonic() - started < 10
+        output = bot.output()
+    assert_clean(output)
+    assert not lines_with(output, "ERROR") and not error_lines(output), output
+
+
+@pytest.mark.timeout(120)
+async def test_a_refused_telegram_token_beside_a_working_discord_keeps_running(
+    tmp_path: Path,
+) -> None:
+    async with FakeTelegram() as telegram:  # it accepts only its own token
+        discord = FakeDiscord()
+        await discord.start()
+        try:
+            env = base_env(tmp_path) | {
+                "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+                "TELEGRAM_API_URL": telegram.base_url,
+                "DISCORD_BOT_TOKEN": discord.token,
+                "DISCORD_API_URL": discord.api_url,
+                "DISCORD_GATEWAY_URL": discord.gateway_url,
+            }
+            async with RunningBot(env, tmp_path / "bot.log") as bot:
+                await discord.wait_until_connected()
+                await bot.wait_for_output("TELEGRAM_BOT_TOKEN")
+                assert bot.running and await bot.healthz() == 200
+                assert await bot.stop() == 0
+                output = bot.output()
+        finally:
+            await discord.stop()
+    assert len(lines_with(output, "ERROR", "TELEGRAM_BOT_TOKEN")) == 1, output
+    assert not error_lines(output), output  # it didn't stop
+    assert_clean(output.replace(discord.token, "<the fake's own token>"))
+
+
+@pytest.mark.timeout(120)
+async def test_a_refused_discord_token_beside_a_working_telegram_keeps_running(
+    tmp_path: Path,
+) -> None:
+    async with FakeTelegram() as telegram:
+        discord = FakeDiscord()  # it accepts only its own token
+        await discord.start()
+        try:
+            env = base_env(tmp_path) | {
+                "TELEGRAM_BOT_TOKEN": telegram.token,
+                "TELEGRAM_API_URL": telegram.base_url,
+                "DISCORD_BOT_TOKEN": DISCORD_TOKEN,
+                "DISCORD_API_URL": discord.api_url,
+                "DISCORD_GATEWAY_URL": discord.gateway_url,
+            }
+            async with RunningBot(env, tmp_path / "bot.log") as bot:
+                await bot.wait_for_output("DISCORD_BOT_TOKEN")
+                await telegram.wait_for(
+                    lambda: any(call.method == "getUpdates" for call in telegram.requests),
+                    timeout=30,
+                )
+                assert bot.running and await bot.healthz() == 200
+                assert await bot.stop() == 0
+                output = bot.output()
+        finally:
+            await discord.stop()
+    assert len(lines_with(output, "ERROR", "DISCORD_BOT_TOKEN")) == 1, output
+    assert not error_lines(output), output
+
+
+@pytest.mark.timeout(120)
+async def test_both_tokens_refused_stops_with_a_line_for_each(tmp_path: Path) -> None:
+    async with FakeTelegram() as telegram:
+        discord = FakeDiscord()
+        await discord.start()
+        try:
+            env = base_env(tmp_path) | {
+                "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+                "TELEGRAM_API_URL": telegram.base_url,
+                "DISCORD_BOT_TOKEN": DISCORD_TOKEN,
+                "DISCORD_API_URL": discord.api_url,
+                "DISCORD_GATEWAY_URL": discord.gateway_url,
+            }
+            code, output = await run(env, "run")
+        finally:
+            await discord.stop()
     assert code != 0
-    assert_one_clean_line(output, "TELEGRAM_API_URL")
+    errors = error_lines(output)
+    assert len(errors) == 2, output
+    assert any("TELEGRAM_BOT_TOKEN" in line for line in errors), output
+    assert any("DISCORD_BOT_TOKEN" in line for line in errors), output
+    assert_clean(output)
 
 
 async def test_a_rejected_discord_token_is_one_line_without_the_token(tmp_path: Path) -> None:

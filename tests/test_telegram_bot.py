@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from bots.telegram.bot import TelegramBot
 from campaigns import wording
 from campaigns.core import Core
-from campaigns.delivery import DeliveryEngine, Tuning
+from campaigns.delivery import DeliveryEngine, RateLimited, Tuning
 from campaigns.model import ChatKind, Message
 from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
 from db import supporters as supporters_db
@@ -289,16 +289,25 @@ async def test_organisers_preview_and_send_now_with_confirmation(
         await bot.offline()
 
 
-async def test_a_429_is_honoured_with_the_rate_limiter(core: Core, fake: FakeTelegram) -> None:
+async def test_a_429_is_waited_out_by_a_reply_and_handed_to_the_engine_by_a_send(
+    core: Core, fake: FakeTelegram
+) -> None:
     bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=True)
     await bot.online()
     try:
         fake.fail_next("sendMessage", status=429, retry_after=1)
         started = time.monotonic()
-        await bot.send(str(SAM), ChatKind.PRIVATE, Message(text="hello"))
+        await bot.reply(SAM, Message(text="hello"))
         assert time.monotonic() - started >= 1.0
         assert fake.sent_to(SAM)[-1]["text"] == "hello"
         assert fake.too_many_requests == 1 and fake.limiter.early_retries == 0
+        # the engine's send makes one request: the 429 goes back to the engine at once
+        fake.fail_next("sendMessage", status=429, retry_after=2)
+        with pytest.raises(RateLimited) as raised:
+            await bot.send(str(SAM), ChatKind.PRIVATE, Message(text="again"))
+        assert raised.value.retry_after == 2
+        assert fake.sent_to(SAM)[-1]["text"] == "hello"
+        assert fake.too_many_requests == 2
     finally:
         await bot.offline()
 

@@ -94,7 +94,9 @@ async def test_a_429_storm_is_waited_out_and_everyone_gets_it_once(
 async def test_5xx_answers_are_retried(core: Core, fake: FakeTelegram) -> None:
     fake.fail_with_5xx("sendMessage", times=3, status=502)  # nginx's HTML page, as on Telegram
     assert await run_send(core, fake, 10, max_rate=200) == {"sent": 10}
-    assert set(received(fake).values()) == {1}
+    # what arrived in each chat, not what the bot was answered: a 5xx taken for a
+    # success would leave a supporter out here while the states above still say "sent"
+    assert fake.arrivals(MARK) == Counter({FIRST + i: 1 for i in range(10)})
 
 
 async def test_a_timeout_after_the_request_left_is_unknown_and_never_resent(

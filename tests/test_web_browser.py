@@ -440,8 +440,15 @@ def test_live_progress_updates_without_a_reload(
             " (SELECT id FROM deliveries WHERE prompt_id = ? LIMIT 7)",
             [now_text(), prompt_id, prompt_id],
         )
+        db.execute(
+            "UPDATE deliveries SET state = 'cancelled', updated_at = ? WHERE prompt_id = ?"
+            " AND id IN (SELECT id FROM deliveries WHERE prompt_id = ? AND state = 'pending'"
+            " LIMIT 1)",
+            [now_text(), prompt_id, prompt_id],
+        )
     expect(row.locator("td").nth(1)).to_have_text("7", timeout=8000)  # sent
-    expect(row.locator("td").nth(5)).to_have_text("3")  # left
+    expect(row.locator("td").nth(5)).to_have_text("1")  # cancelled
+    expect(row.locator("td").nth(6)).to_have_text("2")  # left
     assert page.evaluate("window.stillTheSamePage") is True
     with db.atomic():
         db.execute("UPDATE prompts SET state = 'sent' WHERE id = ?", [prompt_id])

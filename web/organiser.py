@@ -1,6 +1,6 @@
 """Organiser pages: schedule a prompt (with a preview of what supporters will
-see, and a test send to one's own chat), list and cancel prompts, watch sends,
-read the audit.
+see, and a test send to one's own chat), list and cancel prompts, watch and stop
+sends, read the audit.
 
 Changes go through `campaigns.schedule`, as the CLI's do, and are audited as
 `web:<account>`. A bad request gets its message next to the field and changes
@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 from campaigns import schedule
 from campaigns.delivery import DeliveryError, RecipientGone, running_progress
 from campaigns.model import ChatKind, Message
+from campaigns.organising import stopped_text
 from campaigns.supporters import clean_source
 from db import audit as audit_db
 from db import catalog as catalog_db
@@ -241,6 +242,19 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         running = await store.read(running_progress)
         return dash.render(request, "sends.html", {"running": running})
 
+    @organiser_only
+    async def stop_send(request: Request) -> Response:
+        """Stop a running send: what has not gone out is cancelled (audited)."""
+        prompt_id = int(request.path_params["prompt_id"])
+        if prompt_id > MAX_ID:
+            raise HTTPException(404)
+        stopped = await store.write(schedule.stop, prompt_id, actor(request))
+        if stopped is None:
+            flash(request, f"Prompt {prompt_id} had already finished or been stopped.", "error")
+        else:
+            flash(request, stopped_text(stopped))
+        return RedirectResponse("/sends", status_code=303)
+
     async def progress_json(request: Request) -> Response:
         running = await store.read(running_progress)
         return JSONResponse(
@@ -282,6 +296,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         Route("/prompts/new", submit, methods=["POST"]),
         Route("/prompts/{prompt_id:int}/cancel", cancel, methods=["POST"]),
         Route("/sends", sends, methods=["GET"]),
+        Route("/sends/{prompt_id:int}/stop", stop_send, methods=["POST"]),
         Route("/sends/progress.json", progress_json, methods=["GET"]),
         Route("/audit", audit, methods=["GET"]),
         Route("/audit.csv", audit_csv, methods=["GET"]),

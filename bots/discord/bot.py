@@ -20,33 +20,22 @@ import re
 import time
 from typing import Any
 
-import aiohttp
 import discord
 import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
+from bots.discord import connection
+from bots.discord.commands import keep_syncing, sync_commands
 from bots.discord.render import NO_MENTIONS, parts
 from bots.discord.screening import WRITTEN, AnswerGate, carries_media
-from bots.discord.startup import (
-    LIBRARY_LOG,
-    REFUSED_LOGIN,
-    FirstConnectFilter,
-    gateway_stopped,
-    login_refused,
-    unreachable,
-)
+from bots.discord.sending import dm_trouble, send_trouble
+from bots.discord.startup import gateway_stopped
 from campaigns import wording
+from campaigns.backoff import Backoff
 from campaigns.buttons import PREFIX, Verb
 from campaigns.core import Core
-from campaigns.delivery import (
-    OutcomeUnknown,
-    RateLimited,
-    RecipientGone,
-    Refused,
-    StartupFailure,
-    TransientFailure,
-)
+from campaigns.delivery import StartupFailure
 from campaigns.model import ChatKind, Message, Origin, PressResult
 from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
 from campaigns.pacing import Pacer
@@ -56,7 +45,6 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 # Discord allows 50 requests a second per bot; keep well inside it, evenly spaced.
 REQUEST_RATE = 48.0
-GONE_CODES = {50007, 10013, 10003, 50001}  # can't DM user, unknown user/channel, no access
 BUTTON_ID = re.compile(
     rf"{PREFIX}:(?P<verb>[a-z-]{{1,12}}):(?P<arg>[A-Za-z0-9_-]{{1,32}}):[A-Za-z0-9_-]{{16}}"
 )
@@ -82,7 +70,12 @@ class CoreButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BUTTON
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         client = interaction.client
         assert isinstance(client, DiscordBot)
-        await client.on_button(interaction, self.item.custom_id or "")
+        try:
+            await client.on_button(interaction, self.item.custom_id or "")
+        except Exception as exc:
+            if not connection.is_outage(exc):
+                raise  # discord.py logs it with its traceback
+            log.warning("discord: couldn't answer a button: %s", connection.outage_line(exc))
 
 
 def origin_for_command(interaction: discord.Interaction[Any]) -> Origin:
@@ -116,6 +109,8 @@ class DiscordBot(discord.Client):
         api_url: str | None = None,
         gateway_url: str | None = None,
         guild_ready_timeout: float = 2.0,
+        retry_first: float = 1.0,
+        retry_cap: float = 60.0,
     ) -> None:
         super().__init__(
             # DMs only, and no privileged intent: servers' messages never reach the bot
@@ -135,10 +130,15 @@ class DiscordBot(discord.Client):
         # opening a DM channel (a first DM costs two requests) takes another.
         self.pacer = Pacer(request_rate) if request_rate else None
         self._dm_channels: dict[str, int] = {}
+        # Logging in, the gateway and the command sync retry with this backoff (seconds).
+        self.retry_first, self.retry_cap = retry_first, retry_cap
+        self.settled = False  # READY or RESUMED on the current gateway connection
+        self._gateway_backoff = Backoff(retry_first, retry_cap)
         self._runner: asyncio.Task[None] | None = None
+        self._syncing: asyncio.Task[None] | None = None
         # discord.py reads both addresses from class attributes: set them for this
         # process while the bot runs, and put them back when it stops.
-        self._api_url, self._gateway_url = api_url, gateway_url
+        self.api_url, self.gateway_url = api_url, gateway_url
         self._saved_addresses = (discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
         if api_url:
             discord.http.Route.BASE = api_url.rstrip("/")
@@ -149,76 +149,72 @@ class DiscordBot(discord.Client):
         install(self)
 
     async def setup_hook(self) -> None:
+        """After the first login: persistent buttons, and the slash commands. Failing to
+        sync those never stops the bot: it tries again in the background."""
         self.add_dynamic_items(CoreButton)
-        await self.tree.sync()
         if self.organiser_guild is None:
             log.info(
                 "discord: no organiser commands: set discord_organiser_guild "
                 "(CAMPAIGNBOT_DISCORD_ORGANISER_GUILD) to the charity's server id"
             )
-            return
-        try:
-            await self.tree.sync(guild=discord.Object(self.organiser_guild))
-        except discord.HTTPException as exc:
-            log.warning(
-                "discord: can't add the organiser commands to server %s "
-                "(discord_organiser_guild): %s %s; is the bot in that server?",
-                self.organiser_guild,
-                exc.status,
-                exc.code,
-            )
+        if not await sync_commands(self):
+            self._syncing = asyncio.create_task(keep_syncing(self), name="discord-commands")
+
+    async def on_ready(self) -> None:
+        self.settled = True
+        self._gateway_backoff.reset()
+
+    async def on_resumed(self) -> None:
+        self.settled = True
+        self._gateway_backoff.reset()
 
     # --- running -----------------------------------------------------------
 
     async def online(self) -> None:
         """Log in, connect and wait until ready (runs in the current event loop).
 
-        Raises `StartupFailure` with one line naming the setting to check; never the
-        token, never a traceback. Once ready, discord.py reconnects on its own."""
+        Network errors, timeouts and 5xx are retried for as long as it takes, one
+        warning line each (`bots.discord.connection`); cancel it to give up. Only a
+        definite refusal (the token, the intents) raises `StartupFailure`, one line
+        naming the setting to check; never the token, never a traceback. Once ready,
+        the bot stays connected on its own, through outages, until `offline`."""
         try:
-            await self.login(self.token)
-        except discord.LoginFailure:
-            raise StartupFailure(REFUSED_LOGIN) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise StartupFailure(unreachable("DISCORD_API_URL", self._api_url, exc)) from None
-        except discord.HTTPException as exc:
-            raise StartupFailure(login_refused(exc, self._api_url)) from None
-        # Listen for a dropped connection before the gateway task starts, so none is missed.
-        dropped = asyncio.ensure_future(self.wait_for("disconnect"))
-        self._runner = asyncio.create_task(self.connect(reconnect=True), name="discord-gateway")
-        ready = asyncio.ensure_future(self.wait_until_ready())
-        quiet = FirstConnectFilter(self)
-        LIBRARY_LOG.addFilter(quiet)
-        try:
-            while True:
-                await asyncio.wait(
-                    {self._runner, ready, dropped}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if ready.done():
-                    break
-                if self._runner.done():
-                    raise StartupFailure(gateway_stopped(self._runner, self._gateway_url)) from None
-                if self.ws is None:
-                    # Not one connection yet: discord.py would retry for ever (and 2.7
-                    # trips over its own missing socket when it does). Stop here instead.
-                    self._runner.cancel()
-                    await asyncio.gather(self._runner, return_exceptions=True)
-                    raise StartupFailure(
-                        unreachable("DISCORD_GATEWAY_URL", self._gateway_url)
-                    ) from None
-                # connected once, then dropped before READY: discord.py resumes; wait on
-                dropped = asyncio.ensure_future(self.wait_for("disconnect"))
-        finally:
-            LIBRARY_LOG.removeFilter(quiet)
-            ready.cancel()
-            dropped.cancel()
+            await connection.log_in(self, Backoff(self.retry_first, self.retry_cap))
+            self._runner = asyncio.create_task(
+                connection.stay_connected(self, self._gateway_backoff), name="discord-gateway"
+            )
+            ready = asyncio.ensure_future(self.wait_until_ready())
+            try:
+                await asyncio.wait({self._runner, ready}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                ready.cancel()
+            if self._runner.done():
+                raise StartupFailure(gateway_stopped(self._runner, self.gateway_url)) from None
+        except asyncio.CancelledError:
+            await self._stop_tasks()
+            await self.close()
+            raise
+        self._runner.add_done_callback(self._gateway_ended)
         log.info("discord: connected as %s", self.user)
 
+    def _gateway_ended(self, runner: asyncio.Task[None]) -> None:
+        """After ready, the gateway loop ends only when the bot closes, or when Discord
+        refuses it for good (the token was reset): say so, in one line."""
+        if not runner.cancelled() and runner.exception() is not None:
+            log.error("discord: stopped: %s", gateway_stopped(runner, self.gateway_url))
+
+    async def _stop_tasks(self) -> None:
+        for task in (self._syncing, self._runner):
+            if task is not None and not task.done():
+                task.cancel()
+        tasks = [task for task in (self._syncing, self._runner) if task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def offline(self) -> None:
-        """Disconnect, and give discord.py its default addresses back."""
+        """Disconnect, and give discord.py its default addresses back. Safe at any time,
+        also after `online` failed or was cancelled."""
         await self.close()
-        if self._runner is not None:
-            await asyncio.gather(self._runner, return_exceptions=True)
+        await self._stop_tasks()
         discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved_addresses
 
     # --- interactions ------------------------------------------------------
@@ -316,7 +312,12 @@ class DiscordBot(discord.Client):
     async def on_app_command_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:
-        """Log what failed (never what anyone typed) and apologise."""
+        """Log what failed (never what anyone typed) and apologise. Discord failing
+        (an outage) is one line; a bug of ours gets its traceback."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if connection.is_outage(cause):
+            log.warning("discord: couldn't answer a command: %s", connection.outage_line(cause))
+            return  # the apology would fail the same way
         log.error("discord: command failed: %r", error, exc_info=error)
         if not interaction.response.is_done():
             await interaction.response.send_message(wording.SORRY, ephemeral=True)
@@ -334,39 +335,29 @@ class DiscordBot(discord.Client):
         return channel_id
 
     async def prepare(self, address: str, kind: ChatKind) -> None:
-        """Open the DM channel before the send (a request of its own, at its own slot)."""
+        """Open the DM channel before the send (a request of its own, at its own slot).
+        Raises `RecipientGone`, `RateLimited` or `TransientFailure`, nothing raw."""
         if kind is ChatKind.PRIVATE and address not in self._dm_channels:
-            try:
-                await self._dm_channel(address)
-            except discord.HTTPException as exc:
-                if exc.status in (403, 404) or exc.code in GONE_CODES:
-                    raise RecipientGone(f"{exc.code}: {exc.text}") from exc
-                raise TransientFailure(f"{exc.status} {exc.code}: {exc.text}") from exc
+            await self._open_dm(address)
+
+    async def _open_dm(self, address: str) -> int:
+        try:
+            return await self._dm_channel(address)
+        except Exception as exc:
+            trouble = dm_trouble(exc)
+            if trouble is None:
+                raise
+            raise trouble from exc
 
     async def send(self, address: str, kind: ChatKind, message: Message) -> None:
         """The engine's messenger (which has taken a slot of the pace for the message):
-        a DM to a person, or a post in a server channel."""
+        a DM to a person, or a post in a server channel. Raises only the engine's
+        `DeliveryError`s (`bots.discord.sending` says which means what)."""
+        channel_id = await self._open_dm(address) if kind is ChatKind.PRIVATE else int(address)
         try:
-            channel_id = (
-                await self._dm_channel(address) if kind is ChatKind.PRIVATE else int(address)
-            )
-            channel = self.get_partial_messageable(channel_id)
-            await channel.send(**parts(message))
-        except discord.Forbidden as exc:
-            raise RecipientGone(f"{exc.code}: {exc.text}") from exc
-        except discord.NotFound as exc:
-            raise RecipientGone(f"{exc.code}: {exc.text}") from exc
-        except discord.DiscordServerError as exc:
-            raise TransientFailure(f"{exc.status}: {exc.text}") from exc
-        except discord.RateLimited as exc:
-            raise RateLimited(exc.retry_after) from exc
-        except discord.HTTPException as exc:
-            if exc.status == 429:
-                raise RateLimited(1.0) from exc
-            if exc.code in GONE_CODES:
-                raise RecipientGone(f"{exc.code}: {exc.text}") from exc
-            raise Refused(f"{exc.status} {exc.code}: {exc.text}") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise TransientFailure("could not connect") from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise OutcomeUnknown(exc.__class__.__name__) from exc
+            await self.get_partial_messageable(channel_id).send(**parts(message))
+        except Exception as exc:
+            trouble = send_trouble(exc)
+            if trouble is None:
+                raise
+            raise trouble from exc

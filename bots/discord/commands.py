@@ -4,18 +4,23 @@ for organisers, registered in the charity's own server only."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
+from bots.discord.connection import NETWORK_ERRORS, seconds
 from bots.discord.render import parts
 from campaigns import wording
+from campaigns.backoff import Backoff
 from campaigns.model import ChatKind, Message, Origin
 
 if TYPE_CHECKING:
     from bots.discord.bot import DiscordBot
 
+log = logging.getLogger(__name__)
 Interaction = discord.Interaction[Any]
 
 
@@ -132,7 +137,7 @@ def install(bot: DiscordBot) -> None:
 
 
 def organiser_group() -> app_commands.Group:
-    """`/campaign preview|sendnow|status|stats`, each checked again when it runs."""
+    """`/campaign preview|sendnow|stopsend|status|stats`, each checked again when it runs."""
     campaign = app_commands.Group(
         name="campaign", description="Organisers: preview, send and follow the weekly ask"
     )
@@ -152,6 +157,13 @@ def organiser_group() -> app_commands.Group:
             interaction, "sendnow", tuple(x for x in (campaign, ask) if x)
         )
 
+    @campaign.command(
+        name="stopsend", description="Organisers: stop a running send (asks to confirm)"
+    )
+    @app_commands.describe(prompt="The send's prompt number (see /campaign status)")
+    async def stopsend(interaction: Interaction, prompt: app_commands.Range[int, 1]) -> None:
+        await _bot(interaction).organiser(interaction, "stopsend", (str(prompt),))
+
     @campaign.command(name="status", description="Organisers: progress of the current send")
     async def status(interaction: Interaction) -> None:
         await _bot(interaction).organiser(interaction, "status")
@@ -161,3 +173,53 @@ def organiser_group() -> app_commands.Group:
         await _bot(interaction).organiser(interaction, "stats")
 
     return campaign
+
+
+async def sync_commands(bot: DiscordBot) -> bool:
+    """Register the commands with Discord: everyone's, then the organisers' in the
+    charity's server. False when Discord could not be reached (worth another try)."""
+    try:
+        await bot.tree.sync()
+    except discord.HTTPException as exc:
+        if exc.status >= 500 or exc.status == 429:
+            return False
+        log.warning("discord: Discord refused the slash commands: %s %s", exc.status, exc.code)
+        return True
+    except NETWORK_ERRORS:
+        return False
+    if bot.organiser_guild is None:
+        return True
+    try:
+        await bot.tree.sync(guild=discord.Object(bot.organiser_guild))
+    except discord.HTTPException as exc:
+        if exc.status >= 500 or exc.status == 429:
+            return False
+        log.warning(
+            "discord: can't add the organiser commands to server %s "
+            "(discord_organiser_guild): %s %s; is the bot in that server?",
+            bot.organiser_guild,
+            exc.status,
+            exc.code,
+        )
+    except NETWORK_ERRORS:
+        return False
+    return True
+
+
+async def keep_syncing(bot: DiscordBot) -> None:
+    """The commands could not be synced at start-up: the bot runs without (Discord
+    keeps the commands it had), and this tries again, with backoff, until it works.
+    One line when it fails, one when it works."""
+    backoff = Backoff(bot.retry_first, bot.retry_cap)
+    delay = backoff.next()
+    log.warning(
+        "discord: can't sync the slash commands now (Discord is unreachable or failing); "
+        "trying again in %s, in the background",
+        seconds(delay),
+    )
+    while True:
+        await asyncio.sleep(delay)
+        if await sync_commands(bot):
+            log.info("discord: slash commands synced")
+            return
+        delay = backoff.next()

@@ -1,6 +1,12 @@
 """The Telegram adapter: PTB's `Application` turns updates into core calls, and the
 core's messages into Bot API calls. It is also the delivery engine's messenger.
 
+It comes online on its own and keeps trying while the Bot API can't be reached (the
+rest of the process runs meanwhile); only a refused token or an address that is not
+the Bot API stops it. The command menus are cosmetic: if setting them fails, they are
+set later. Polling rides out an outage (PTB retries getUpdates; `retry.py` keeps the
+log to a line or two), and a send always ends in one of the engine's DeliveryErrors.
+
 Nothing a supporter types is logged or stored: only a command's name and its few
 arguments go to the core. In a private chat the bot reads plain text only (see
 `screening.py`): anything else, and any edit that turns a message into something else,
@@ -40,7 +46,6 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -49,14 +54,18 @@ from telegram.ext import (
     filters,
 )
 
+from bots.telegram.limiter import HAND_BACK, GroupSpacing
 from bots.telegram.render import html, keyboard
 from bots.telegram.request import AiohttpRequest, LostInTransit, NotBotApi
+from bots.telegram.retry import PollingWatch, quiet_network_tracebacks, reason
 from bots.telegram.screening import NOTICE, PLAIN_TEXT
 from campaigns import wording
+from campaigns.backoff import Backoff
 from campaigns.buttons import Verb
 from campaigns.commands import parse
 from campaigns.core import Core
 from campaigns.delivery import (
+    DeliveryError,
     OutcomeUnknown,
     RateLimited,
     RecipientGone,
@@ -111,13 +120,21 @@ class TelegramBot:
         limits: bool = True,
         max_rate: float = OVERALL_RATE,
         read_timeout: float = 10.0,
+        retry_first: float = 1.0,
+        retry_cap: float = 60.0,
+        menus_retry_first: float = 30.0,
+        menus_retry_cap: float = 3600.0,
     ) -> None:
         self.core = core
         self.desk = desk or OrganiserDesk(core)
         # Every message to a chat takes a slot of this one pace: replies, edits and the
         # engine's sends (the engine takes its slot before claiming a delivery).
         self.pacer = Pacer(max_rate) if limits and max_rate > 0 else None
-        requests = (AiohttpRequest(read_timeout=read_timeout), AiohttpRequest(connections=2))
+        self.polling = PollingWatch(token=token)
+        requests = (
+            AiohttpRequest(read_timeout=read_timeout),
+            AiohttpRequest(connections=2, observer=self.polling),
+        )
         builder: Any = (
             Application.builder()
             .token(token)
@@ -128,20 +145,20 @@ class TelegramBot:
             .concurrent_updates(256)
         )
         if limits:
-            # PTB's limiter spaces sends to each group and waits out 429s (pausing every
-            # request meanwhile); the overall pace is `self.pacer`, which keeps its rate
-            # exactly where a bucket of one falls short of it.
+            # Spacing to each group, and replies that wait out a 429 (the engine's sends
+            # don't: it pauses the pace itself); the overall pace is `self.pacer`, which
+            # keeps its rate exactly where a bucket of one falls short of it.
             builder = builder.rate_limiter(
-                AIORateLimiter(
-                    overall_max_rate=0,
-                    group_max_rate=1,
-                    group_time_period=GROUP_SPACING_SECONDS,
-                    max_retries=3,
-                )
+                GroupSpacing(group_rate=1, group_period=GROUP_SPACING_SECONDS, retries=3)
             )
         self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self._requests = requests
+        self._token = token
         self._api = _scheme_and_host(base_url)
+        self._retry = (retry_first, retry_cap)
+        self._menus_retry = (menus_retry_first, menus_retry_cap)
+        self._menus_tried = False
+        self._online = False  # between online() returning and offline()
         self._background: set[asyncio.Task[Any]] = set()
         self._screened: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._add_handlers()
@@ -162,23 +179,55 @@ class TelegramBot:
     # --- running -----------------------------------------------------------
 
     async def online(self) -> None:
-        """Initialise, set the command menus and start polling.
+        """Come online: check the token (getMe), set the command menus, start polling;
+        return once polling has started.
 
-        Raises StartupFailure, one line naming the setting to fix, if Telegram refuses the
-        token or the Bot API can't be reached at TELEGRAM_API_URL.
+        While the Bot API can't be reached (no connection, a timeout, a 5xx, a 429), it
+        tries again after a capped, jittered wait, one warning line each time. It raises
+        StartupFailure, one line naming the setting to fix, only when refused for sure:
+        the token (401) or an address that is not the Bot API. Cancelling it (at
+        shutdown) closes whatever it opened; `offline()` afterwards is harmless.
         """
+        quiet_network_tracebacks()
+        backoff = Backoff(*self._retry)
         try:
-            await self.app.initialize()
-            await self.set_command_menus()
-            await self.app.start()
-            assert self.app.updater is not None
-            await self.app.updater.start_polling(allowed_updates=UPDATES, timeout=10)
-        except TelegramError as exc:
+            while True:
+                try:
+                    await self._start()
+                    break
+                except TelegramError as exc:
+                    if _refused(exc):
+                        # `from None`: PTB's own messages can hold the token ("The token
+                        # `...` was rejected"), and a traceback would print the chain.
+                        raise StartupFailure(self._startup_failure(exc)) from None
+                    wait = backoff.next()
+                    if isinstance(exc, RetryAfter):
+                        wait = max(wait, _seconds(exc.retry_after))
+                    log.warning(
+                        "telegram: can't reach the Bot API at %s (%s); trying again in %s",
+                        self._api,
+                        reason(exc, self._token),
+                        _duration(wait),
+                    )
+                    await asyncio.sleep(wait)
+        except BaseException:  # refused, or cancelled at shutdown: close what was opened
             await self.offline()
-            # `from None`: PTB's own messages can hold the token ("The token `...` was
-            # rejected"), and a traceback would print the chain.
-            raise StartupFailure(self._startup_failure(exc)) from None
+            raise
+        self._online = True
         log.info("telegram: polling as @%s", self.app.bot.username)
+
+    async def _start(self) -> None:
+        """One try at each step not yet done; PTB skips what is already initialised."""
+        await self.app.initialize()  # getMe: the token and the address are checked here
+        if not self._menus_tried:
+            await self._menus_or_later()
+            self._menus_tried = True
+        if not self.app.running:
+            await self.app.start()
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            allowed_updates=UPDATES, timeout=10, error_callback=self.polling.failed
+        )
 
     def _startup_failure(self, exc: TelegramError) -> str:
         """One line on what to fix; the URL shown is scheme and host (the token is in paths)."""
@@ -189,18 +238,15 @@ class TelegramBot:
                 f"The server at {self._api} doesn't answer like the Telegram Bot API: check "
                 "TELEGRAM_API_URL (Telegram's own is https://api.telegram.org/bot)."
             )
-        if isinstance(exc, NetworkError):
-            return (
-                f"Can't reach the Telegram Bot API at {self._api}: check TELEGRAM_API_URL "
-                "and this machine's network."
-            )
         return (
             f"Telegram at {self._api} refused to start the bot ({type(exc).__name__}): "
             "check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL."
         )
 
     async def offline(self) -> None:
-        """Stop polling and close the connections."""
+        """Stop polling and close the connections (safe after a failed or cancelled start,
+        and twice)."""
+        self._online = False
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
@@ -213,6 +259,37 @@ class TelegramBot:
         # they are still open.
         for request in self._requests:
             await request.shutdown()
+
+    async def _menus_or_later(self) -> None:
+        """Set the menus now; if that fails (an emulator without setMyCommands, a bad
+        minute), say so once and keep trying in the background. Only a refused token
+        stops start-up."""
+        try:
+            await self.set_command_menus()
+        except TelegramError as exc:
+            if _token_refused(exc):
+                raise
+            log.warning(
+                "telegram: couldn't set the command menus (%s); the bot works without them, "
+                "trying again later",
+                reason(exc, self._token),
+            )
+            self._later(self._menus_until_set())
+
+    async def _menus_until_set(self) -> None:
+        backoff = Backoff(*self._menus_retry)
+        while True:
+            await asyncio.sleep(backoff.next())
+            try:
+                await self.set_command_menus()
+            except TelegramError as exc:
+                if _token_refused(exc):
+                    log.warning("telegram: gave up setting the command menus: token refused")
+                    return
+                log.debug("telegram: command menus still not set (%s)", type(exc).__name__)
+                continue
+            log.info("telegram: command menus set")
+            return
 
     async def set_command_menus(self) -> None:
         """One menu for supporters, one for groups, and one for each organiser's chat."""
@@ -357,6 +434,10 @@ class TelegramBot:
         """Log what failed, never what the update said."""
         error = context.error
         kind = type(update).__name__ if update is not None else "no update"
+        if isinstance(error, NetworkError | RetryAfter) and not isinstance(error, BadRequest):
+            # Telegram had a bad moment (an outage, a dropped connection): not our bug.
+            log.warning("telegram: couldn't answer a %s (%s)", kind, reason(error, self._token))
+            return
         log.error("telegram: error handling %s: %r", kind, error, exc_info=error)
 
     # --- sending -----------------------------------------------------------
@@ -367,14 +448,19 @@ class TelegramBot:
             await self.pacer.wait()
         await self._post(chat_id, message)
 
-    async def _post(self, chat_id: int, message: Message) -> None:
+    async def _post(self, chat_id: int, message: Message, *, wait_out_429: bool = True) -> None:
+        """One message; a 429 is waited out (a reply) or raised at once (the engine's send,
+        which pauses the pace itself)."""
         bot = self.app.bot
+        hand_back = not wait_out_429 and bot.rate_limiter is not None
+        retries = HAND_BACK if hand_back else None
         if message.attachment is not None:
             attachment = message.attachment
             await bot.send_document(
                 chat_id,
                 InputFile(attachment.content, filename=attachment.filename),
                 caption=message.text[:1024] or None,
+                rate_limit_args=retries,
             )
             return
         await bot.send_message(
@@ -383,6 +469,7 @@ class TelegramBot:
             parse_mode=ParseMode.HTML,
             reply_markup=keyboard(message),
             link_preview_options=NO_PREVIEW,
+            rate_limit_args=retries,
         )
 
     async def prepare(self, address: str, kind: ChatKind) -> None:
@@ -390,17 +477,27 @@ class TelegramBot:
 
     async def send(self, address: str, kind: ChatKind, message: Message) -> None:
         """The engine's messenger (which has taken a slot of the pace already): send, and
-        say how it went in the core's terms."""
+        say how it went in the core's terms. Every failure is one of the DeliveryErrors."""
+        if not self._online:  # PTB would raise RuntimeError: nothing can leave yet
+            raise TransientFailure("the Telegram adapter is not online")
         try:
-            await self._post(int(address), message)
+            await self._send(address, message)
+        except DeliveryError:
+            raise
+        except Exception as exc:  # a bug of ours, not Telegram's answer: keep its traceback
+            log.exception("telegram: unexpected error sending to a chat")
+            raise Refused(f"unexpected error: {type(exc).__name__}") from exc
+
+    async def _send(self, address: str, message: Message) -> None:
+        try:
+            await self._post(int(address), message, wait_out_429=False)
         except ChatMigrated as exc:
             await self.core.moved(PLATFORM, address, str(exc.new_chat_id))
-            await self.send(str(exc.new_chat_id), kind, message)
+            await self._send(str(exc.new_chat_id), message)
         except Forbidden as exc:
             raise RecipientGone(exc.message) from exc
         except RetryAfter as exc:
-            wait = exc.retry_after
-            raise RateLimited(wait if isinstance(wait, int) else wait.total_seconds()) from exc
+            raise RateLimited(_seconds(exc.retry_after)) from exc
         except BadRequest as exc:
             if any(marker in exc.message.lower() for marker in GONE_MARKERS):
                 raise RecipientGone(exc.message) from exc
@@ -415,9 +512,44 @@ class TelegramBot:
             raise TransientFailure(exc.message) from exc
         except NetworkError as exc:
             # NotSent, or an error status (5xx) that Telegram answered with: not taken.
-            raise TransientFailure(exc.message) from exc
+            raise TransientFailure(_redacted(exc.message, self._token)) from exc
         except TelegramError as exc:
-            raise Refused(exc.message) from exc
+            raise Refused(_redacted(exc.message, self._token)) from exc
+
+
+def _refused(exc: TelegramError) -> bool:
+    """Is this start-up failure definite (stop and say what to fix) rather than a bad
+    minute (try again)? Definite: the token refused, an address that answers but is not
+    the Bot API, or the Bot API refusing a request outright."""
+    if isinstance(exc, InvalidToken):
+        return True
+    if isinstance(exc, NotBotApi):
+        return not 500 <= exc.status < 600  # a 5xx page is a proxy's, during an outage
+    if isinstance(exc, BadRequest):
+        return True
+    return not isinstance(exc, NetworkError | RetryAfter)
+
+
+def _token_refused(exc: TelegramError) -> bool:
+    """A 401. PTB raises InvalidToken for a 404 too, which after a good getMe means a
+    method the server doesn't have (a third-party emulator), not a bad token."""
+    return isinstance(exc, InvalidToken) and "not found" not in str(exc).lower()
+
+
+def _seconds(wait: object) -> float:
+    """RetryAfter.retry_after, an int or a timedelta depending on PTB_TIMEDELTA."""
+    if isinstance(wait, int | float):
+        return float(wait)
+    total = getattr(wait, "total_seconds", None)
+    return float(total()) if callable(total) else 0.0
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f}s" if seconds >= 1.5 else f"{seconds:.1f}s"
+
+
+def _redacted(text: str, token: str) -> str:
+    return text.replace(token, "<token>") if token else text
 
 
 def _scheme_and_host(url: str) -> str:

@@ -10,10 +10,10 @@ mistyped `TELEGRAM_API_URL`) from Telegram refusing the token.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
-from telegram.error import NetworkError, TelegramError, TimedOut
+from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 
@@ -31,7 +31,8 @@ class LostInTransit(NetworkError):
 
 
 class NotBotApi(NetworkError):
-    """The answer was not the Bot API's (not a JSON object): the URL leads somewhere else."""
+    """The answer was not the Bot API's (not a JSON object shaped like its answers): the URL
+    leads somewhere else, or a proxy answered (its 5xx page during an outage)."""
 
     def __init__(self, status: int) -> None:
         super().__init__(f"the answer (HTTP {status}) is not the Bot API's")
@@ -43,6 +44,15 @@ def _is_json_object(body: bytes) -> bool:
     return body.lstrip()[:1] == b"{"
 
 
+class Observer(Protocol):
+    """Told how each request ended (the polling watch: PTB's retry loop does not report
+    timeouts, and has no hook for a success)."""
+
+    def answered(self, status: int) -> None: ...
+
+    def failed(self, error: TimedOut) -> None: ...
+
+
 class AiohttpRequest(BaseRequest):
     """A pooled aiohttp session for PTB."""
 
@@ -52,10 +62,12 @@ class AiohttpRequest(BaseRequest):
         connections: int = 256,
         read_timeout: float | None = 10.0,
         connect_timeout: float = 5.0,
+        observer: Observer | None = None,
     ) -> None:
         self._connections = connections
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
+        self._observer = observer
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -102,28 +114,39 @@ class AiohttpRequest(BaseRequest):
         try:
             async with self._session.request(method, url, data=data, timeout=timeout) as response:
                 status, body = response.status, await response.read()
-        except aiohttp.ClientConnectorError as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # No connection was made (refused, no route, or none in time): nothing left.
             raise NotSent(f"could not connect: {exc.__class__.__name__}") from exc
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise TimedOut("no answer in time; the request may have arrived") from exc
+            error = TimedOut("no answer in time; the request may have arrived")
+            if self._observer is not None:
+                self._observer.failed(error)
+            raise error from exc
         except aiohttp.ClientError as exc:
             raise LostInTransit(f"aiohttp.{exc.__class__.__name__}") from exc
         # Bot API methods are POSTed; a GET would be a file download, which is not JSON.
         # Checked here, before PTB reads a 401 or 404 as "the token was rejected".
         if method == "POST" and not _is_json_object(body):
             raise NotBotApi(status)
+        if self._observer is not None:
+            self._observer.answered(status)
         return status, body
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
         """PTB's parser, without logging the payload when it isn't JSON (it would go to the
-        log whole), and refusing answers that aren't shaped like the Bot API's."""
+        log whole), and refusing answers that aren't shaped like the Bot API's.
+
+        An error here escapes to the caller only for a success status (for an error
+        status PTB raises by the status instead), hence NotBotApi(200): the request went
+        through something, so a message may have been delivered.
+        """
         try:
             data = json.loads(payload.decode("utf-8", "replace"))
         except ValueError:
-            raise TelegramError("Invalid server response") from None
+            raise NotBotApi(200) from None
         if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
-            raise TelegramError("Invalid server response")
+            raise NotBotApi(200)
         if data["ok"] and "result" not in data:
-            raise TelegramError("Invalid server response")
+            raise NotBotApi(200)
         return data

@@ -31,7 +31,7 @@
     if (!running.length) {
       var empty = document.createElement("tr");
       var td = cell("td", "Nothing is being sent right now.");
-      td.colSpan = 9;
+      td.colSpan = 10;
       td.className = "empty";
       empty.appendChild(td);
       body.appendChild(empty);
@@ -47,7 +47,7 @@
       var td = document.createElement("td");
       td.appendChild(bar);
       tr.appendChild(td);
-      [p.sent, p.gone, p.failed, p.unknown, p.left].forEach(function (n) {
+      [p.sent, p.gone, p.failed, p.unknown, p.cancelled, p.left].forEach(function (n) {
         tr.appendChild(cell("td", fmt.format(n), true));
       });
       tr.appendChild(cell("td", p.rate.toFixed(1) + "/s", true));

@@ -43,6 +43,13 @@ Usage::
             record = await fake.run_slash_command("ping", user_id=42)
             response = await fake.wait_for_response(record)
 
+Faults on demand: ``fail_next`` (the next calls to one route answer a 429 or any
+error), ``outage`` / ``end_outage`` (every REST request answered a 5xx, or
+connections refused, for a period), ``gateway_outage`` / ``end_gateway_outage``
+(the gateway refusing connections, its open ones cut), ``drop_gateway`` and
+``request_reconnect``. REST and the gateway listen on two ports (``port``,
+``gateway_port``) so either can be down alone; ``listener`` says how.
+
 What is enforced, and what is left out, is described in each module: ``rest``
 (the order of checks), ``spec`` (routing and schema validation), ``limits``
 (message, embed and component limits), ``ratelimit``, ``interactions``

@@ -9,6 +9,8 @@
    everywhere;
 4. the global rate limit (not for interaction endpoints, as on Discord), then the
    route bucket, then any fault a test queued with ``fail_next``;
+
+(Before all of these, during an ``outage`` every request is answered its 5xx.)
 5. query parameters and the body: JSON; multipart with ``payload_json`` and
    files (≤ 10 files, ≤ 10 MiB); or a urlencoded form where the spec allows one;
    validated against the spec's schema (50035, invalid JSON 50109);
@@ -21,6 +23,7 @@ test finds out at once instead of getting a plausible lie.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -67,7 +70,7 @@ class Call:
     query: dict[str, str]
     json: Any = None  # the JSON body, or a multipart body's payload_json
     files: list[str] = field(default_factory=list)
-    status: int = 0
+    status: int = 0  # 0: the connection was cut before an answer
     error: Json | None = None  # the error body sent back, for refused calls
     at: float = 0.0
 
@@ -132,6 +135,8 @@ class Rest:
         )
         self.buckets = BucketLimiter(bucket_limit, bucket_window, time.monotonic)
         self.rate_limited = 0
+        self.outage_status: int | None = None  # every request answered this 5xx
+        self.in_flight = 0  # requests received and not yet answered
         self.internal_errors: list[Exception] = []  # bugs in the fake itself; should stay empty
         self._changed = changed
 
@@ -153,11 +158,21 @@ class Rest:
         )
 
     async def handle(self, request: web.Request) -> web.Response:
+        self.in_flight += 1
+        self._changed()
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.Response:
         if self.latency:
             await asyncio.sleep(self.latency)
         call = Call(request.method, request.path, None, dict(request.query), at=time.monotonic())
         headers = {"Via": VIA}
         try:
+            if self.outage_status is not None:
+                raise self._outage(request, call)
             op, params = self.api.spec.route(request.method, request.rel_url.raw_path)
             call.route = op.template
             self._authorize(op, request)
@@ -178,6 +193,10 @@ class Rest:
             status, result = error.status, error.body()
             headers |= error.headers
             call.error = result
+        except ConnectionError:  # the client's connection was cut (an outage): no answer
+            self.calls.append(call)
+            self._changed()
+            return web.Response(status=499)
         except Exception as error:  # a bug in the fake: fail loudly, not plausibly
             _log.exception("fake Discord failed on %s %s", request.method, request.path)
             self.internal_errors.append(error)
@@ -194,6 +213,14 @@ class Rest:
         # Exactly "application/json", no charset: discord.py compares the header verbatim.
         headers["Content-Type"] = "application/json"
         return web.Response(body=json.dumps(result).encode(), status=status, headers=headers)
+
+    def _outage(self, request: web.Request, call: Call) -> ApiError:
+        """Down: any request gets the outage's 5xx, whatever it asked (the route is
+        still recorded when there is one)."""
+        with contextlib.suppress(ApiError):
+            call.route = self.api.spec.route(request.method, request.rel_url.raw_path)[0].template
+        status = self.outage_status or 500
+        return ApiError(status, 0, f"{status}: {_STATUS_TEXT.get(status, 'Server Error')}")
 
     def _authorize(self, op: Operation, request: web.Request) -> None:
         header = request.headers.get(hdrs.AUTHORIZATION)

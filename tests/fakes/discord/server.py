@@ -13,6 +13,7 @@ from aiohttp import web
 from .api import Api
 from .errors import FakeDiscordError, Json
 from .gateway import GUILDS, RECONNECT, Gateway, Session
+from .listener import Listener
 from .rest import Call, Rest
 from .scripting import Users
 from .spec import Spec
@@ -41,6 +42,11 @@ class FakeDiscord:
     ``allowed_privileged_intents`` is what the application has been granted in
     the developer portal (none by default: IDENTIFY with GUILD_MEMBERS,
     GUILD_PRESENCES or MESSAGE_CONTENT is closed with 4014).
+
+    REST and the gateway listen on ports of their own, so that either can be down
+    while the other works: ``outage`` (REST answering 5xx, or refusing connections)
+    and ``gateway_outage`` (the gateway refusing connections), each for a period
+    or until ended; ``fail_next`` fails single calls to one route.
     """
 
     def __init__(
@@ -91,29 +97,36 @@ class FakeDiscord:
             changed=self._notify,
         )
         self.users = Users(self.world, self.gateway, self._notify)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+        rest_app = web.Application(client_max_size=32 * 1024 * 1024)
+        rest_app.router.add_route("*", "/{tail:.*}", self.rest.handle)
+        gateway_app = web.Application()
+        gateway_app.router.add_get("/gateway", self.gateway.handle)
+        self._rest_listener = Listener(rest_app)
+        self._gateway_listener = Listener(gateway_app)
+        self._outage_ends: dict[str, asyncio.Task[None]] = {}
 
     # --- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
-        """Listen on 127.0.0.1, on a free port."""
-        app = web.Application(client_max_size=32 * 1024 * 1024)
-        app.router.add_get("/gateway", self.gateway.handle)
-        app.router.add_route("*", "/{tail:.*}", self.rest.handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        """Listen on 127.0.0.1: REST and the gateway, each on a free port."""
+        await self._rest_listener.start()
+        await self._gateway_listener.start()
 
     async def stop(self) -> None:
         """Close gateway connections (1001) and stop listening. Close your clients first."""
         await self.gateway.drop(1001)
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._outage_ends.values()]:
             task.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._gateway_listener.stop()
+        await self._rest_listener.stop()
+
+    @property
+    def port(self) -> int:
+        """REST's port."""
+        return self._rest_listener.port
+
+    @property
+    def gateway_port(self) -> int:
+        return self._gateway_listener.port
 
     async def __aenter__(self) -> FakeDiscord:
         await self.start()
@@ -130,7 +143,7 @@ class FakeDiscord:
     @property
     def gateway_url(self) -> str:
         """Set ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(...)`` to this."""
-        return f"ws://127.0.0.1:{self.port}/gateway"
+        return f"ws://127.0.0.1:{self.gateway_port}/gateway"
 
     @property
     def latency(self) -> float:
@@ -442,6 +455,69 @@ class FakeDiscord:
             code=code,
             message=message,
         )
+
+    async def outage(
+        self, seconds: float | None = None, *, status: int = 500, refuse: bool = False
+    ) -> None:
+        """REST is down, for ``seconds`` or until ``end_outage``: every request, to any
+        route (interaction callbacks and webhooks too), is answered ``status`` (a 5xx,
+        Discord's error body, recorded in ``requests``), or with ``refuse=True``
+        connections are refused and open ones cut. The gateway stays up."""
+        if not 500 <= status <= 599:
+            raise ValueError("an outage answers 5xx")
+        await self.end_outage()
+        if refuse:
+            await self._rest_listener.take_down()
+        else:
+            self.rest.outage_status = status
+        self._end_after("rest", seconds, self.end_outage)
+
+    async def end_outage(self) -> None:
+        """REST answers again."""
+        self._cancel_end("rest")
+        self.rest.outage_status = None
+        await self._rest_listener.up()
+        self._notify()
+
+    async def gateway_outage(self, seconds: float | None = None) -> None:
+        """The gateway is down, for ``seconds`` or until ``end_gateway_outage``: new
+        connections are refused and open ones cut without a close frame (sessions are
+        kept, so a client may RESUME afterwards). REST stays up."""
+        await self.end_gateway_outage()
+        await self._gateway_listener.take_down()
+        self._end_after("gateway", seconds, self.end_gateway_outage)
+
+    async def end_gateway_outage(self) -> None:
+        """The gateway accepts connections again, on the same port."""
+        self._cancel_end("gateway")
+        await self._gateway_listener.up()
+        self._notify()
+
+    @property
+    def outage_active(self) -> bool:
+        return self.rest.outage_status is not None or self._rest_listener.down
+
+    @property
+    def gateway_down(self) -> bool:
+        return self._gateway_listener.down
+
+    def _end_after(
+        self, kind: str, seconds: float | None, end: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        if seconds is None:
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(seconds)
+            self._outage_ends.pop(kind, None)
+            await end()
+
+        self._outage_ends[kind] = asyncio.get_running_loop().create_task(later())
+
+    def _cancel_end(self, kind: str) -> None:
+        task = self._outage_ends.pop(kind, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
 
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT: the client should reconnect and RESUME."""

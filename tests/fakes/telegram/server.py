@@ -6,8 +6,9 @@ Every request is recorded (:attr:`FakeTelegram.requests`); refused ones also go 
 nothing was refused. Requests are decoded from a query string, a urlencoded or
 multipart form, or a JSON body, validated against the spec (:mod:`.spec`,
 :mod:`.rules`), then answered by :mod:`.api` or, for ``getUpdates``, by real long
-polling here. Tests can inject faults (429s, 5xx, hangs) and turn on Telegram's
-flood limits (:mod:`.limits`).
+polling here. Tests can inject faults (429s, 5xx, hangs, whole-API outages,
+unimplemented methods, random faults: :mod:`.faults`) and turn on Telegram's flood
+limits (:mod:`.limits`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import re
 import time
 import traceback
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -39,6 +40,17 @@ from .errors import (
     too_many_requests,
     unauthorized,
 )
+from .faults import (
+    DROP_AFTER,
+    HTTP_500,
+    HTTP_502,
+    OUTAGE,
+    UNIMPLEMENTED,
+    Dropped,
+    Outage,
+    QueuedFault,
+    RandomFaults,
+)
 from .limits import RateLimiter
 from .rules import RULES
 from .spec import Spec, Upload, load_spec
@@ -52,26 +64,27 @@ _JSON = "application/json"
 
 @dataclass
 class Call:
-    """One request the fake received and how it answered."""
+    """One request the fake received and how it answered.
+
+    ``at`` and ``answered_at`` are ``time.monotonic()`` (one clock for every process on
+    the machine, so a benchmark can compare them with the moment it killed the bot).
+    A call ``dropped`` got no answer: its connection was closed, after the call took
+    effect (``status`` 200: a message was delivered) or without it (``status`` 0).
+    """
 
     method: str
     params: dict[str, Json]
-    at: float  # time.monotonic() when it arrived
+    at: float  # when it arrived
     files: dict[str, Upload] = field(default_factory=dict)
-    status: int = 0  # 0 while still being answered
+    status: int = 0  # 0 while still being answered (or dropped before taking effect)
     description: str | None = None  # the error text, for refused calls
     result: Json = None
+    answered_at: float | None = None  # None while in flight
+    dropped: bool = False
 
 
 class _ClientGone(Exception):
     """The client of a held request has disconnected."""
-
-
-@dataclass
-class _Fault:
-    error: ApiError | None = None
-    hang: float = 0.0
-    takes_effect: bool = True
 
 
 class FakeTelegram(BotApi):
@@ -94,8 +107,20 @@ class FakeTelegram(BotApi):
     ``sent_to(chat_id)``, ``deleted``, ``callback_answers``, ``commands`` /
     ``commands_for(scope)``, ``file_bytes`` / ``uploaded_json``, ``downloads``,
     ``too_many_requests`` and ``limiter.early_retries``; ``await wait_for(predicate)``.
+    What arrived and what is still out (for benchmarks): ``arrivals(containing)`` counts
+    the bot's messages per chat (delivered ones, including those whose connection was
+    dropped after delivery; never refused ones), ``in_flight(method)`` /
+    ``in_flight_at(moment, method)`` list calls received but not yet answered, and
+    ``fault_counts`` counts the faults shown, by kind.
 
-    Inject faults: ``fail_next``, ``fail_with_5xx``, ``hang_next``.
+    Inject faults: ``fail_next``, ``fail_with_5xx``, ``hang_next`` (the next calls of a
+    method); ``outage(seconds, status=500)`` / ``end_outage()`` (every request answered
+    with that 5xx, or with ``status=0`` connections refused and open ones closed
+    unanswered; a held long poll ends with it); ``unimplemented(method, status=404)`` /
+    ``restore_method(method)`` (answered as a third-party emulator answers a method it
+    lacks, before any validation); ``random_faults(rate_500=, rate_502=,
+    rate_drop_after=, seed=)`` on ``sendMessage`` (``random_faults()`` turns them off).
+    A fault answers before any state changes, except a drop *after* delivery.
     """
 
     def __init__(
@@ -114,8 +139,17 @@ class FakeTelegram(BotApi):
         self.too_many_requests = 0  # 429 answers sent, injected or from limits
         self.downloads: list[str] = []  # file paths fetched from base_file_url
         self.internal_errors: list[str] = []  # bugs in the fake itself
-        self._faults: dict[str, deque[_Fault]] = {}
+        self.fault_counts: Counter[str] = Counter()  # faults shown, by kind (see .faults)
+        self._faults: dict[str, deque[QueuedFault]] = {}
+        self._outage: Outage | None = None
+        self._outage_timer: asyncio.TimerHandle | None = None
+        self._outage_began = asyncio.Event()  # wakes a held long poll
+        self._unimplemented: dict[str, int] = {}
+        self._random: RandomFaults | None = None
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._site_lock = asyncio.Lock()
+        self._site_tasks: set[asyncio.Task[None]] = set()
         self._port = 0
         self._changed = asyncio.Event()  # any change: wakes wait_for()
         self._new_update = asyncio.Event()  # a queued update: wakes the long poll
@@ -131,13 +165,16 @@ class FakeTelegram(BotApi):
         app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
+        self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await self._site.start()
         self._port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         """Stop listening; raise if the fake itself failed while answering."""
         self._closing.set()
+        if self._outage_timer is not None:
+            self._outage_timer.cancel()
+        await self.settled()
         if self._poller is not None and not self._poller.done():
             self._poller.cancel()
         if self._runner is not None:
@@ -169,6 +206,33 @@ class FakeTelegram(BotApi):
         """The recorded calls of one method (any spelling), oldest first."""
         name = self.spec.method_name(method) or method
         return [c for c in self.requests if c.method == name]
+
+    def arrivals(self, containing: str = "") -> Counter[int]:
+        """How many of the bot's messages each chat holds (with ``containing`` in their
+        text or caption): what actually arrived, whatever the bot was answered."""
+        found: Counter[int] = Counter()
+        for (chat, _), message in self.messages.items():
+            if message["from"]["id"] != self.bot_id:
+                continue
+            if containing in str(message.get("text", message.get("caption", ""))):
+                found[chat] += 1
+        return found
+
+    def in_flight(self, method: str | None = None) -> list[Call]:
+        """Calls received and not yet answered (of one method, if given), oldest first."""
+        return self.in_flight_at(time.monotonic(), method)
+
+    def in_flight_at(self, moment: float, method: str | None = None) -> list[Call]:
+        """Calls that had arrived by ``moment`` (``time.monotonic()``) and were not yet
+        answered then: what a client killed at that moment had out."""
+        name = self.spec.method_name(method) or method if method else None
+        return [
+            c
+            for c in self.requests
+            if c.at <= moment
+            and (c.answered_at is None or c.answered_at > moment)
+            and (name is None or c.method == name)
+        ]
 
     async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:  # noqa: ASYNC109
         """Wait until ``predicate()`` is truthy (re-checked on every change); return it."""
@@ -211,7 +275,7 @@ class FakeTelegram(BotApi):
         else:
             error = ApiError(status, description or f"Bad Request: injected failure {status}")
         for _ in range(times):
-            self._queue_fault(method, _Fault(error=error))
+            self._queue_fault(method, QueuedFault(error=error))
 
     def fail_with_5xx(self, method: str, times: int = 1, status: int = 500) -> None:
         """Answer the next ``times`` valid calls of ``method`` with a server error."""
@@ -227,13 +291,101 @@ class FakeTelegram(BotApi):
         call is dropped and answered 502.
         """
         for _ in range(times):
-            self._queue_fault(method, _Fault(hang=seconds, takes_effect=takes_effect))
+            self._queue_fault(method, QueuedFault(hang=seconds, takes_effect=takes_effect))
 
-    def _queue_fault(self, method: str, fault: _Fault) -> None:
+    def _queue_fault(self, method: str, fault: QueuedFault) -> None:
+        self._faults.setdefault(self._method_name(method), deque()).append(fault)
+
+    def _method_name(self, method: str) -> str:
         name = self.spec.method_name(method)
         if name is None:
             raise ValueError(f"{method!r} is not a Bot API method")
-        self._faults.setdefault(name, deque()).append(fault)
+        return name
+
+    def outage(self, seconds: float | None = None, *, status: int = 500) -> None:
+        """The whole Bot API down for ``seconds`` (None: until ``end_outage()``).
+
+        Every request is answered with ``status`` (500 and 503 as JSON, 502 and 504 as
+        nginx's page), before its token or method is even looked at. ``status=0``: no
+        answer at all: the port stops listening (connections refused) and requests on
+        connections already open are dropped unanswered.
+        """
+        if status != 0 and not 500 <= status < 600:
+            raise ValueError("an outage answers with a 5xx, or 0 for no connection")
+        self.end_outage()
+        loop = asyncio.get_running_loop()
+        until = None if seconds is None else time.monotonic() + seconds
+        self._outage = Outage(status, until)
+        if seconds is not None:
+            self._outage_timer = loop.call_later(seconds, self.end_outage)
+        if status == 0:
+            self._listen(False)
+        self._outage_began.set()
+        self._notify()
+
+    def end_outage(self) -> None:
+        """The Bot API answers again (after ``status=0``, once :meth:`settled`)."""
+        if self._outage_timer is not None:
+            self._outage_timer.cancel()
+            self._outage_timer = None
+        if self._outage is not None and self._outage.status == 0:
+            self._listen(True)
+        self._outage = None
+        self._outage_began.clear()
+        self._notify()
+
+    @property
+    def in_outage(self) -> bool:
+        return self._outage is not None
+
+    async def settled(self) -> None:
+        """Wait until the port listens, or not, as the outage says."""
+        while self._site_tasks:
+            await asyncio.gather(*self._site_tasks)
+
+    def _listen(self, on: bool) -> None:
+        task = asyncio.ensure_future(self._set_listening(on))
+        self._site_tasks.add(task)
+        task.add_done_callback(self._site_tasks.discard)
+
+    async def _set_listening(self, on: bool) -> None:
+        async with self._site_lock:
+            if self._runner is None or self._closing.is_set():
+                return
+            if on and self._site is None:
+                self._site = web.TCPSite(self._runner, "127.0.0.1", self._port)
+                await self._site.start()
+            elif not on and self._site is not None:
+                site, self._site = self._site, None
+                await site.stop()
+
+    def unimplemented(self, method: str, *, status: int = 404) -> None:
+        """Answer ``method`` as a Bot API server that lacks it: 404 "Not Found" (what
+        api.telegram.org answers for a method it doesn't know), or another status (a
+        5xx, as some emulators answer), until :meth:`restore_method`."""
+        self._unimplemented[self._method_name(method)] = status
+
+    def restore_method(self, method: str) -> None:
+        """Undo :meth:`unimplemented`."""
+        self._unimplemented.pop(self._method_name(method), None)
+
+    def random_faults(
+        self,
+        *,
+        rate_500: float = 0.0,
+        rate_502: float = 0.0,
+        rate_drop_after: float = 0.0,
+        seed: int | None = None,
+        methods: tuple[str, ...] = ("sendMessage",),
+    ) -> None:
+        """Faults at random on ``methods``: a 500, nginx's 502 page (neither sends
+        anything), or the call carried out and its connection then closed without an
+        answer. Reproducible with ``seed``; all rates 0 turns them off."""
+        rates = (rate_500, rate_502, rate_drop_after)
+        names = frozenset(self._method_name(m) for m in methods)
+        self._random = (
+            RandomFaults(rate_500, rate_502, rate_drop_after, names, seed) if any(rates) else None
+        )
 
     # --- HTTP -------------------------------------------------------------------------
 
@@ -259,6 +411,7 @@ class FakeTelegram(BotApi):
         try:
             if self.latency:
                 await self._pause(self.latency)
+            self._check_outage()
             token = request.match_info["token"]
             if token != self.token:
                 raise unauthorized() if TOKEN_SHAPE.fullmatch(token) else not_found()
@@ -266,21 +419,41 @@ class FakeTelegram(BotApi):
             if method is None:
                 raise not_found()
             call.method = method
+            self._check_implemented(method)
             raw, call.files = await _read(request)
             call.params = dict(raw)
             call.params = self.spec.parse_params(method, raw, call.files, RULES)
             await self._inject(method)
+            fault = self._random_fault(method)
             if method == "getUpdates":
                 result = await self._get_updates(call.params, request)
             else:
                 result = self.dispatch(method, call.params)
             self.spec.check_result(method, result)
             call.status, call.result = 200, result
+            if fault == DROP_AFTER:
+                self.fault_counts[DROP_AFTER] += 1
+                raise Dropped(delivered=True)
             body: dict[str, Json] = {"ok": True, "result": result}
+        except Dropped as drop:
+            call.dropped = True
+            if drop.delivered:
+                call.description = "dropped after it took effect: no answer sent"
+            else:
+                call.status, call.description = 0, "connection dropped: no answer sent"
+                self.rejected.append(call)
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response()  # never written: the connection is closed
         except _ClientGone:
             # A long poll the client had abandoned, ended by its next getUpdates:
             # Telegram answers 409 into the void; nobody was refused anything.
             call.status, call.description = 499, "client closed the connection"
+            return web.Response(status=499)
+        except ConnectionResetError:
+            # The client went away while its request was still being read (a killed
+            # process): nothing was carried out, and nobody is left to answer.
+            call.status, call.description = 499, "client gone before its request was read"
             return web.Response(status=499)
         except ApiError as err:
             call.status, call.description = err.status, err.description
@@ -300,8 +473,39 @@ class FakeTelegram(BotApi):
             call.status, call.description = 500, "fake Telegram bug"
             body = server_error().body()
         finally:
+            call.answered_at = time.monotonic()
             self._notify()
         return web.json_response(body, status=call.status, dumps=_dumps)
+
+    def _check_outage(self) -> None:
+        outage = self._outage
+        if outage is None:
+            return
+        self.fault_counts[OUTAGE] += 1
+        if outage.status == 0:
+            raise Dropped(delivered=False)
+        raise server_error(outage.status)
+
+    def _check_implemented(self, method: str) -> None:
+        status = self._unimplemented.get(method)
+        if status is None:
+            return
+        self.fault_counts[UNIMPLEMENTED] += 1
+        if status == 404:
+            raise not_found()
+        if status >= 500:
+            raise server_error(status)
+        raise ApiError(status, "Not Implemented")
+
+    def _random_fault(self, method: str) -> str | None:
+        """Draw the call's random fault; a 5xx is answered at once, before any effect."""
+        if self._random is None or method not in self._random.methods:
+            return None
+        fault = self._random.draw()
+        if fault in (HTTP_500, HTTP_502):
+            self.fault_counts[fault] += 1
+            raise server_error(int(fault))
+        return fault
 
     async def _inject(self, method: str) -> None:
         queue = self._faults.get(method)
@@ -342,15 +546,18 @@ class FakeTelegram(BotApi):
         deadline = loop.time() + timeout
         try:
             while True:
+                self._check_outage()  # an outage that began while this poll was held
                 batch = self._deliverable(limit)
                 remaining = deadline - loop.time()
                 if batch or remaining <= 0 or self._closing.is_set():
                     return copy.deepcopy(batch)
                 self._new_update.clear()
                 arrived = asyncio.ensure_future(self._new_update.wait())
-                waiters: set[asyncio.Future[Any]] = {arrived, mine}
+                outage = asyncio.ensure_future(self._outage_began.wait())
+                waiters: set[asyncio.Future[Any]] = {arrived, outage, mine}
                 await asyncio.wait(waiters, timeout=remaining, return_when="FIRST_COMPLETED")
                 arrived.cancel()
+                outage.cancel()
                 if self._closing.is_set():
                     return []
                 if mine.done():

@@ -1,0 +1,53 @@
+"""Rows the tests start from: supporters and a manual prompt of the bundled pack."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from db import prompts as prompts_db
+from db import supporters as supporters_db
+from db.times import now_text
+
+
+def add_supporters(
+    db: Database,
+    /,
+    n: int,
+    platform: str = "telegram",
+    start: int = 0,
+    *,
+    addresses: list[str] | None = None,
+    **fields: str,
+) -> list[int]:
+    """`n` private-chat supporters at `<platform>-<i>` (or at `addresses`); their ids."""
+    ids = []
+    for address in addresses or [f"{platform}-{i}" for i in range(start, start + n)]:
+        row = supporters_db.insert(
+            db,
+            platform=platform,
+            address=address,
+            kind="private",
+            status=fields.get("status", "active"),
+            source=fields.get("source"),
+            consent_version="test",
+        )
+        ids.append(row.id)
+    return ids
+
+
+def manual_prompt(
+    db: Database, /, ask: str = "ai-images", *, state: str = "scheduled", **fields: str | None
+) -> int:
+    """A prompt of the bundled campaign, due now (or already `state`)."""
+    return prompts_db.create(
+        db,
+        campaign="one-step-ahead",
+        ask_id=ask,
+        kind="manual",
+        scheduled_at=now_text(),
+        timezone="Europe/London",
+        created_by="test",
+        platform=fields.get("platform"),
+        source=fields.get("source"),
+        state=state,
+    ).id
