@@ -226,9 +226,10 @@ def send_cancel(prompt: Annotated[int, typer.Argument(help="The prompt's id.")])
     with db.atomic():
         stopped = schedule.stop(db, prompt, actor())
     if stopped is None:
+        found = prompts_db.get(db, prompt)
+        state = f"it is {found.state}" if found else "there is no such prompt"
         fail(
-            f"prompt {prompt} is neither being sent nor scheduled "
-            "(see `campaignbot schedule list --all`)",
+            f"prompt {prompt} can't be stopped: {state} (see `campaignbot schedule list --all`)",
             code=1,
         )
     out.print(stopped_text(stopped), markup=False)

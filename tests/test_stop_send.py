@@ -147,7 +147,7 @@ def test_send_cancel_stops_a_running_send(runner: CliRunner, tmp_path: Path) -> 
     counts = deliveries_db.state_counts(db, prompt_id)
     assert counts == {"sent": 3, "sending": 1, "cancelled": 5}  # the one in flight finishes
     again = runner.invoke(app, ["send", "cancel", str(prompt_id)])
-    assert again.exit_code == 1 and "is neither being sent nor scheduled" in again.output
+    assert again.exit_code == 1 and "can't be stopped: it is cancelled" in again.output
     [stop, *_] = [row for row in audit_db.latest(db) if row.action == "stop-send"]
     assert stop.actor.startswith("cli:") and stop.target == f"prompt:{prompt_id}"
     # the documented forms still work beside the new one
