@@ -18,7 +18,7 @@ from rich.text import Text
 from campaigns import wording
 from campaigns.commands import parse
 from campaigns.core import Core
-from campaigns.delivery import RecipientGone
+from campaigns.messenger import RecipientGone
 from campaigns.model import Button, ChatKind, Message, Origin
 from campaigns.pacing import Pacer
 

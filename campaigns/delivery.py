@@ -28,14 +28,24 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
 from campaigns.compose import ask_message
 from campaigns.dialogue import Context
+from campaigns.messenger import (
+    DeliveryError,
+    LinkMaker,
+    Messenger,
+    OutcomeUnknown,
+    RateLimited,
+    RecipientGone,
+    Refused,
+    TransientFailure,
+)
 from campaigns.model import ChatKind, Message
-from campaigns.pacing import Pacer, until
+from campaigns.pacing import until
 from db import catalog as catalog_db
 from db import deliveries as deliveries_db
 from db import prompts as prompts_db
@@ -51,113 +61,6 @@ T = TypeVar("T")
 
 OUTAGE_AFTER = 5  # deliveries failing in a row, none succeeding between: an outage
 RESCAN = 0.2  # seconds: the shortest wait between looks for deliveries to try again
-
-
-class DeliveryError(Exception):
-    """Base of what a messenger reports about one send."""
-
-
-class RecipientGone(DeliveryError):
-    """The recipient blocked us, left, or no longer exists: never send to them again."""
-
-
-class RateLimited(DeliveryError):
-    """The platform asked us to wait; nothing was sent."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"retry after {retry_after}s")
-        self.retry_after = retry_after
-
-
-class TransientFailure(DeliveryError):
-    """It failed before or without sending (a 5xx, a refused connection): safe to retry."""
-
-
-class OutcomeUnknown(DeliveryError):
-    """The request may have arrived (a timeout after it left): never resend."""
-
-
-class Refused(DeliveryError):
-    """The platform refused this message (a bad request): retrying would not help."""
-
-
-class StartupFailure(Exception):
-    """An adapter can't come online. The message is one line that names the setting to
-    check and how to fix it, and never holds a token."""
-
-
-class Messenger(Protocol):
-    """What an adapter offers the engine: get ready to send to an address, and send.
-
-    `pacer` is the platform's pace, shared with the adapter's own requests. For each
-    delivery the engine takes a slot, claims the delivery just before the slot and
-    calls `send` at the slot, so `send` must make exactly one request and take no
-    slot itself. Anything else a send needs (opening a DM channel) belongs in
-    `prepare`, which takes slots of its own and is called before the claim.
-    """
-
-    platform: str
-    pacer: Pacer | None
-
-    async def prepare(self, address: str, kind: ChatKind) -> None:
-        """Whatever must happen before the one request of `send`; may raise
-        `RecipientGone`. Nothing the recipient can see."""
-        ...
-
-    async def send(self, address: str, kind: ChatKind, message: Message) -> None:
-        """Send, or raise one of the `DeliveryError`s."""
-        ...
-
-
-LinkMaker = Callable[[int, AskRow], str]
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """How far a prompt's send has got."""
-
-    prompt_id: int
-    campaign: str
-    ask_id: str
-    state: str
-    sent: int
-    gone: int
-    failed: int
-    unknown: int
-    cancelled: int
-    left: int  # pending (waiting to be tried again, too) or in flight
-    rate: float  # deliveries finished a second, over the last 10 seconds
-    eta_seconds: float | None
-
-    @property
-    def total(self) -> int:
-        return self.sent + self.gone + self.failed + self.unknown + self.cancelled + self.left
-
-
-def progress(db: Database, prompt: PromptRow) -> Progress:
-    counts = deliveries_db.state_counts(db, prompt.id)
-    recent = deliveries_db.finished_since(db, prompt.id, to_text(utcnow() - timedelta(seconds=10)))
-    rate = recent / 10.0
-    left = counts.get("pending", 0) + counts.get("sending", 0)
-    return Progress(
-        prompt_id=prompt.id,
-        campaign=prompt.campaign,
-        ask_id=prompt.ask_id,
-        state=prompt.state,
-        sent=counts.get("sent", 0),
-        gone=counts.get("gone", 0),
-        failed=counts.get("failed", 0),
-        unknown=counts.get("unknown", 0),
-        cancelled=counts.get("cancelled", 0),
-        left=left,
-        rate=rate,
-        eta_seconds=left / rate if rate > 0 and left else None,
-    )
-
-
-def running_progress(db: Database) -> list[Progress]:
-    """Progress of every send under way (also readable from another process)."""
-    return [progress(db, prompt) for prompt in prompts_db.sending(db)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,9 @@ from sqlite_utils import Database
 from campaigns import schedule
 from campaigns.buttons import Verb
 from campaigns.core import Core
-from campaigns.delivery import DeliveryEngine, Progress, running_progress
+from campaigns.delivery import DeliveryEngine
 from campaigns.model import Button, Message, PressResult
+from campaigns.progress import Progress, running_progress
 from db import audit as audit_db
 from db import prompts as prompts_db
 from db import stats as stats_db

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from campaigns.delivery import StartupFailure
+from campaigns.messenger import StartupFailure
 from campaigns.packs import PackError
 from campaigns.settings import Settings, SettingsError, load_settings
 from cli.logs import configure_logging, redact

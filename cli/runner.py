@@ -17,12 +17,13 @@ import gc
 import logging
 import signal
 from collections.abc import Coroutine
-from typing import Any, Protocol
+from typing import Any
 
 from bots.console import ConsoleChat
 from campaigns.core import Core
-from campaigns.delivery import DeliveryEngine, Messenger, StartupFailure
+from campaigns.delivery import DeliveryEngine
 from campaigns.links import link_maker
+from campaigns.messenger import Adapter, Messenger, StartupFailure
 from campaigns.organising import OrganiserDesk
 from campaigns.settings import Settings, SettingsError
 from scheduler import CampaignScheduler
@@ -30,16 +31,6 @@ from web.app import create_app
 from web.server import listen, serve
 
 log = logging.getLogger(__name__)
-
-
-class ChatAdapter(Messenger, Protocol):
-    """A chat platform's adapter as the runner sees it: a messenger that comes online
-    (retrying what is transient, raising `StartupFailure` for a definite refusal) and
-    goes offline (safe after a failed or cancelled `online`)."""
-
-    async def online(self) -> None: ...
-
-    async def offline(self) -> None: ...
 
 
 class NothingCanChat(Exception):
@@ -64,9 +55,9 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def chat_adapters(settings: Settings, core: Core, desk: OrganiserDesk) -> list[ChatAdapter]:
+def chat_adapters(settings: Settings, core: Core, desk: OrganiserDesk) -> list[Adapter]:
     """An adapter for each platform that has a token."""
-    adapters: list[ChatAdapter] = []
+    adapters: list[Adapter] = []
     if settings.telegram_bot_token is not None:
         from bots.telegram.bot import TelegramBot
 
@@ -100,14 +91,14 @@ class Adapters:
     """The chat adapters coming online, each on its own, and going offline together."""
 
     def __init__(
-        self, adapters: list[ChatAdapter], engine: DeliveryEngine, stop: asyncio.Event
+        self, adapters: list[Adapter], engine: DeliveryEngine, stop: asyncio.Event
     ) -> None:
         self.adapters = adapters
         self.engine = engine
         self.stop = stop
         self.refused: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._to_close: list[ChatAdapter] = []
+        self._to_close: list[Adapter] = []
 
     def start(self) -> None:
         """Start each adapter's way online; nothing waits for it."""
@@ -118,7 +109,7 @@ class Adapters:
                 asyncio.create_task(self._online(adapter), name=f"online-{adapter.platform}")
             )
 
-    async def _online(self, adapter: ChatAdapter) -> None:
+    async def _online(self, adapter: Adapter) -> None:
         try:
             await adapter.online()
         except StartupFailure as exc:
@@ -130,7 +121,7 @@ class Adapters:
             return
         self.engine.set_online(adapter.platform, True)
 
-    async def _refused(self, adapter: ChatAdapter, line: str) -> None:
+    async def _refused(self, adapter: Adapter, line: str) -> None:
         log.error("%s", line)
         self.refused.append(line)
         self._to_close.remove(adapter)

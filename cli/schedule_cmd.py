@@ -21,9 +21,9 @@ from typer.core import TyperGroup
 from campaigns import schedule
 from campaigns.catalog import Catalog
 from campaigns.compose import plain_card_text
-from campaigns.delivery import running_progress
 from campaigns.dialogue import Context
 from campaigns.organising import describe, stopped_text
+from campaigns.progress import running_progress
 from campaigns.settings import Settings
 from campaigns.supporters import clean_source
 from cli import app, fail, out, settings

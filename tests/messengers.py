@@ -10,7 +10,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
-from campaigns.delivery import DeliveryError, TransientFailure
+from campaigns.messenger import DeliveryError, TransientFailure
 from campaigns.model import ChatKind, Message
 from campaigns.pacing import Pacer
 

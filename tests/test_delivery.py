@@ -9,16 +9,15 @@ from sqlite_utils import Database
 
 from campaigns.catalog import Catalog
 from campaigns.core import Core
-from campaigns.delivery import (
-    DeliveryEngine,
+from campaigns.delivery import DeliveryEngine, Tuning
+from campaigns.messenger import (
     OutcomeUnknown,
     RateLimited,
     RecipientGone,
     Refused,
     TransientFailure,
-    Tuning,
-    running_progress,
 )
+from campaigns.progress import running_progress
 from db import prompts as prompts_db
 from db import supporters as supporters_db
 from db.times import to_text, utcnow

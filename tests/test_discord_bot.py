@@ -361,3 +361,26 @@ async def test_a_429_is_honoured(bot: DiscordBot, fake: FakeDiscord, core: Core)
     await bot.send(str(SAM), ChatKind.PRIVATE, Message(text="hello"))
     assert fake.rate_limited_count == 1
     assert fake.dms_to(SAM)[-1]["content"] == "hello"
+
+
+def test_bots_in_one_process_share_one_api_address_and_put_it_back() -> None:
+    """discord.py reads the REST address from a class attribute: a second bot asking for
+    another address is refused instead of silently moving the first bot's requests,
+    and the last bot to stop puts the address from before back."""
+    import discord
+
+    from bots.discord.connection import point_api_at
+
+    before = discord.http.Route.BASE
+    first = point_api_at("http://127.0.0.1:1/api/v10")
+    second = point_api_at("http://127.0.0.1:1/api/v10/")
+    try:
+        assert discord.http.Route.BASE == "http://127.0.0.1:1/api/v10"
+        with pytest.raises(ValueError, match="different API address"):
+            point_api_at("http://127.0.0.1:2/api/v10")
+        first()
+        first()  # a second release changes nothing
+        assert discord.http.Route.BASE == "http://127.0.0.1:1/api/v10"
+    finally:
+        second()
+    assert before == discord.http.Route.BASE

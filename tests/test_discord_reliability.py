@@ -18,14 +18,8 @@ from sqlite_utils import Database
 
 from bots.discord.bot import DiscordBot
 from campaigns.core import Core
-from campaigns.delivery import (
-    DeliveryEngine,
-    OutcomeUnknown,
-    RecipientGone,
-    StartupFailure,
-    TransientFailure,
-    Tuning,
-)
+from campaigns.delivery import DeliveryEngine, Tuning
+from campaigns.messenger import OutcomeUnknown, RecipientGone, StartupFailure, TransientFailure
 from campaigns.model import ChatKind, Message
 from campaigns.organising import OrganiserDesk
 from db import prompts as prompts_db

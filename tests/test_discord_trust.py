@@ -21,7 +21,7 @@ from bots.discord.bot import DiscordBot
 from bots.discord.screening import AnswerGate
 from campaigns import wording
 from campaigns.core import Core
-from campaigns.delivery import StartupFailure
+from campaigns.messenger import StartupFailure
 from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
 from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord, InteractionRecord
 

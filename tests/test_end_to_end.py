@@ -64,7 +64,7 @@ async def test_an_ask_sent_from_the_cli_reaches_both_platforms_and_is_counted(
                 str(BIN), "run", env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log
             )
             try:
-                await discord.wait_until_connected()
+                await discord.wait_until_connected(timeout=30)  # a process starting up
                 await discord.wait_for(lambda: discord.global_commands, timeout=20)
                 telegram.user_sends(TG_USER, TG_USER, "/start leaflet")
                 await discord.run_slash_command(

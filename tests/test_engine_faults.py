@@ -20,17 +20,11 @@ from sqlite_utils import Database
 from campaigns import wording
 from campaigns.catalog import Catalog
 from campaigns.core import Core
-from campaigns.delivery import (
-    DeliveryEngine,
-    RateLimited,
-    TransientFailure,
-    Tuning,
-    cancel_send,
-    prepare,
-    progress,
-)
+from campaigns.delivery import DeliveryEngine, Tuning, cancel_send, prepare
 from campaigns.dialogue import Context
+from campaigns.messenger import RateLimited, TransientFailure
 from campaigns.model import ChatKind, Origin
+from campaigns.progress import progress
 from db import prompts as prompts_db
 from db.store import StorageError, Store
 from tests.messengers import RecordingMessenger

@@ -101,7 +101,7 @@ async def test_a_refused_telegram_token_beside_a_working_discord_keeps_running(
                 "DISCORD_GATEWAY_URL": discord.gateway_url,
             }
             async with RunningBot(env, tmp_path / "bot.log") as bot:
-                await discord.wait_until_connected()
+                await discord.wait_until_connected(timeout=30)  # a process starting up
                 await bot.wait_for_output("TELEGRAM_BOT_TOKEN")
                 assert bot.running and await bot.healthz() == 200
                 assert await bot.stop() == 0

@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 
 from campaigns.buttons import Verb
 from campaigns.core import Core
-from campaigns.delivery import DeliveryEngine, Tuning, progress
+from campaigns.delivery import DeliveryEngine, Tuning
 from campaigns.model import Message
 from campaigns.organising import COMMANDS, OrganiserDesk, describe
+from campaigns.progress import progress
 from campaigns.settings import Settings
 from cli import app
 from db import audit as audit_db

@@ -16,7 +16,8 @@ from sqlite_utils import Database
 from bots.telegram.bot import TelegramBot
 from campaigns import wording
 from campaigns.core import Core
-from campaigns.delivery import DeliveryEngine, RateLimited, Tuning
+from campaigns.delivery import DeliveryEngine, Tuning
+from campaigns.messenger import RateLimited
 from campaigns.model import ChatKind, Message
 from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
 from db import supporters as supporters_db
@@ -197,7 +198,7 @@ async def test_blocked_users_are_marked_gone_and_come_back_with_start(
 async def test_a_send_to_a_blocked_user_marks_them_gone(
     bot: TelegramBot, fake: FakeTelegram, core: Core
 ) -> None:
-    from campaigns.delivery import RecipientGone
+    from campaigns.messenger import RecipientGone
 
     fake.private_chat(ALEX).blocked = True
     with pytest.raises(RecipientGone, match=r"(?i)blocked"):
@@ -332,5 +333,24 @@ async def test_sends_to_one_group_are_spaced_for_twenty_a_minute(
             await bot.reply(GROUP, Message(text=f"post {n}"))
         assert time.monotonic() - started >= 3.0  # 60 s / 20
         assert fake.too_many_requests == 0
+    finally:
+        await bot.offline()
+
+
+async def test_the_resend_to_a_group_that_moved_takes_a_slot_of_its_own(
+    core: Core, fake: FakeTelegram
+) -> None:
+    """Every message to a chat takes the shared pace: the second request, to the
+    supergroup a group became, too (before, it went out at once)."""
+    bot = TelegramBot(core, fake.token, base_url=fake.base_url, max_rate=2)  # slots 0.5 s apart
+    await bot.online()
+    try:
+        fake.group_migrates_to_supergroup(GROUP, -1004200)
+        assert bot.pacer is not None
+        bot.pacer.reserve()  # the slot the engine takes for the first request
+        started = time.monotonic()
+        await bot.send(str(GROUP), ChatKind.GROUP, Message(text="the weekly ask"))
+        assert time.monotonic() - started >= 0.45
+        assert fake.sent_to(-1004200)[-1]["text"] == "the weekly ask"
     finally:
         await bot.offline()

@@ -22,15 +22,14 @@ from bots.telegram.bot import OVERALL_RATE, TelegramBot
 from bots.telegram.retry import PollingWatch
 from campaigns.catalog import Catalog
 from campaigns.core import Core
-from campaigns.delivery import (
-    DeliveryEngine,
+from campaigns.delivery import DeliveryEngine, Tuning
+from campaigns.messenger import (
     DeliveryError,
     OutcomeUnknown,
     RateLimited,
     RecipientGone,
     Refused,
     TransientFailure,
-    Tuning,
 )
 from campaigns.model import ChatKind, Message
 from campaigns.schedule import Request, send_now

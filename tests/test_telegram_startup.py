@@ -18,7 +18,7 @@ import pytest
 from bots.telegram.bot import TelegramBot
 from campaigns import wording
 from campaigns.core import Core
-from campaigns.delivery import StartupFailure
+from campaigns.messenger import StartupFailure
 from tests.fakes.telegram import FakeTelegram
 
 

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -464,3 +465,31 @@ async def test_an_empty_database_renders_every_page(
     assert "No ask has gone out yet." in overview.text
     funnel = await organiser.get("/participation")
     assert "not tracked" in funnel.text  # no public base URL in these settings
+
+
+async def test_a_test_send_takes_a_slot_of_the_shared_pace(
+    fresh: Settings, fresh_core: Core
+) -> None:
+    """Every message to a chat takes the platform's pace, a test send too (before, it
+    went out at once, beside a running send)."""
+    messenger = RecordingMessenger("telegram", max_rate=2)  # slots 0.5 s apart
+    app = create_app(fresh_core, fresh, messengers={"telegram": messenger})
+    async with asgi_client(app) as http:
+        await sign_in(http, "olive")
+        token = csrf_of((await http.get("/prompts/new")).text)
+        assert messenger.pacer is not None
+        for _ in range(3):  # a send under way has the next three slots
+            messenger.pacer.reserve()
+        started = time.monotonic()
+        response = await http.post(
+            "/prompts/new",
+            data={
+                "csrftoken": token,
+                "intent": "test",
+                "campaign": "one-step-ahead",
+                "ask": "pre-screening",
+            },
+        )
+        waited = time.monotonic() - started
+    assert "Sent a test of one-step-ahead/pre-screening" in response.text
+    assert waited >= 1.4

@@ -20,7 +20,7 @@ import httpx
 from sqlite_utils import Database
 
 from campaigns.core import Core
-from campaigns.delivery import Messenger
+from campaigns.messenger import Messenger
 from campaigns.settings import Settings
 from db import users as users_db
 from db.store import open_database

@@ -30,8 +30,8 @@ from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from campaigns.core import Core
-from campaigns.delivery import Messenger
 from campaigns.links import LinkTokens
+from campaigns.messenger import Messenger
 from campaigns.settings import Settings
 from web import auth, organiser, participation
 from web import links as link_routes

@@ -18,8 +18,8 @@ from starlette.templating import Jinja2Templates
 
 from campaigns import wording
 from campaigns.core import Core
-from campaigns.delivery import Messenger
 from campaigns.links import LinkTokens
+from campaigns.messenger import Messenger
 from campaigns.settings import Settings
 from db.times import from_text
 from db.users import UserRow

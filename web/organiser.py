@@ -25,9 +25,10 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import BaseRoute, Route
 
 from campaigns import schedule
-from campaigns.delivery import DeliveryError, RecipientGone, running_progress
+from campaigns.messenger import DeliveryError, RecipientGone, send_one
 from campaigns.model import ChatKind, Message
 from campaigns.organising import stopped_text
+from campaigns.progress import running_progress
 from campaigns.supporters import clean_source
 from db import audit as audit_db
 from db import catalog as catalog_db
@@ -191,7 +192,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
             return ("error", f"The bot isn't connected to {platform}, so it can't send there.")
         target = f"{shown.ask.campaign}/{shown.ask.id}"
         try:
-            await messenger.send(address, ChatKind.PRIVATE, shown.message)
+            await send_one(messenger, address, ChatKind.PRIVATE, shown.message)
         except RecipientGone:
             result = (
                 "error",

@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from campaigns.catalog import Catalog
-from campaigns.delivery import Progress, running_progress
+from campaigns.progress import Progress, running_progress
 from campaigns.reports import Table
 from campaigns.schedule import PLATFORMS, next_ask
 from db import catalog as catalog_db

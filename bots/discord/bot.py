@@ -26,7 +26,8 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from bots.discord import connection
-from bots.discord.commands import keep_syncing, sync_commands
+from bots.discord.commands import install, keep_syncing, sync_commands
+from bots.discord.origins import PLATFORM, origin_for_command, origin_for_press
 from bots.discord.render import NO_MENTIONS, parts
 from bots.discord.screening import WRITTEN, AnswerGate, carries_media
 from bots.discord.sending import dm_trouble, send_trouble
@@ -35,14 +36,13 @@ from campaigns import wording
 from campaigns.backoff import Backoff
 from campaigns.buttons import PREFIX, Verb
 from campaigns.core import Core
-from campaigns.delivery import StartupFailure
-from campaigns.model import ChatKind, Message, Origin, PressResult
+from campaigns.messenger import StartupFailure
+from campaigns.model import ChatKind, Message, PressResult
 from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
 from campaigns.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "discord"
 # Discord allows 50 requests a second per bot; keep well inside it, evenly spaced.
 REQUEST_RATE = 48.0
 BUTTON_ID = re.compile(
@@ -78,21 +78,7 @@ class CoreButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BUTTON
             log.warning("discord: couldn't answer a button: %s", connection.outage_line(exc))
 
 
-def origin_for_command(interaction: discord.Interaction[Any]) -> Origin:
-    """Slash commands are about the person: their DM subscription."""
-    user = str(interaction.user.id)
-    return Origin(PLATFORM, user, ChatKind.PRIVATE, user=user)
-
-
-def origin_for_press(interaction: discord.Interaction[Any]) -> Origin:
-    """A press in a DM is the person's; in a server channel, a member's in that channel."""
-    user = str(interaction.user.id)
-    if interaction.guild is None or interaction.channel_id is None:
-        return Origin(PLATFORM, user, ChatKind.PRIVATE, user=user)
-    return Origin(PLATFORM, str(interaction.channel_id), ChatKind.GROUP, user=user)
-
-
-class DiscordBot(discord.Client):
+class DiscordBot(connection.Connecting):
     """One bot account: slash commands, persistent buttons, and sending for the engine."""
 
     platform = PLATFORM
@@ -136,17 +122,12 @@ class DiscordBot(discord.Client):
         self._gateway_backoff = Backoff(retry_first, retry_cap)
         self._runner: asyncio.Task[None] | None = None
         self._syncing: asyncio.Task[None] | None = None
-        # discord.py reads both addresses from class attributes: set them for this
-        # process while the bot runs, and put them back when it stops.
         self.api_url, self.gateway_url = api_url, gateway_url
-        self._saved_addresses = (discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
-        if api_url:
-            discord.http.Route.BASE = api_url.rstrip("/")
-        if gateway_url:
-            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
-        from bots.discord.commands import install
-
+        self.gateway = yarl.URL(gateway_url) if gateway_url else DiscordWebSocket.DEFAULT_GATEWAY
         install(self)
+        # Last, so that nothing after it can fail: until `offline`, discord.py's REST
+        # requests in this process go to `api_url` (see `point_api_at` for why).
+        self._release_api = connection.point_api_at(api_url or None)
 
     async def setup_hook(self) -> None:
         """After the first login: persistent buttons, and the slash commands. Failing to
@@ -211,11 +192,11 @@ class DiscordBot(discord.Client):
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def offline(self) -> None:
-        """Disconnect, and give discord.py its default addresses back. Safe at any time,
-        also after `online` failed or was cancelled."""
+        """Disconnect, and give discord.py its API address back. Safe at any time, also
+        after `online` failed or was cancelled."""
         await self.close()
         await self._stop_tasks()
-        discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved_addresses
+        self._release_api()
 
     # --- interactions ------------------------------------------------------
 

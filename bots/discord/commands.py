@@ -6,37 +6,58 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import discord
 from discord import app_commands
 
 from bots.discord.connection import NETWORK_ERRORS, seconds
+from bots.discord.origins import PLATFORM, origin_for_command
 from bots.discord.render import parts
 from campaigns import wording
 from campaigns.backoff import Backoff
+from campaigns.core import Core
 from campaigns.model import ChatKind, Message, Origin
-
-if TYPE_CHECKING:
-    from bots.discord.bot import DiscordBot
 
 log = logging.getLogger(__name__)
 Interaction = discord.Interaction[Any]
 
 
-def _bot(interaction: Interaction) -> DiscordBot:
-    from bots.discord.bot import DiscordBot
+class CommandsBot(Protocol):
+    """What the commands use of the bot they are installed on (`DiscordBot`, which
+    imports this module: named here so that this module needn't import it back).
+    Each command answers through the bot given to `install`, the client of every
+    interaction its tree receives."""
 
-    client = interaction.client
-    assert isinstance(client, DiscordBot)
-    return client
+    @property
+    def core(self) -> Core: ...
+    @property
+    def tree(self) -> app_commands.CommandTree[Any]: ...
+    @property
+    def organiser_guild(self) -> int | None: ...
+    @property
+    def retry_first(self) -> float: ...
+    @property
+    def retry_cap(self) -> float: ...
+
+    async def command(
+        self, interaction: Interaction, name: str, args: tuple[str, ...] = ()
+    ) -> None: ...
+    async def organiser(
+        self, interaction: Interaction, name: str, args: tuple[str, ...] = ()
+    ) -> None: ...
+    async def respond(self, interaction: Interaction, messages: list[Message]) -> None: ...
+    async def on_app_command_error(
+        self, interaction: Interaction, error: app_commands.AppCommandError
+    ) -> None: ...
 
 
 class TopicsMenu(discord.ui.View):
     """A select menu of topics, for one supporter, for five minutes."""
 
-    def __init__(self, known: list[str], chosen: list[str]) -> None:
+    def __init__(self, bot: CommandsBot, known: list[str], chosen: list[str]) -> None:
         super().__init__(timeout=300)
+        self.bot = bot
         every = not chosen
         select: discord.ui.Select[TopicsMenu] = discord.ui.Select(
             placeholder="Topics to hear about",
@@ -52,24 +73,24 @@ class TopicsMenu(discord.ui.View):
         self.add_item(select)
 
     async def chosen(self, interaction: Interaction) -> None:
-        await _bot(interaction).command(interaction, "topics", tuple(self.select.values))
+        await self.bot.command(interaction, "topics", tuple(self.select.values))
 
 
-def install(bot: DiscordBot) -> None:
+def install(bot: CommandsBot) -> None:
     """Add every command to the bot's tree."""
     tree = bot.tree
     described = dict(wording.COMMANDS)
 
     def simple(name: str, core_name: str, description: str) -> None:
         async def run(interaction: Interaction) -> None:
-            await _bot(interaction).command(interaction, core_name)
+            await bot.command(interaction, core_name)
 
         tree.command(name=name, description=description)(run)
 
     @tree.command(name="subscribe", description=described["start"])
     @app_commands.describe(source="How you found us (a short code), if you were given one")
     async def subscribe(interaction: Interaction, source: str | None = None) -> None:
-        await _bot(interaction).command(interaction, "start", (source,) if source else ())
+        await bot.command(interaction, "start", (source,) if source else ())
 
     simple("unsubscribe", "stop", described["stop"])
     for name in ("ask", "done", "skip", "resume", "mydata", "forget", "help"):
@@ -82,13 +103,10 @@ def install(bot: DiscordBot) -> None:
     async def pause(
         interaction: Interaction, weeks: app_commands.Range[int, 1, 12] | None = None
     ) -> None:
-        await _bot(interaction).command(interaction, "pause", (str(weeks),) if weeks else ())
+        await bot.command(interaction, "pause", (str(weeks),) if weeks else ())
 
     @tree.command(name="topics", description=described["topics"])
     async def topics(interaction: Interaction) -> None:
-        bot = _bot(interaction)
-        from bots.discord.bot import origin_for_command
-
         state = await bot.core.topics_of(origin_for_command(interaction))
         if state is None:
             await bot.respond(interaction, [Message(text=wording.NOT_SUBSCRIBED)])
@@ -96,7 +114,7 @@ def install(bot: DiscordBot) -> None:
         known, chosen = state
         await interaction.response.send_message(
             wording.TOPICS_INTRO.split(".")[0] + ".",
-            view=TopicsMenu(known, chosen),
+            view=TopicsMenu(bot, known, chosen),
             ephemeral=interaction.guild is not None,
         )
 
@@ -109,12 +127,11 @@ def install(bot: DiscordBot) -> None:
     async def channel(
         interaction: Interaction, channel: discord.TextChannel, stop: bool = False
     ) -> None:
-        bot = _bot(interaction)
         permissions = interaction.permissions
         if not permissions.manage_guild:
             await interaction.response.send_message(wording.GROUP_ONLY_ADMINS, ephemeral=True)
             return
-        origin = Origin("discord", str(channel.id), ChatKind.GROUP, user=str(interaction.user.id))
+        origin = Origin(PLATFORM, str(channel.id), ChatKind.GROUP, user=str(interaction.user.id))
         name = "stop" if stop else "subscribe_group"
         replies = await bot.core.command(origin, name, admin=True)
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -132,11 +149,11 @@ def install(bot: DiscordBot) -> None:
 
     if bot.organiser_guild is not None:
         # Organiser commands exist in the charity's own server only.
-        tree.add_command(organiser_group(), guild=discord.Object(bot.organiser_guild))
+        tree.add_command(organiser_group(bot), guild=discord.Object(bot.organiser_guild))
     tree.on_error = bot.on_app_command_error  # type: ignore[method-assign]
 
 
-def organiser_group() -> app_commands.Group:
+def organiser_group(bot: CommandsBot) -> app_commands.Group:
     """`/campaign preview|sendnow|stopsend|status|stats`, each checked again when it runs."""
     campaign = app_commands.Group(
         name="campaign", description="Organisers: preview, send and follow the weekly ask"
@@ -147,35 +164,33 @@ def organiser_group() -> app_commands.Group:
     async def preview(
         interaction: Interaction, campaign: str | None = None, ask: str | None = None
     ) -> None:
-        args = tuple(x for x in (campaign or _bot(interaction).core.ctx.catalog.default, ask) if x)
-        await _bot(interaction).organiser(interaction, "preview", args)
+        args = tuple(x for x in (campaign or bot.core.ctx.catalog.default, ask) if x)
+        await bot.organiser(interaction, "preview", args)
 
     @campaign.command(name="sendnow", description="Organisers: send an ask now (asks to confirm)")
     @app_commands.describe(campaign="Campaign slug", ask="Ask id (default: the next)")
     async def sendnow(interaction: Interaction, campaign: str, ask: str | None = None) -> None:
-        await _bot(interaction).organiser(
-            interaction, "sendnow", tuple(x for x in (campaign, ask) if x)
-        )
+        await bot.organiser(interaction, "sendnow", tuple(x for x in (campaign, ask) if x))
 
     @campaign.command(
         name="stopsend", description="Organisers: stop a running send (asks to confirm)"
     )
     @app_commands.describe(prompt="The send's prompt number (see /campaign status)")
     async def stopsend(interaction: Interaction, prompt: app_commands.Range[int, 1]) -> None:
-        await _bot(interaction).organiser(interaction, "stopsend", (str(prompt),))
+        await bot.organiser(interaction, "stopsend", (str(prompt),))
 
     @campaign.command(name="status", description="Organisers: progress of the current send")
     async def status(interaction: Interaction) -> None:
-        await _bot(interaction).organiser(interaction, "status")
+        await bot.organiser(interaction, "status")
 
     @campaign.command(name="stats", description="Organisers: participation in short")
     async def stats(interaction: Interaction) -> None:
-        await _bot(interaction).organiser(interaction, "stats")
+        await bot.organiser(interaction, "stats")
 
     return campaign
 
 
-async def sync_commands(bot: DiscordBot) -> bool:
+async def sync_commands(bot: CommandsBot) -> bool:
     """Register the commands with Discord: everyone's, then the organisers' in the
     charity's server. False when Discord could not be reached (worth another try)."""
     try:
@@ -206,7 +221,7 @@ async def sync_commands(bot: DiscordBot) -> bool:
     return True
 
 
-async def keep_syncing(bot: DiscordBot) -> None:
+async def keep_syncing(bot: CommandsBot) -> None:
     """The commands could not be synced at start-up: the bot runs without (Discord
     keeps the commands it had), and this tries again, with backoff, until it works.
     One line when it fails, one when it works."""

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import discord
@@ -25,10 +27,7 @@ from discord.utils import MISSING
 
 from bots.discord.startup import REFUSED_LOGIN, login_refused
 from campaigns.backoff import Backoff
-from campaigns.delivery import StartupFailure
-
-if TYPE_CHECKING:
-    from bots.discord.bot import DiscordBot
+from campaigns.messenger import StartupFailure
 
 log = logging.getLogger(__name__)
 LIBRARY_LOG = logging.getLogger("discord.client")  # discord.py's log of logging in
@@ -41,6 +40,62 @@ NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 CONNECT_TIMEOUT = 60.0  # seconds for the websocket, HELLO and IDENTIFY (discord.py's own)
 # Unknown interaction: it expired (3 s) before the answer got through.
 EXPIRED_INTERACTION = 10062
+
+
+class Connecting(discord.Client):
+    """A discord.py client the loops here bring and keep online (`DiscordBot`, which
+    imports this module: named here so that this module needn't import it back).
+
+    `gateway` is where it connects, rather than discord.py's process-wide default;
+    `settled` is set by its READY and RESUMED handlers."""
+
+    token: str
+    api_url: str | None
+    gateway: yarl.URL
+    settled: bool
+
+
+# The API address discord.py's requests go to, while bots use it: how many use which
+# address, and the one to put back when the last of them stops (`point_api_at`).
+_API_USERS: Counter[str] = Counter()
+_API_BEFORE: list[str] = []
+
+
+def point_api_at(api_url: str | None) -> Callable[[], None]:
+    """Send discord.py's REST requests to `api_url` (None: leave them be) until the
+    returned function is called (calling it again does nothing).
+
+    This is process-wide, and the one place that changes discord.py: discord.py 2.7
+    builds every REST URL, its `HTTPClient`'s and those of the webhook adapter that
+    answers interactions, from the class attribute `discord.http.Route.BASE`, and
+    offers no per-client setting for it (`proxy` tunnels requests, it doesn't
+    readdress them). So all the bots in a process share one API address: a bot
+    asking for another one while a bot still uses the first is refused with
+    `ValueError`, rather than silently moving the first bot's requests; the last one
+    to stop puts the address from before back. (The gateway is per client: `gateway`.)
+    """
+    if api_url is None:
+        return lambda: None
+    base = api_url.rstrip("/")
+    if _API_USERS and base not in _API_USERS:
+        raise ValueError("another Discord bot in this process uses a different API address")
+    if not _API_USERS:
+        _API_BEFORE[:] = [discord.http.Route.BASE]
+    _API_USERS[base] += 1
+    discord.http.Route.BASE = base
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if released:
+            return
+        released = True
+        _API_USERS[base] -= 1
+        if _API_USERS[base] == 0:
+            del _API_USERS[base]
+            discord.http.Route.BASE = _API_BEFORE.pop()
+
+    return release
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -89,7 +144,7 @@ class AgainFilter(logging.Filter):
         return not again
 
 
-async def log_in(bot: DiscordBot, backoff: Backoff) -> None:
+async def log_in(bot: Connecting, backoff: Backoff) -> None:
     """`Client.login` until it works: a refused token raises `StartupFailure`, and so
     does any other 4xx; network errors, timeouts, 429s and 5xx are retried."""
     quiet = AgainFilter()
@@ -100,7 +155,7 @@ async def log_in(bot: DiscordBot, backoff: Backoff) -> None:
         LIBRARY_LOG.removeFilter(quiet)
 
 
-async def _log_in(bot: DiscordBot, backoff: Backoff) -> None:
+async def _log_in(bot: Connecting, backoff: Backoff) -> None:
     api = where(discord.http.Route.BASE)
     while True:
         try:
@@ -120,26 +175,26 @@ async def _log_in(bot: DiscordBot, backoff: Backoff) -> None:
         await asyncio.sleep(delay)
 
 
-async def forget_session(bot: DiscordBot) -> None:
+async def forget_session(bot: Connecting) -> None:
     """Close the HTTP session a failed login opened; the next login opens a new one
     (discord.py opens one per login and would leave the old one unclosed)."""
     await bot.http.close()
     bot.http.connector = MISSING
 
 
-async def stay_connected(bot: DiscordBot, backoff: Backoff) -> None:
+async def stay_connected(bot: Connecting, backoff: Backoff) -> None:
     """The gateway connection for as long as the bot runs (discord.py's `connect` loop,
     with our retries): resume after a drop, identify anew when the session is gone.
 
     Ends by raising only for a definite refusal (`ConnectionClosed` with one of
     `DEFINITE_CLOSE_CODES`, `PrivilegedIntentsRequired` for 4014), or when the bot closes.
     """
-    params: dict[str, Any] = {"initial": True, "shard_id": bot.shard_id}
+    params: dict[str, Any] = {"initial": True, "shard_id": bot.shard_id, "gateway": bot.gateway}
     while not bot.is_closed():
         if bot.settled:
             params["initial"] = False  # discord.py spaces later IDENTIFYs 5 s apart
         bot.settled = False  # until READY or RESUMED on this connection
-        gateway = params.get("gateway") or DiscordWebSocket.DEFAULT_GATEWAY
+        gateway = params["gateway"]
         try:
             connecting = DiscordWebSocket.from_client(bot, **params)
             bot.ws = await asyncio.wait_for(connecting, timeout=CONNECT_TIMEOUT)
@@ -151,10 +206,9 @@ async def stay_connected(bot: DiscordBot, backoff: Backoff) -> None:
                 params.update(
                     sequence=bot.ws.sequence, resume=exc.resume, session=bot.ws.session_id
                 )
-                if exc.resume:
-                    params["gateway"] = bot.ws.gateway
-                else:
-                    params.pop("gateway", None)
+                # Resume where READY said; identify anew at the bot's own gateway
+                # (discord.py would go back to its process-wide default).
+                params["gateway"] = bot.ws.gateway if exc.resume else bot.gateway
             if bot.settled:
                 # A connection that was working: Discord asked for a reconnect, or it
                 # dropped. Straight back, as discord.py does.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import aiohttp
 import discord
 
-from campaigns.delivery import (
+from campaigns.messenger import (
     DeliveryError,
     OutcomeUnknown,
     RateLimited,

@@ -64,7 +64,7 @@ from campaigns.backoff import Backoff
 from campaigns.buttons import Verb
 from campaigns.commands import parse
 from campaigns.core import Core
-from campaigns.delivery import (
+from campaigns.messenger import (
     DeliveryError,
     OutcomeUnknown,
     RateLimited,
@@ -493,6 +493,8 @@ class TelegramBot:
             await self._post(int(address), message, wait_out_429=False)
         except ChatMigrated as exc:
             await self.core.moved(PLATFORM, address, str(exc.new_chat_id))
+            if self.pacer is not None:  # a second request: it takes a slot of its own
+                await self.pacer.wait()
             await self._send(str(exc.new_chat_id), message)
         except Forbidden as exc:
             raise RecipientGone(exc.message) from exc

@@ -1,0 +1,97 @@
+"""The contract between the campaign core and the chat adapters.
+
+An adapter is a `Messenger` for the delivery engine (get ready to send to an
+address, then send with exactly one request at the platform's pace) and an
+`Adapter` for the runner (come online, retrying what may pass; go offline). Every
+way a send can end that is not "sent" is one of the `DeliveryError`s below, and the
+engine decides from them alone what happens next. Adapters import this module,
+never the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from campaigns.model import ChatKind, Message
+from campaigns.pacing import Pacer
+from db.catalog import AskRow
+
+
+class DeliveryError(Exception):
+    """Base of what a messenger reports about one send."""
+
+
+class RecipientGone(DeliveryError):
+    """The recipient blocked us, left, or no longer exists: never send to them again."""
+
+
+class RateLimited(DeliveryError):
+    """The platform asked us to wait; nothing was sent."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+class TransientFailure(DeliveryError):
+    """It failed before or without sending (a 5xx, a refused connection): safe to retry."""
+
+
+class OutcomeUnknown(DeliveryError):
+    """The request may have arrived (a timeout after it left): never resend."""
+
+
+class Refused(DeliveryError):
+    """The platform refused this message (a bad request): retrying would not help."""
+
+
+class StartupFailure(Exception):
+    """An adapter can't come online. The message is one line that names the setting to
+    check and how to fix it, and never holds a token."""
+
+
+class Messenger(Protocol):
+    """What an adapter offers the engine: get ready to send to an address, and send.
+
+    `pacer` is the platform's pace, shared with the adapter's own requests. For each
+    delivery the engine takes a slot, claims the delivery at the slot and then calls
+    `send`, so `send` must make exactly one request and take no slot itself. Anything
+    else a send needs (opening a DM channel) belongs in `prepare`, which takes slots
+    of its own and is called before the claim.
+    """
+
+    platform: str
+    pacer: Pacer | None
+
+    async def prepare(self, address: str, kind: ChatKind) -> None:
+        """Whatever must happen before the one request of `send` (nothing the recipient
+        can see); may raise any of the `DeliveryError`s."""
+        ...
+
+    async def send(self, address: str, kind: ChatKind, message: Message) -> None:
+        """Send, or raise one of the `DeliveryError`s."""
+        ...
+
+
+LinkMaker = Callable[[int, AskRow], str]
+
+
+class Adapter(Messenger, Protocol):
+    """A chat platform's adapter as the runner sees it: a messenger that comes online
+    (retrying network errors, 5xx and timeouts itself, for as long as it takes;
+    raising `StartupFailure` only for a definite refusal) and goes offline (safe after
+    a failed or cancelled `online`)."""
+
+    async def online(self) -> None: ...
+
+    async def offline(self) -> None: ...
+
+
+async def send_one(messenger: Messenger, address: str, kind: ChatKind, message: Message) -> None:
+    """One message outside the engine (a test send), taking the platform's shared pace
+    like every other message to a chat: get ready, wait for a slot, send."""
+    await messenger.prepare(address, kind)
+    if messenger.pacer is not None:
+        await messenger.pacer.wait()
+    await messenger.send(address, kind, message)
