@@ -21,6 +21,7 @@ from campaigns.catalog import Catalog
 from campaigns.compose import ask_message
 from campaigns.keys import Pseudonyms, tag
 from campaigns.model import (
+    MAX_PAUSE_WEEKS,
     ActionKind,
     Attachment,
     Button,
@@ -189,7 +190,11 @@ def _pause_command(db: Database, supporter: SupporterRow, args: tuple[str, ...])
     weeks: int | None = None
     if args:
         # ASCII digits only: "²".isdigit() is true, and int("²") fails
-        if len(args) != 1 or not _PAUSE_WEEKS.fullmatch(args[0]) or not 1 <= int(args[0]) <= 12:
+        if (
+            len(args) != 1
+            or not _PAUSE_WEEKS.fullmatch(args[0])
+            or not 1 <= int(args[0]) <= MAX_PAUSE_WEEKS
+        ):
             return _say(wording.PAUSE_USAGE)
         weeks = int(args[0])
     until = supporters.pause(db, supporter, weeks)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+MAX_PAUSE_WEEKS = 12  # the longest /pause <weeks>, on every platform
+
 
 class ChatKind(StrEnum):
     """Where a message goes: one person's private chat, or a shared group or channel."""

@@ -24,7 +24,6 @@ from db import supporters as supporters_db
 from db.supporters import SupporterRow
 from db.times import to_text, utcnow
 
-MAX_PAUSE_WEEKS = 12
 _SOURCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 

@@ -5,6 +5,8 @@ Text here is plain: adapters escape it for their own markup.
 
 from __future__ import annotations
 
+from campaigns.model import MAX_PAUSE_WEEKS
+
 CONSENT_VERSION = "2026-11"
 
 DONE_LABEL = "I did it"
@@ -74,7 +76,7 @@ ALREADY_STOPPED = "You're not subscribed, so there's nothing to stop. /start sub
 PAUSED = "Paused. You won't get the weekly ask until you send /resume."
 RESUMED = "Welcome back. The weekly ask is on again."
 NOT_PAUSED = "You're not paused: the weekly ask is on."
-PAUSE_USAGE = "Use /pause to pause, or /pause 4 to pause for 4 weeks (1 to 12)."
+PAUSE_USAGE = f"Use /pause to pause, or /pause 4 to pause for 4 weeks (1 to {MAX_PAUSE_WEEKS})."
 DONE_THANKS = "Thank you! That's counted. Small actions add up."
 DONE_ALREADY = "Already counted. Thank you!"
 SKIP_NOTED = "No problem. We'll be back next week."

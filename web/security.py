@@ -12,6 +12,8 @@ is refused, and signing in or out hands out a new one. The library reads the
 token from a header only; plain HTML forms send it as a hidden field, so this
 subclass also reads that field (from a URL-encoded body, which it hands on to
 the app unchanged), and lets a page know the token before its cookie is set.
+It overrides the library's private methods, so the library is pinned to one
+version in pyproject.toml (issue 12 weighs replacing it).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from bots.discord.render import parts
 from campaigns import wording
 from campaigns.backoff import Backoff
 from campaigns.core import Core
-from campaigns.model import ChatKind, Message, Origin
+from campaigns.model import MAX_PAUSE_WEEKS, ChatKind, Message, Origin
 
 log = logging.getLogger(__name__)
 Interaction = discord.Interaction[Any]
@@ -98,10 +98,12 @@ def install(bot: CommandsBot) -> None:
 
     @tree.command(name="pause", description=described["pause"])
     @app_commands.describe(
-        weeks="Pause for this many weeks (1 to 12); leave out to pause until /resume"
+        weeks=(
+            f"Pause for this many weeks (1 to {MAX_PAUSE_WEEKS}); leave out to pause until /resume"
+        )
     )
     async def pause(
-        interaction: Interaction, weeks: app_commands.Range[int, 1, 12] | None = None
+        interaction: Interaction, weeks: app_commands.Range[int, 1, MAX_PAUSE_WEEKS] | None = None
     ) -> None:
         await bot.command(interaction, "pause", (str(weeks),) if weeks else ())
 
