@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlite_utils import Database
 
@@ -29,34 +28,13 @@ from campaigns import retention
 from campaigns.catalog import Catalog
 from campaigns.delivery import DeliveryEngine, grace_passed
 from campaigns.schedule import next_ask
+from campaigns.weekly import latest_run, weekly_trigger
 from db import catalog as catalog_db
 from db import prompts as prompts_db
 from db.store import Store
 from db.times import from_text, now_text, to_text, utcnow
 
 log = logging.getLogger(__name__)
-
-
-def weekly_trigger(catalog: Catalog, slug: str) -> CronTrigger:
-    schedule = catalog.packs[slug].campaign.schedule
-    return CronTrigger(
-        day_of_week=schedule.weekday[:3],
-        hour=schedule.time.hour,
-        minute=schedule.time.minute,
-        timezone=schedule.zone,
-    )
-
-
-def latest_run(trigger: CronTrigger, now: datetime, since: datetime) -> datetime | None:
-    """The latest time the trigger fired (or would have) in (since, now]."""
-    latest = None
-    moment = trigger.get_next_fire_time(None, since.astimezone(UTC) + timedelta(seconds=1))
-    while moment is not None and moment <= now:
-        latest = moment
-        # step on in UTC: wall-clock arithmetic on the night clocks go back loops forever
-        after = moment.astimezone(UTC) + timedelta(seconds=1)
-        moment = trigger.get_next_fire_time(moment, after)
-    return latest.astimezone(UTC) if latest else None
 
 
 def ensure_weekly_prompt(db: Database, catalog: Catalog, slug: str, run: datetime) -> int:

@@ -12,17 +12,11 @@ from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, Tuning
 from campaigns.packs import Pack
 from campaigns.schedule import next_ask
+from campaigns.weekly import latest_run, weekly_trigger
 from db import prompts as prompts_db
 from db import supporters as supporters_db
 from db.times import to_text
-from scheduler import (
-    CampaignScheduler,
-    ensure_weekly_prompt,
-    latest_run,
-    make_reminders,
-    settle_due,
-    weekly_trigger,
-)
+from scheduler import CampaignScheduler, ensure_weekly_prompt, make_reminders, settle_due
 from tests.messengers import RecordingMessenger
 
 SLUG = "one-step-ahead"

@@ -21,6 +21,7 @@ from campaigns.catalog import Catalog
 from campaigns.progress import Progress, running_progress
 from campaigns.reports import Table
 from campaigns.schedule import PLATFORMS, next_ask
+from campaigns.weekly import weekly_trigger
 from db import catalog as catalog_db
 from db import dashboard as dashboard_db
 from db import prompts as prompts_db
@@ -29,7 +30,6 @@ from db.catalog import AskRow
 from db.prompts import PromptRow
 from db.stats import NO_SOURCE, Filters, Participation, participation
 from db.times import to_text, utcnow
-from scheduler import weekly_trigger
 from web import charts
 from web.context import Dashboard
 from web.filters import read_filters
