@@ -6,10 +6,17 @@ nothing here knows about Telegram, Discord or the terminal.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 MAX_PAUSE_WEEKS = 12  # the longest /pause <weeks>, on every platform
+
+PLATFORMS = ("telegram", "discord", "console")  # every chat platform, as stored
+# A person or chat on a platform, "platform:address" (organisers, a dashboard account's
+# chat). Telegram's group ids are negative; Discord's are snowflakes; the console's are
+# names.
+CHAT = re.compile(rf"(?P<platform>{'|'.join(PLATFORMS)}):(?P<address>-?[A-Za-z0-9_]{{1,64}})")
 
 
 class ChatKind(StrEnum):

@@ -16,7 +16,7 @@ from campaigns.catalog import Catalog
 from campaigns.compose import ask_message
 from campaigns.delivery import cancel_send
 from campaigns.dialogue import Context
-from campaigns.model import Message
+from campaigns.model import PLATFORMS, Message
 from db import audit as audit_db
 from db import catalog as catalog_db
 from db import deliveries as deliveries_db
@@ -25,7 +25,6 @@ from db.catalog import AskRow
 from db.prompts import PromptRow
 from db.times import now_text, to_text, utcnow
 
-PLATFORMS = ("telegram", "discord", "console")
 PREVIEW_PROMPT_ID = 0
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
-import re
 import secrets
 import tomllib
 from pathlib import Path
@@ -32,11 +31,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from campaigns.model import CHAT
 from campaigns.packs import BUNDLED_PACKS
 
 CONFIG_ENV = "CAMPAIGNBOT_CONFIG"
 DEFAULT_CONFIG = Path("campaignbot.toml")
-_ORGANISER = re.compile(r"^(telegram|discord|console):[A-Za-z0-9_-]{1,64}$")
 
 
 def _alias(env: str, name: str) -> Any:
@@ -174,7 +173,7 @@ class Settings(BaseSettings):
     @classmethod
     def _organisers(cls, value: list[str]) -> list[str]:
         for item in value:
-            if not _ORGANISER.match(item):
+            if not CHAT.fullmatch(item):
                 raise ValueError(
                     f"{item!r} is not an organiser id; use platform:id, such as telegram:12345"
                 )

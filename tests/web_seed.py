@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from campaigns.model import PLATFORMS
 from db.times import to_text
 
 SOURCES = ("leaflet", "newsletter", "school-talk", "instagram", "readme", None)
 SOURCE_WEIGHTS = (30, 22, 12, 14, 7, 15)
-PLATFORMS = ("telegram", "discord", "console")
-PLATFORM_WEIGHTS = (60, 36, 4)
+
+PLATFORM_WEIGHTS = (60, 36, 4)  # in the order of PLATFORMS
 
 
 def weekly_times(now: datetime, weeks: int) -> list[datetime]:

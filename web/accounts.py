@@ -13,12 +13,12 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from campaigns.model import CHAT
 from db import users as users_db
 from db.users import UserRow
 
 ROLES = users_db.ROLES
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-CHAT = re.compile(r"(telegram|discord|console):-?[A-Za-z0-9_]{1,64}")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 

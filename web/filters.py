@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 
 from campaigns.catalog import Catalog
-from campaigns.schedule import PLATFORMS
+from campaigns.model import PLATFORMS
 from db.stats import Filters
 from db.times import to_text
 

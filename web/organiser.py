@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 
 from campaigns import schedule
 from campaigns.messenger import DeliveryError, RecipientGone, send_one
-from campaigns.model import ChatKind, Message
+from campaigns.model import PLATFORMS, ChatKind, Message
 from campaigns.organising import stopped_text
 from campaigns.progress import running_progress
 from campaigns.supporters import clean_source
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 FIELDS = ("campaign", "ask", "date", "time", "timezone", "platform", "source")
 ZONES = sorted(available_timezones())
 MAX_ID = 2**63 - 1  # SQLite's largest integer, so no row id is larger
-CHAT_ID = re.compile(r"\b(telegram|discord|console):-?[A-Za-z0-9_]+")
+CHAT_ID = re.compile(rf"\b({'|'.join(PLATFORMS)}):-?[A-Za-z0-9_]+")  # any length: all hidden
 
 
 def shown_to(user: UserRow, text: str | None) -> str:
@@ -96,7 +96,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
             "errors": errors or {},
             "asks": asks,
             "campaigns": sorted(catalog.packs.items()),
-            "platforms": schedule.PLATFORMS,
+            "platforms": PLATFORMS,
             "zones": ZONES,
             "preview": preview,
             "notice": notice,
