@@ -82,7 +82,6 @@ DONE_ALREADY = "Already counted. Thank you!"
 SKIP_NOTED = "No problem. We'll be back next week."
 SKIP_ALREADY = "Already noted. See you next week."
 TOPICS_INTRO = "Choose the topics you want asks about. Press one to turn it on or off."
-TOPICS_USAGE = "Use /topics to choose with buttons, or /topics all, or /topics followed by names."
 TOPICS_UNKNOWN = "I don't know these topics: {names}. The topics are: {known}."
 FORGET_CONFIRM = (
     "This erases everything we hold about you: your subscription, how you found us, your "

@@ -62,14 +62,6 @@ def record(
     return cursor.rowcount == 1
 
 
-def kinds_for(db: Database, supporter_key: str, prompt_id: int) -> set[str]:
-    cursor = db.execute(
-        "SELECT kind FROM actions WHERE supporter_key = ? AND prompt_id = ?",
-        [supporter_key, prompt_id],
-    )
-    return {row[0] for row in cursor.fetchall()}
-
-
 def for_supporter(db: Database, supporter_key: str) -> list[ActionRow]:
     cursor = db.execute(
         """

@@ -96,10 +96,6 @@ def asks(db: Database, campaign: str, *, include_retired: bool = False) -> list[
     return [AskRow(*values) for values in cursor.fetchall()]
 
 
-def campaign_slugs(db: Database) -> list[str]:
-    return [row[0] for row in db.execute("SELECT slug FROM campaigns ORDER BY slug").fetchall()]
-
-
 def campaign_created_at(db: Database, slug: str) -> str | None:
     row = db.execute("SELECT created_at FROM campaigns WHERE slug = ?", [slug]).fetchone()
     return str(row[0]) if row else None

@@ -17,8 +17,6 @@ from sqlite_utils import Database
 from db.supporters import SupporterRow
 from db.times import now_text
 
-FINAL_STATES = ("sent", "gone", "failed", "unknown", "cancelled")
-
 
 @dataclass(frozen=True, slots=True)
 class DeliveryRow:
@@ -136,14 +134,6 @@ def for_supporter_key(db: Database, supporter_key: str) -> list[SentAsk]:
         SentAsk(pid, campaign, ask_id, title, bool(reminder), state, at, answer)
         for pid, campaign, ask_id, title, reminder, state, at, answer in cursor.fetchall()
     ]
-
-
-def count_for_supporter(db: Database, supporter_id: int) -> int:
-    cursor = db.execute(
-        "SELECT count(*) FROM deliveries WHERE supporter_id = ? AND state = 'sent'",
-        [supporter_id],
-    )
-    return int(cursor.fetchone()[0])
 
 
 _ELIGIBLE = """

@@ -14,10 +14,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from campaigns.model import CHAT
-from db import users as users_db
 from db.users import UserRow
 
-ROLES = users_db.ROLES
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
@@ -36,12 +34,6 @@ def check_name(name: str) -> str:
             "starting with a letter or digit"
         )
     return name
-
-
-def check_role(role: str) -> str:
-    if role not in ROLES:
-        raise AccountError(f"the role is one of {', '.join(ROLES)}")
-    return role
 
 
 def check_chat(chat: str | None) -> str | None:
