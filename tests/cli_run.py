@@ -17,6 +17,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.telegram import FakeTelegram
+
 BIN = Path(sys.executable).parent / "campaignbot"
 TELEGRAM_TOKEN = "7311094452:AAFq3vXoZ0pLk9sYbWm2Rt6uNc8eHdJ4gA1"
 DISCORD_TOKEN = "MTMxMjQ1Njc4OTAxMjM0NTY3OA.Gq7xYz.f4KpQ2rVn8sLm0wTj6bHc3dXe9aZu1yGo5iE"
@@ -34,6 +37,20 @@ def base_env(tmp_path: Path) -> dict[str, str]:
         "CAMPAIGNBOT_WEB_PORT": "0",
         "CAMPAIGNBOT_SECRET_KEY": SECRET,
         "COLUMNS": "300",
+    }
+
+
+def telegram_env(fake: FakeTelegram, token: str | None = None) -> dict[str, str]:
+    """Settings that point the bot at a fake Bot API (with its own token, or `token`)."""
+    return {"TELEGRAM_BOT_TOKEN": token or fake.token, "TELEGRAM_API_URL": fake.base_url}
+
+
+def discord_env(fake: FakeDiscord, token: str | None = None) -> dict[str, str]:
+    """Settings that point the bot at a fake Discord (its own token, or `token`)."""
+    return {
+        "DISCORD_BOT_TOKEN": token or fake.token,
+        "DISCORD_API_URL": fake.api_url,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
     }
 
 

@@ -86,6 +86,16 @@ def states(db_path: Path, prompt_id: int) -> dict[str, int]:
     return dict(rows)
 
 
+async def until_finished(db_path: Path, prompt_id: int, within: float) -> None:
+    """Wait (up to `within` seconds) until no delivery of the prompt is left to send."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = states(db_path, prompt_id)
+        if found and found.get("pending", 0) + found.get("sending", 0) == 0:
+            return
+        await asyncio.sleep(0.1)
+
+
 @pytest.mark.timeout(90)
 async def test_sigkill_mid_send_then_restart_finishes_exactly_once(
     tmp_path: Path, catalog: Catalog
@@ -104,12 +114,7 @@ async def test_sigkill_mid_send_then_restart_finishes_exactly_once(
         assert at_kill < SUPPORTERS, "the kill came too late to test anything"
 
         second = await start(db_path, fake, log)
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            found = states(db_path, prompt_id)
-            if found.get("pending", 0) + found.get("sending", 0) == 0 and found:
-                break
-            await asyncio.sleep(0.1)
+        await until_finished(db_path, prompt_id, within=40)
         stopping = time.monotonic()
         second.send_signal(signal.SIGTERM)
         await asyncio.wait_for(second.wait(), timeout=10)
@@ -174,12 +179,7 @@ async def test_sigkill_while_failed_sends_wait_to_be_retried_misses_nobody(
         fake.random_faults()  # all rates 0: faults off
 
         second = await start(db_path, fake, log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            found = states(db_path, prompt_id)
-            if found and found.get("pending", 0) + found.get("sending", 0) == 0:
-                break
-            await asyncio.sleep(0.1)
+        await until_finished(db_path, prompt_id, within=60)
         second.send_signal(signal.SIGTERM)
         await asyncio.wait_for(second.wait(), timeout=10)
 

@@ -31,7 +31,9 @@ from tests.cli_run import (
     assert_one_clean_line,
     base_env,
     closed_port,
+    discord_env,
     run,
+    telegram_env,
 )
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
@@ -39,10 +41,7 @@ from tests.fakes.telegram import FakeTelegram
 
 async def test_a_rejected_telegram_token_is_one_line_without_the_token(tmp_path: Path) -> None:
     async with FakeTelegram() as telegram:  # it accepts only its own token
-        env = base_env(tmp_path) | {
-            "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
-            "TELEGRAM_API_URL": telegram.base_url,
-        }
+        env = base_env(tmp_path) | telegram_env(telegram, TELEGRAM_TOKEN)
         code, output = await run(env, "run")
     assert code != 0
     assert_one_clean_line(output, "TELEGRAM_BOT_TOKEN")
@@ -93,13 +92,7 @@ async def test_a_refused_telegram_token_beside_a_working_discord_keeps_running(
         discord = FakeDiscord()
         await discord.start()
         try:
-            env = base_env(tmp_path) | {
-                "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
-                "TELEGRAM_API_URL": telegram.base_url,
-                "DISCORD_BOT_TOKEN": discord.token,
-                "DISCORD_API_URL": discord.api_url,
-                "DISCORD_GATEWAY_URL": discord.gateway_url,
-            }
+            env = base_env(tmp_path) | telegram_env(telegram, TELEGRAM_TOKEN) | discord_env(discord)
             async with RunningBot(env, tmp_path / "bot.log") as bot:
                 await discord.wait_until_connected(timeout=30)  # a process starting up
                 await bot.wait_for_output("TELEGRAM_BOT_TOKEN")
@@ -121,13 +114,7 @@ async def test_a_refused_discord_token_beside_a_working_telegram_keeps_running(
         discord = FakeDiscord()  # it accepts only its own token
         await discord.start()
         try:
-            env = base_env(tmp_path) | {
-                "TELEGRAM_BOT_TOKEN": telegram.token,
-                "TELEGRAM_API_URL": telegram.base_url,
-                "DISCORD_BOT_TOKEN": DISCORD_TOKEN,
-                "DISCORD_API_URL": discord.api_url,
-                "DISCORD_GATEWAY_URL": discord.gateway_url,
-            }
+            env = base_env(tmp_path) | telegram_env(telegram) | discord_env(discord, DISCORD_TOKEN)
             async with RunningBot(env, tmp_path / "bot.log") as bot:
                 await bot.wait_for_output("DISCORD_BOT_TOKEN")
                 await telegram.wait_for(
@@ -149,13 +136,11 @@ async def test_both_tokens_refused_stops_with_a_line_for_each(tmp_path: Path) ->
         discord = FakeDiscord()
         await discord.start()
         try:
-            env = base_env(tmp_path) | {
-                "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
-                "TELEGRAM_API_URL": telegram.base_url,
-                "DISCORD_BOT_TOKEN": DISCORD_TOKEN,
-                "DISCORD_API_URL": discord.api_url,
-                "DISCORD_GATEWAY_URL": discord.gateway_url,
-            }
+            env = (
+                base_env(tmp_path)
+                | telegram_env(telegram, TELEGRAM_TOKEN)
+                | discord_env(discord, DISCORD_TOKEN)
+            )
             code, output = await run(env, "run")
         finally:
             await discord.stop()
@@ -171,11 +156,7 @@ async def test_a_rejected_discord_token_is_one_line_without_the_token(tmp_path: 
     discord = FakeDiscord()  # it accepts only its own token
     await discord.start()
     try:
-        env = base_env(tmp_path) | {
-            "DISCORD_BOT_TOKEN": DISCORD_TOKEN,
-            "DISCORD_API_URL": discord.api_url,
-            "DISCORD_GATEWAY_URL": discord.gateway_url,
-        }
+        env = base_env(tmp_path) | discord_env(discord, DISCORD_TOKEN)
         code, output = await run(env, "run")
     finally:
         await discord.stop()

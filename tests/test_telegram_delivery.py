@@ -13,8 +13,8 @@ from bots.telegram.bot import TelegramBot
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, Tuning
 from campaigns.schedule import Request, send_now
-from db import supporters as supporters_db
 from tests.fakes.telegram import FakeTelegram
+from tests.seeding import add_supporters
 
 FIRST = 20_000
 MARK = "20,254"  # the statistic of the first ask
@@ -35,16 +35,7 @@ def seed(db: Database, n: int, catalog: object) -> int:
     from campaigns.catalog import Catalog
 
     assert isinstance(catalog, Catalog)
-    for i in range(n):
-        supporters_db.insert(
-            db,
-            platform="telegram",
-            address=str(FIRST + i),
-            kind="private",
-            status="active",
-            source=None,
-            consent_version="t",
-        )
+    add_supporters(db, n, addresses=[str(FIRST + i) for i in range(n)])
     return send_now(db, catalog, Request("one-step-ahead", "ai-images"), "test").id
 
 

@@ -34,8 +34,8 @@ from campaigns.messenger import (
 from campaigns.model import ChatKind, Message
 from campaigns.schedule import Request, send_now
 from campaigns.settings import Settings
-from db import supporters as supporters_db
 from tests.fakes.telegram import FakeTelegram
+from tests.seeding import add_supporters
 
 FIRST = 30_000
 MARK = "20,254"  # the statistic of the first ask
@@ -192,16 +192,7 @@ async def test_a_send_with_no_connection_is_transient(core: Core, fake: FakeTele
 
 
 def seed(db: Database, n: int, catalog: Catalog) -> int:
-    for i in range(n):
-        supporters_db.insert(
-            db,
-            platform="telegram",
-            address=str(FIRST + i),
-            kind="private",
-            status="active",
-            source=None,
-            consent_version="t",
-        )
+    add_supporters(db, n, addresses=[str(FIRST + i) for i in range(n)])
     return send_now(db, catalog, Request("one-step-ahead", "ai-images"), "test").id
 
 
