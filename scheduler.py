@@ -27,7 +27,7 @@ from sqlite_utils import Database
 from campaigns import retention
 from campaigns.catalog import Catalog
 from campaigns.delivery import DeliveryEngine, grace_passed
-from campaigns.schedule import next_ask
+from campaigns.prompting import next_ask
 from campaigns.weekly import latest_run, weekly_trigger
 from db import catalog as catalog_db
 from db import prompts as prompts_db

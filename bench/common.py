@@ -13,7 +13,7 @@ from campaigns.catalog import Catalog
 from campaigns.core import Core
 from campaigns.dialogue import Context
 from campaigns.packs import BUNDLED_PACKS
-from campaigns.schedule import Request, send_now
+from campaigns.prompting import Request, send_now
 from db.store import Store, open_database
 from db.times import now_text
 

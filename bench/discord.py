@@ -17,7 +17,7 @@ from typing import Any
 from bench.common import core_over, describe_machine, new_prompt, seed, summary
 from bench.fakeproc import FakeProcess
 from bots.discord.bot import REQUEST_RATE
-from cli.runner import tune_garbage_collector
+from runner import tune_garbage_collector
 
 FIRST = 300_000
 

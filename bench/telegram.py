@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.common import core_over, describe_machine, new_prompt, peak_rss_mb, seed, summary
 from bench.fakeproc import FakeProcess
-from cli.runner import tune_garbage_collector
+from runner import tune_garbage_collector
 
 FIRST = 100_000
 ASK_MARKS = {"ai-images": "20,254", "pre-screening": "18% → 0.04%", "age-verification": "2,401"}

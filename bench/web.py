@@ -38,12 +38,12 @@ from pathlib import Path
 import httpx
 
 from campaigns.catalog import Catalog
-from campaigns.core import Core
 from campaigns.links import LinkTokens
 from campaigns.packs import BUNDLED_PACKS
-from campaigns.settings import Settings
 from db import users as users_db
 from db.store import open_database
+from runner import open_core
+from settings import Settings
 from web import accounts
 from web.app import create_app
 from web.server import listen
@@ -214,7 +214,7 @@ class Timing:
 
 async def time_pages(path: Path, rounds: int) -> list[Timing]:
     settings = settings_for(path)
-    core = Core.open(settings)
+    core = open_core(settings)
     app = create_app(core, settings)
     year_ago = (datetime.now(UTC) - timedelta(days=365)).date().isoformat()
     pages = [

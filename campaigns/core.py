@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Iterable
+from pathlib import Path
 
 from sqlite_utils import Database
 
@@ -18,7 +19,6 @@ from campaigns.buttons import PREFIX, ButtonIds, Verb
 from campaigns.catalog import Catalog
 from campaigns.dialogue import Context
 from campaigns.model import Message, Origin, PressResult
-from campaigns.settings import Settings
 from db import stats as stats_db
 from db import supporters as supporters_db
 from db.store import StorageError, Store
@@ -45,14 +45,23 @@ class Core:
         self.organisers = frozenset(organisers)
 
     @classmethod
-    def open(cls, settings: Settings) -> Core:
+    def open(
+        cls,
+        db: Path,
+        packs: Path,
+        secret: bytes,
+        *,
+        default_campaign: str | None = None,
+        retention_months: int = dialogue.DEFAULT_RETENTION_MONTHS,
+        organisers: Iterable[str] = (),
+    ) -> Core:
         """Open the store, load and copy the packs, and get ready to answer."""
-        catalog = Catalog.load(settings.packs, settings.default_campaign)
-        store = Store(settings.db)
-        ctx = Context.from_secret(catalog, settings.button_secret(), settings.retention_months)
+        catalog = Catalog.load(packs, default_campaign)
+        store = Store(db)
+        ctx = Context.from_secret(catalog, secret, retention_months)
         store.submit(catalog.sync).result()
         store.submit(supporters.pseudonymise_members, ctx.pseudonyms).result()
-        return cls(store, ctx, settings.organisers)
+        return cls(store, ctx, organisers)
 
     def close(self) -> None:
         self.store.close()

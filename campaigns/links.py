@@ -26,7 +26,6 @@ from sqlite_utils import Database
 
 from campaigns.keys import derive_key
 from campaigns.model import ActionKind
-from campaigns.settings import Settings
 from db import actions as actions_db
 from db import dashboard as dashboard_db
 from db.catalog import AskRow
@@ -82,15 +81,16 @@ class LinkTokens:
         return hmac.compare_digest(token.encode("utf-8", "replace"), expected.encode())
 
 
-def link_maker(settings: Settings) -> Callable[[int, AskRow], str] | None:
-    """What the delivery engine calls to get an ask's tracked link (None: untracked).
+def link_maker(public_base_url: str | None, secret: bytes) -> Callable[[int, AskRow], str] | None:
+    """What the delivery engine calls to get an ask's tracked link (None: untracked,
+    when there is no public address for the dashboard).
 
     Pass it as `DeliveryEngine(link_for=...)`.
     """
-    base = settings.public_base_url
+    base = public_base_url
     if not base:
         return None
-    tokens = LinkTokens(settings.button_secret())
+    tokens = LinkTokens(secret)
 
     def link_for(delivery_id: int, ask: AskRow) -> str:
         return f"{base}/l/{tokens.make(delivery_id, ask.campaign, ask.id)}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from sqlite_utils import Database
 
-from campaigns import schedule
+from campaigns import prompting
 from campaigns.buttons import Verb
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine
@@ -40,7 +40,7 @@ CONFIRM_SECONDS = 600
 @dataclass(frozen=True, slots=True)
 class PendingSend:
     actor: str
-    request: schedule.Request
+    request: prompting.Request
     expires: float
 
 
@@ -65,7 +65,7 @@ def describe(progress: Progress) -> str:
     )
 
 
-def stopped_text(stopped: schedule.Stopped) -> str:
+def stopped_text(stopped: prompting.Stopped) -> str:
     """What stopping a prompt did, in one sentence for every front end."""
     if not stopped.running:
         return f"Cancelled prompt {stopped.prompt_id} before it started: nothing was sent."
@@ -108,9 +108,9 @@ class OrganiserDesk:
         ask_id = args[1] if len(args) > 1 else None
         try:
             ask, message = await self.core.store.write(
-                schedule.preview, self.core.ctx, campaign, ask_id, actor
+                prompting.preview, self.core.ctx, campaign, ask_id, actor
             )
-        except schedule.ScheduleError as exc:
+        except prompting.ScheduleError as exc:
             return [Message(text=exc.message)]
         note = Message(text=f"Preview of {campaign}/{ask.id}, exactly as supporters will see it:")
         return [note, message]
@@ -118,22 +118,22 @@ class OrganiserDesk:
     async def request_send(self, actor: str, args: tuple[str, ...]) -> list[Message]:
         if not args:
             return [Message(text="Use /sendnow <campaign> [ask], such as /sendnow one-step-ahead")]
-        request = schedule.Request(campaign=args[0], ask_id=args[1] if len(args) > 1 else None)
+        request = prompting.Request(campaign=args[0], ask_id=args[1] if len(args) > 1 else None)
 
         def check(db: Database) -> str:
-            ask = schedule.resolve_ask(db, self.core.ctx.catalog, request.campaign, request.ask_id)
+            ask = prompting.resolve_ask(db, self.core.ctx.catalog, request.campaign, request.ask_id)
             audit_db.record(db, actor, "send-now-requested", request.campaign, ask=ask.id)
             return ask.id
 
         try:
             ask_id = await self.core.store.write(check)
-        except schedule.ScheduleError as exc:
+        except prompting.ScheduleError as exc:
             return [Message(text=exc.message)]
         text = (
             f"Send {request.campaign}/{ask_id} now to every active supporter whose topics "
             "include it? This can't be undone."
         )
-        pending = PendingSend(actor, schedule.Request(request.campaign, ask_id), 0.0)
+        pending = PendingSend(actor, prompting.Request(request.campaign, ask_id), 0.0)
         return [self._ask_to_confirm(pending, text, "Send it now")]
 
     def _ask_to_confirm(self, pending: PendingSend | PendingStop, text: str, yes: str) -> Message:
@@ -187,7 +187,7 @@ class OrganiserDesk:
                 answer="Cancelled.", edit=Message(text="Cancelled: nothing was sent.")
             )
         prompt = await self.core.store.write(
-            schedule.send_now, self.core.ctx.catalog, pending.request, actor
+            prompting.send_now, self.core.ctx.catalog, pending.request, actor
         )
         if self.engine is not None:
             self.engine.start(prompt.id)
@@ -204,7 +204,7 @@ class OrganiserDesk:
             return PressResult(
                 answer="Kept.", edit=Message(text=f"Kept: prompt {pending.prompt_id} carries on.")
             )
-        stopped = await self.core.store.write(schedule.stop, pending.prompt_id, actor)
+        stopped = await self.core.store.write(prompting.stop, pending.prompt_id, actor)
         if stopped is None:
             text = f"Prompt {pending.prompt_id} had already finished or been stopped."
             return PressResult(answer="Nothing to stop.", edit=Message(text=text))

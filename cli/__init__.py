@@ -12,9 +12,9 @@ from rich.text import Text
 
 from campaigns.messenger import StartupFailure
 from campaigns.packs import PackError
-from campaigns.settings import Settings, SettingsError, load_settings
 from cli.logs import configure_logging, redact
 from db.store import DatabaseUnavailable
+from settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
     name="campaignbot",

@@ -6,17 +6,16 @@ import asyncio
 import sys
 
 from bots.console import ConsoleChat
-from campaigns.core import Core
-from campaigns.settings import SettingsError
 from cli import app, error, fail, settings
 from cli.lock import BotRunning, hold
-from cli.runner import NothingCanChat, run_bot
+from runner import NothingCanChat, open_core, run_bot
+from settings import SettingsError
 
 
 @app.command()
 def chat() -> None:
     """Chat with the bot as a supporter, in this terminal (reads standard input)."""
-    core = Core.open(settings())
+    core = open_core(settings())
 
     async def session() -> None:
         await ConsoleChat(core).run()

@@ -18,19 +18,19 @@ from rich.table import Table
 from sqlite_utils import Database
 from typer.core import TyperGroup
 
-from campaigns import schedule
+from campaigns import prompting
 from campaigns.catalog import Catalog
 from campaigns.compose import plain_card_text
 from campaigns.dialogue import Context
 from campaigns.organising import describe, stopped_text
 from campaigns.progress import running_progress
-from campaigns.settings import Settings
 from campaigns.supporters import clean_source
 from cli import app, fail, out, settings
 from cli.lock import running_pid
 from db import prompts as prompts_db
 from db.store import open_database
 from db.times import from_text
+from settings import Settings
 
 schedule_app = typer.Typer(help="Schedule, list and cancel prompts.", no_args_is_help=True)
 app.add_typer(schedule_app, name="schedule")
@@ -104,11 +104,11 @@ def add(
     """Schedule a prompt: an ask for an audience at a time."""
     config = settings()
     db, catalog = open_with_packs(config)
-    request = schedule.Request(campaign, ask, platform, _source(source))
+    request = prompting.Request(campaign, ask, platform, _source(source))
     try:
         with db.atomic():
-            prompt = schedule.schedule(db, catalog, request, at, tz or config.timezone, actor())
-    except schedule.ScheduleError as exc:
+            prompt = prompting.schedule(db, catalog, request, at, tz or config.timezone, actor())
+    except prompting.ScheduleError as exc:
         fail(f"{exc.field}: {exc.message}")
     out.print(
         f"Scheduled prompt {prompt.id}: {prompt.campaign}/{prompt.ask_id} at "
@@ -123,7 +123,7 @@ def cancel(prompt: Annotated[int, typer.Argument(help="The prompt's id.")]) -> N
     config = settings()
     db = open_database(config.db)
     with db.atomic():
-        cancelled = schedule.cancel(db, prompt, actor())
+        cancelled = prompting.cancel(db, prompt, actor())
     if not cancelled:
         fail(f"prompt {prompt} is not scheduled (see `campaignbot schedule list --all`)", code=1)
     out.print(f"Cancelled prompt {prompt}.")
@@ -168,14 +168,14 @@ def send(
         fail("say --now to send, or --dry-run to see who would get what")
     config = settings()
     db, catalog = open_with_packs(config)
-    request = schedule.Request(campaign, ask, platform, _source(source))
+    request = prompting.Request(campaign, ask, platform, _source(source))
     try:
         with db.atomic():
             if dry_run:
-                result = schedule.dry_run(db, catalog, request, actor())
+                result = prompting.dry_run(db, catalog, request, actor())
             else:
-                prompt = schedule.send_now(db, catalog, request, actor())
-    except schedule.ScheduleError as exc:
+                prompt = prompting.send_now(db, catalog, request, actor())
+    except prompting.ScheduleError as exc:
         fail(f"{exc.field}: {exc.message}")
     if not dry_run:
         out.print(f"Queued prompt {prompt.id}: {prompt.campaign}/{prompt.ask_id}.", markup=False)
@@ -224,7 +224,7 @@ def send_cancel(prompt: Annotated[int, typer.Argument(help="The prompt's id.")])
     config = settings()
     db = open_database(config.db)
     with db.atomic():
-        stopped = schedule.stop(db, prompt, actor())
+        stopped = prompting.stop(db, prompt, actor())
     if stopped is None:
         found = prompts_db.get(db, prompt)
         state = f"it is {found.state}" if found else "there is no such prompt"
@@ -259,8 +259,8 @@ def preview(
     ctx = Context.from_secret(catalog, config.button_secret())
     try:
         with db.atomic():
-            found, message = schedule.preview(db, ctx, campaign, ask, actor())
-    except schedule.ScheduleError as exc:
+            found, message = prompting.preview(db, ctx, campaign, ask, actor())
+    except prompting.ScheduleError as exc:
         fail(f"{exc.field}: {exc.message}")
     assert message.card is not None
     buttons = " | ".join(button.label for button in message.all_buttons())

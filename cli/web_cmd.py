@@ -27,7 +27,7 @@ def web(
 ) -> None:
     """Serve the staff and organiser dashboard on its own until Ctrl+C."""
     # Imported here: the web stack (charts above all) is slow to load for other commands.
-    from campaigns.core import Core
+    from runner import open_core
     from web.app import create_app
     from web.server import listen, serve
 
@@ -38,7 +38,7 @@ def web(
         sock = listen(host, port)
     except OSError as exc:
         fail(f"can't listen on {host}:{port}: {exc.strerror or exc}")
-    core = Core.open(config)
+    core = open_core(config)
 
     async def main() -> None:
         dashboard = asyncio.create_task(serve(create_app(core, config), host, port, sock=sock))

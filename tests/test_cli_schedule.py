@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
-from campaigns.schedule import parse_local_time
+from campaigns.prompting import parse_local_time
 from cli import app
 from db.times import to_text
 

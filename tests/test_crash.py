@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from campaigns.catalog import Catalog
-from campaigns.schedule import Request, send_now
+from campaigns.prompting import Request, send_now
 from db import supporters as supporters_db
 from db.store import open_database
 from tests.fakes.telegram import FakeTelegram

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from campaigns import delivery, schedule, wording
+from campaigns import delivery, prompting, wording
 from campaigns.buttons import ButtonIds, Verb
 from campaigns.catalog import Catalog
 from campaigns.core import Core
@@ -45,7 +45,7 @@ def dump(db: Database) -> str:
 
 def send(db: Database, catalog: Catalog, ask: str = "pre-screening") -> int:
     """A manual prompt, recorded as sent to every active supporter (as the engine would)."""
-    prompt = schedule.send_now(db, catalog, schedule.Request("one-step-ahead", ask), "test")
+    prompt = prompting.send_now(db, catalog, prompting.Request("one-step-ahead", ask), "test")
     assert delivery.prepare(db, prompt.id, ["console", "telegram"]) is not None
     db.execute(
         "UPDATE deliveries SET state = 'sent', sent_at = created_at WHERE prompt_id = ?",

@@ -11,7 +11,7 @@ from campaigns.catalog import Catalog
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, Tuning
 from campaigns.packs import Pack
-from campaigns.schedule import next_ask
+from campaigns.prompting import next_ask
 from campaigns.weekly import latest_run, weekly_trigger
 from db import prompts as prompts_db
 from db import supporters as supporters_db

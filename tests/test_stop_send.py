@@ -21,13 +21,14 @@ from campaigns.delivery import DeliveryEngine, Tuning
 from campaigns.model import Message
 from campaigns.organising import COMMANDS, OrganiserDesk, describe
 from campaigns.progress import progress
-from campaigns.settings import Settings
 from cli import app
 from db import audit as audit_db
 from db import deliveries as deliveries_db
 from db import prompts as prompts_db
 from db.store import open_database
 from db.times import now_text
+from runner import open_core
+from settings import Settings
 from tests.messengers import RecordingMessenger
 from tests.seeding import add_supporters, manual_prompt
 from tests.web_support import add_users, asgi_client, csrf_of, make_settings, prepared_db, sign_in
@@ -169,7 +170,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def dashboard(settings: Settings) -> AsyncIterator[tuple[Core, httpx.AsyncClient]]:
-    core = Core.open(settings)
+    core = open_core(settings)
     try:
         async with asgi_client(create_app(core, settings)) as http:
             yield core, http

@@ -12,7 +12,7 @@ from sqlite_utils import Database
 from bots.telegram.bot import TelegramBot
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, Tuning
-from campaigns.schedule import Request, send_now
+from campaigns.prompting import Request, send_now
 from tests.fakes.telegram import FakeTelegram
 from tests.seeding import add_supporters
 

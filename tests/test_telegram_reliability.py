@@ -32,8 +32,8 @@ from campaigns.messenger import (
     TransientFailure,
 )
 from campaigns.model import ChatKind, Message
-from campaigns.schedule import Request, send_now
-from campaigns.settings import Settings
+from campaigns.prompting import Request, send_now
+from settings import Settings
 from tests.fakes.telegram import FakeTelegram
 from tests.seeding import add_supporters
 

@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from campaigns.core import Core
-from campaigns.settings import Settings
 from db import users as users_db
+from runner import open_core
+from settings import Settings
 from tests.web_support import (
     PASSWORDS,
     add_users,
@@ -111,7 +112,7 @@ async def test_cookies_are_secure_behind_https(
     db = prepared_db(settings)
     add_users(db)
     db.close()
-    core = Core.open(settings)
+    core = open_core(settings)
     try:
         transport = httpx.ASGITransport(app=create_app(core, settings))
         async with httpx.AsyncClient(transport=transport, base_url=base) as c:

@@ -33,10 +33,10 @@ from playwright.sync_api import (
 from playwright.sync_api import Error as PlaywrightError
 
 from campaigns.links import LinkTokens, link_maker
-from campaigns.settings import Settings
 from db import catalog as catalog_db
 from db.store import open_database
 from db.times import now_text
+from settings import Settings
 from tests.web_seed import seed_demo
 from tests.web_support import (
     IMG,
@@ -377,7 +377,7 @@ def test_the_link_redirect_counts_once_and_refuses_a_tampered_token(
     ask = catalog_db.get_ask(db, campaign, ask_id)
     db.close()
     assert ask is not None
-    maker = link_maker(settings)
+    maker = link_maker(settings.public_base_url, settings.button_secret())
     assert maker is not None
     link = maker(delivery_id, ask)
     assert link.startswith(server.url + "/l/")

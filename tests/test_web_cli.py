@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from campaigns.settings import Settings
 from db import users as users_db
 from db.store import open_database
+from settings import Settings
 from tests.web_support import BIN, cli_env, make_settings, run_cli
 from web import accounts
 

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 
 from campaigns.core import Core
-from campaigns.settings import Settings
+from settings import Settings
 from tests.web_support import (
     core_with_users,
     csrf_of,

@@ -15,12 +15,13 @@ from campaigns import links
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine
 from campaigns.links import LinkTokens, link_maker
-from campaigns.settings import Settings
 from db import catalog as catalog_db
 from db import prompts as prompts_db
 from db import supporters as supporters_db
 from db.stats import participation
 from db.times import now_text
+from runner import open_core
+from settings import Settings
 from tests.messengers import RecordingMessenger
 from tests.web_support import SECRET, asgi_client, make_settings, prepared_db
 from web.app import create_app
@@ -88,9 +89,12 @@ def test_malformed_tokens_name_no_delivery(tokens: LinkTokens, token: str) -> No
 
 
 def test_link_maker_needs_a_public_base_url(tmp_path: Path) -> None:
-    assert link_maker(make_settings(tmp_path)) is None
+    assert (
+        link_maker(make_settings(tmp_path).public_base_url, make_settings(tmp_path).button_secret())
+        is None
+    )
     settings = make_settings(tmp_path, public_base_url="https://act.example.org/")
-    maker = link_maker(settings)
+    maker = link_maker(settings.public_base_url, settings.button_secret())
     assert maker is not None
     db = prepared_db(settings)
     ask = catalog_db.get_ask(db, "one-step-ahead", "ai-images")
@@ -166,7 +170,7 @@ def test_an_erased_supporter_keeps_past_opens_and_adds_none(
 def tracked(tmp_path: Path) -> Iterator[tuple[Settings, Core]]:
     settings = make_settings(tmp_path, public_base_url="https://act.example.org")
     prepared_db(settings).close()
-    core = Core.open(settings)
+    core = open_core(settings)
     yield settings, core
     core.close()
 
@@ -232,7 +236,10 @@ async def test_the_engine_sends_tracked_links(tracked: tuple[Settings, Core]) ->
 
     prompt = await core.store.write(setup)
     engine = DeliveryEngine(
-        core.store, core.ctx, {"telegram": messenger}, link_for=link_maker(settings)
+        core.store,
+        core.ctx,
+        {"telegram": messenger},
+        link_for=link_maker(settings.public_base_url, settings.button_secret()),
     )
     await engine.send_prompt(prompt)
     [(_, message)] = messenger.sent

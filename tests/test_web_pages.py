@@ -19,11 +19,12 @@ import pytest
 from sqlite_utils import Database
 
 from campaigns.core import Core
-from campaigns.settings import Settings
 from db import prompts as prompts_db
 from db.stats import Filters, participation
 from db.store import open_database
 from db.times import now_text
+from runner import open_core
+from settings import Settings
 from tests.messengers import RecordingMessenger
 from tests.web_seed import seed_demo
 from tests.web_support import (
@@ -64,15 +65,15 @@ def fresh(tmp_path: Path) -> Settings:
     return settings
 
 
-def open_core(settings: Settings) -> Iterator[Core]:
-    core = Core.open(settings)
+def opened_core(settings: Settings) -> Iterator[Core]:
+    core = open_core(settings)
     yield core
     core.close()
 
 
 @pytest.fixture
 async def staff(seeded: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    core = Core.open(seeded)
+    core = open_core(seeded)
     async with asgi_client(create_app(core, seeded)) as http:
         await sign_in(http, "stan")
         yield http
@@ -81,7 +82,7 @@ async def staff(seeded: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def fresh_core(fresh: Settings) -> Iterator[Core]:
-    yield from open_core(fresh)
+    yield from opened_core(fresh)
 
 
 @pytest.fixture
@@ -415,7 +416,7 @@ async def test_pack_text_is_shown_as_text(tmp_path: Path) -> None:
         seed_demo(db, NOW, supporters=60, weeks=6)
     add_users(db)
     db.close()
-    core = Core.open(settings)
+    core = open_core(settings)
     try:
         async with asgi_client(create_app(core, settings)) as http:
             await sign_in(http, "olive")

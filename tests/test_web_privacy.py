@@ -15,10 +15,11 @@ import pytest
 
 from campaigns.core import Core
 from campaigns.links import LinkTokens
-from campaigns.settings import Settings
 from db import audit as audit_db
 from db import prompts as prompts_db
 from db.times import now_text
+from runner import open_core
+from settings import Settings
 from tests.web_support import (
     SECRET,
     LiveServer,
@@ -58,7 +59,7 @@ def core(settings: Settings) -> Iterator[Core]:
             state="sent",
         )
     db.close()
-    opened = Core.open(settings)
+    opened = open_core(settings)
     yield opened
     opened.close()
 

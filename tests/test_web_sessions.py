@@ -16,11 +16,11 @@ import pytest
 from sqlite_utils import Database
 
 from campaigns.core import Core
-from campaigns.settings import Settings
 from db import migrations
 from db import users as users_db
 from db.store import connect, open_database
 from db.times import to_text, utcnow
+from settings import Settings
 from tests.web_support import (
     PASSWORDS,
     asgi_client,

@@ -21,9 +21,10 @@ from sqlite_utils import Database
 
 from campaigns.core import Core
 from campaigns.messenger import Messenger
-from campaigns.settings import Settings
 from db import users as users_db
 from db.store import open_database
+from runner import open_core
+from settings import Settings
 from web import accounts
 from web.app import create_app
 from web.server import listen, serve
@@ -105,7 +106,7 @@ def core_with_users(settings: Settings) -> Core:
     db = prepared_db(settings)
     add_users(db)
     db.close()
-    return Core.open(settings)
+    return open_core(settings)
 
 
 def prepared_db(settings: Settings) -> Database:
@@ -166,7 +167,7 @@ class LiveServer:
     sock: socket.socket | None = None  # already listening (so settings can name its port)
 
     def __enter__(self) -> LiveServer:
-        self.core = Core.open(self.settings)
+        self.core = open_core(self.settings)
         self.app = create_app(self.core, self.settings, messengers=self.messengers)
         sock = self.sock or listen("127.0.0.1", 0)
         self.port = sock.getsockname()[1]

@@ -32,7 +32,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from campaigns.core import Core
 from campaigns.links import LinkTokens
 from campaigns.messenger import Messenger
-from campaigns.settings import Settings
+from settings import Settings
 from web import auth, organiser, participation
 from web import links as link_routes
 from web.context import STATIC, Dashboard

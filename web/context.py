@@ -20,9 +20,9 @@ from campaigns import wording
 from campaigns.core import Core
 from campaigns.links import LinkTokens
 from campaigns.messenger import Messenger
-from campaigns.settings import Settings
 from db.times import from_text
 from db.users import UserRow
+from settings import Settings
 from web.charts import Charts
 
 HERE = Path(__file__).parent

@@ -2,7 +2,7 @@
 see, and a test send to one's own chat), list and cancel prompts, watch and stop
 sends, read the audit.
 
-Changes go through `campaigns.schedule`, as the CLI's do, and are audited as
+Changes go through `campaigns.prompting`, as the CLI's do, and are audited as
 `web:<account>`. A bad request gets its message next to the field and changes
 nothing. Viewing is for every account; acting is for organisers, and so is
 seeing organisers' chat ids (such as `telegram:12345`, in the audit and as who
@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from campaigns import schedule
+from campaigns import prompting
 from campaigns.messenger import DeliveryError, RecipientGone, send_one
 from campaigns.model import PLATFORMS, ChatKind, Message
 from campaigns.organising import stopped_text
@@ -133,8 +133,8 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         who = actor(request)
         if intent in ("preview", "test"):
             try:
-                ask, message = await store.write(schedule.preview, ctx, campaign, ask_id, who)
-            except schedule.ScheduleError as exc:
+                ask, message = await store.write(prompting.preview, ctx, campaign, ask_id, who)
+            except prompting.ScheduleError as exc:
                 return await form_page(request, values, errors={exc.field: exc.message}, status=422)
             shown = Preview(ask, message)
             if intent == "preview":
@@ -151,7 +151,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
             errors["timezone"] = "Give a time zone, such as Europe/London."
         if errors:
             return await form_page(request, values, errors=errors, status=422)
-        request_ = schedule.Request(
+        request_ = prompting.Request(
             campaign=campaign,
             ask_id=ask_id,
             platform=values["platform"] or None,
@@ -160,9 +160,9 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         at = f"{values['date']} {values['time']}"
         try:
             prompt = await store.write(
-                schedule.schedule, catalog, request_, at, values["timezone"], who
+                prompting.schedule, catalog, request_, at, values["timezone"], who
             )
-        except schedule.ScheduleError as exc:
+        except prompting.ScheduleError as exc:
             return await form_page(request, values, errors={exc.field: exc.message}, status=422)
         flash(
             request,
@@ -232,7 +232,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         prompt_id = int(request.path_params["prompt_id"])
         if prompt_id > MAX_ID:  # more digits than any prompt id can have
             raise HTTPException(404)
-        cancelled = await store.write(schedule.cancel, prompt_id, actor(request))
+        cancelled = await store.write(prompting.cancel, prompt_id, actor(request))
         if cancelled:
             flash(request, f"Cancelled prompt {prompt_id}.")
         else:
@@ -249,7 +249,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         prompt_id = int(request.path_params["prompt_id"])
         if prompt_id > MAX_ID:
             raise HTTPException(404)
-        stopped = await store.write(schedule.stop, prompt_id, actor(request))
+        stopped = await store.write(prompting.stop, prompt_id, actor(request))
         if stopped is None:
             flash(request, f"Prompt {prompt_id} had already finished or been stopped.", "error")
         else:

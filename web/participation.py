@@ -20,8 +20,8 @@ from starlette.routing import BaseRoute, Route
 from campaigns.catalog import Catalog
 from campaigns.model import PLATFORMS
 from campaigns.progress import Progress, running_progress
+from campaigns.prompting import next_ask
 from campaigns.reports import Table
-from campaigns.schedule import next_ask
 from campaigns.weekly import weekly_trigger
 from db import catalog as catalog_db
 from db import dashboard as dashboard_db

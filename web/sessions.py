@@ -17,11 +17,11 @@ from typing import TypeGuard
 
 from sqlite_utils import Database
 
-from campaigns.settings import Settings
 from db import sessions as sessions_db
 from db.store import Store
 from db.times import from_text, to_text, utcnow
 from db.users import UserRow
+from settings import Settings
 
 TOUCH_EVERY = timedelta(minutes=1)
 TOKEN_BYTES = 32

@@ -16,7 +16,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bots.console import ConsoleChat
@@ -25,8 +25,9 @@ from campaigns.delivery import DeliveryEngine
 from campaigns.links import link_maker
 from campaigns.messenger import Adapter, Messenger, StartupFailure
 from campaigns.organising import OrganiserDesk
-from campaigns.settings import Settings, SettingsError
+from db.catalog import AskRow
 from scheduler import CampaignScheduler
+from settings import Settings, SettingsError
 from web.app import create_app
 from web.server import listen, serve
 
@@ -53,6 +54,23 @@ def tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+
+
+def open_core(settings: Settings) -> Core:
+    """The campaign core, from the settings (it takes plain values)."""
+    return Core.open(
+        settings.db,
+        settings.packs,
+        settings.button_secret(),
+        default_campaign=settings.default_campaign,
+        retention_months=settings.retention_months,
+        organisers=settings.organisers,
+    )
+
+
+def tracked_links(settings: Settings) -> Callable[[int, AskRow], str] | None:
+    """The engine's link maker: tracked links when the dashboard has a public address."""
+    return link_maker(settings.public_base_url, settings.button_secret())
 
 
 def chat_adapters(settings: Settings, core: Core, desk: OrganiserDesk) -> list[Adapter]:
@@ -158,7 +176,7 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
             f"web_port (CAMPAIGNBOT_WEB_PORT): can't listen on "
             f"{settings.web_host}:{settings.web_port}: {exc.strerror or exc}"
         ) from None
-    core = Core.open(settings)
+    core = open_core(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -172,7 +190,7 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
         messengers[console.platform] = console
     elif not adapters:
         log.info("no chat adapter has a token and no terminal is attached: scheduler only")
-    engine = DeliveryEngine(core.store, core.ctx, messengers, link_for=link_maker(settings))
+    engine = DeliveryEngine(core.store, core.ctx, messengers, link_for=tracked_links(settings))
     desk.engine = engine
     scheduler = CampaignScheduler(
         core.store, core.ctx.catalog, engine, retention_months=settings.retention_months
