@@ -24,7 +24,6 @@ from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine
 from campaigns.links import link_maker
 from campaigns.messenger import Adapter, Messenger, StartupFailure
-from campaigns.organising import OrganiserDesk
 from db.catalog import AskRow
 from scheduler import CampaignScheduler
 from settings import Settings, SettingsError
@@ -73,7 +72,7 @@ def tracked_links(settings: Settings) -> Callable[[int, AskRow], str] | None:
     return link_maker(settings.public_base_url, settings.button_secret())
 
 
-def chat_adapters(settings: Settings, core: Core, desk: OrganiserDesk) -> list[Adapter]:
+def chat_adapters(settings: Settings, core: Core) -> list[Adapter]:
     """An adapter for each platform that has a token."""
     adapters: list[Adapter] = []
     if settings.telegram_bot_token is not None:
@@ -84,7 +83,6 @@ def chat_adapters(settings: Settings, core: Core, desk: OrganiserDesk) -> list[A
                 core,
                 settings.telegram_bot_token.get_secret_value(),
                 base_url=settings.telegram_api_url,
-                desk=desk,
                 max_rate=settings.telegram_max_rate,
             )
         )
@@ -95,7 +93,6 @@ def chat_adapters(settings: Settings, core: Core, desk: OrganiserDesk) -> list[A
             DiscordBot(
                 core,
                 settings.discord_bot_token.get_secret_value(),
-                desk=desk,
                 organiser_guild=settings.discord_organiser_guild,
                 organiser_role=settings.discord_organiser_role,
                 api_url=settings.discord_api_url,
@@ -181,8 +178,7 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    desk = OrganiserDesk(core)
-    adapters = chat_adapters(settings, core, desk)
+    adapters = chat_adapters(settings, core)
     messengers: dict[str, Messenger] = {adapter.platform: adapter for adapter in adapters}
     console: ConsoleChat | None = None
     if not adapters and interactive:
@@ -191,7 +187,7 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
     elif not adapters:
         log.info("no chat adapter has a token and no terminal is attached: scheduler only")
     engine = DeliveryEngine(core.store, core.ctx, messengers, link_for=tracked_links(settings))
-    desk.engine = engine
+    core.attach(engine)
     scheduler = CampaignScheduler(
         core.store, core.ctx.catalog, engine, retention_months=settings.retention_months
     )

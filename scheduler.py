@@ -31,6 +31,7 @@ from campaigns.prompting import next_ask
 from campaigns.weekly import latest_run, weekly_trigger
 from db import catalog as catalog_db
 from db import prompts as prompts_db
+from db.states import PromptKind, PromptState
 from db.store import Store
 from db.times import from_text, now_text, to_text, utcnow
 
@@ -78,7 +79,7 @@ def make_reminders(db: Database, catalog: Catalog, now: datetime) -> list[int]:
                 db,
                 campaign=slug,
                 ask_id=parent.ask_id,
-                kind="reminder",
+                kind=PromptKind.REMINDER,
                 parent_id=parent.id,
                 scheduled_at=to_text(now),
                 timezone=parent.timezone,
@@ -97,7 +98,7 @@ def settle_due(db: Database, catalog: Catalog, now: str) -> list[int]:
         pack = catalog.packs.get(prompt.campaign)
         grace = pack.campaign.schedule.grace_hours if pack else 0.0
         if grace_passed(prompt, grace, now):
-            prompts_db.set_state(db, prompt.id, "missed")
+            prompts_db.set_state(db, prompt.id, PromptState.MISSED)
             log.warning(
                 "prompt %d was due at %s: past its grace window, missed",
                 prompt.id,

@@ -62,9 +62,7 @@ class ConsoleChat:
 
         threading.Thread(target=read, name="console-stdin", daemon=True).start()
         if self.interactive:
-            self.console.print(
-                Text("campaignbot console chat. Try /start, then /ask. Ctrl-D quits.", style="dim")
-            )
+            self.console.print(Text(wording.CONSOLE_BANNER, style="dim"))
         while True:
             if self.interactive:
                 self.console.print(Text("you> ", style="bold"), end="")
@@ -89,14 +87,14 @@ class ConsoleChat:
 
     async def _press(self, number: int) -> None:
         if not 1 <= number <= len(self._choices):
-            self.show(Message(text="There's no button with that number."))
+            self.show(Message(text=wording.NO_SUCH_BUTTON))
             return
         button = self._choices[number - 1]
         if button.url is not None:
-            self.console.print(Text(f"Open this link in your browser: {button.url}"))
+            self.console.print(Text(wording.open_in_browser(button.url)))
             return
-        assert button.action is not None
-        result = await self.core.press(self.origin, button.action)
+        assert button.id is not None
+        result = await self.core.press(self.origin, button.id)
         self.console.print(Text(f"» {result.answer}", style="italic"))
         if result.edit is not None:
             self.show(result.edit)
@@ -111,11 +109,13 @@ class ConsoleChat:
             stat = card.statistic
             body = Text()
             if card.reminder:
-                body.append("Reminder\n", style="bold yellow")
+                body.append(f"{wording.REMINDER_LABEL}\n", style="bold yellow")
             body.append(card.ask + "\n\n")
             body.append(stat.figure, style="bold")
             body.append(f" {stat.sentence}\n")
-            body.append(f"Source: {stat.source}, {stat.year} ({stat.url})", style="dim")
+            body.append(
+                f"{wording.SOURCE_LABEL}: {stat.source}, {stat.year} ({stat.url})", style="dim"
+            )
             title = Text(f"{card.campaign_title}: {card.title}", style="bold")
             parts.append(Panel(body, title=title, title_align="left", expand=False))
         if message.text:

@@ -67,8 +67,8 @@ class Catalog:
                     "stat_source": ask.statistic.source,
                     "stat_url": ask.statistic.url,
                     "stat_year": ask.statistic.year,
-                    "link_label": ask.action.label,
-                    "link_url": ask.action.url,
+                    "link_label": ask.link.label,
+                    "link_url": ask.link.url,
                     "reminder": ask.reminder,
                 }
                 for ask in pack.asks

@@ -52,8 +52,8 @@ def ask_message(
     if answerable:
         rows.append(
             (
-                Button(wording.DONE_LABEL, action=ids.make(Verb.DONE, prompt.answers_to)),
-                Button(wording.SKIP_LABEL, action=ids.make(Verb.SKIP, prompt.answers_to)),
+                Button(wording.DONE_LABEL, id=ids.make(Verb.DONE, prompt.answers_to)),
+                Button(wording.SKIP_LABEL, id=ids.make(Verb.SKIP, prompt.answers_to)),
             )
         )
     return Message(text=note, card=card, buttons=tuple(rows))

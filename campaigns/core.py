@@ -1,24 +1,32 @@
 """The one object adapters talk to: the campaign core, async, over the store's writer.
 
-Adapters pass in who did what (an `Origin`, a command name, a button id) and get
-back plain messages. A domain answer is a reply; anything unexpected is logged
-with its traceback and the supporter gets a short apology, never the error.
+Adapters pass in platform facts only: who did what and where (an `Origin`, which
+also says whether the platform vouches for an organiser), a command's name and
+arguments or a button id, and, for the commands that need it, a way to ask the
+platform whether the person administers the group. They get back plain messages.
+Which commands are the organisers', where they may be used, and which need a
+group admin are decided here, the same on every platform.
+
+A domain answer is a reply; anything unexpected is logged with its traceback and
+the person gets a short apology, never the error.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from sqlite_utils import Database
 
-from campaigns import dialogue, supporters, wording
+from campaigns import dialogue, organising, supporters, wording
 from campaigns.buttons import PREFIX, ButtonIds, Verb
 from campaigns.catalog import Catalog
+from campaigns.delivery import DeliveryEngine
 from campaigns.dialogue import Context
-from campaigns.model import Message, Origin, PressResult
+from campaigns.model import ChatKind, Message, Origin, PressResult
+from campaigns.organising import OrganiserDesk
 from db import stats as stats_db
 from db import supporters as supporters_db
 from db.store import StorageError, Store
@@ -27,6 +35,10 @@ log = logging.getLogger(__name__)
 
 
 ERASE_PREFIX = f"{PREFIX}:{Verb.FORGET.value}:"
+
+# Asks the platform whether the person administers the group (a request on Telegram):
+# called only when a command needs the answer.
+AdminCheck = Callable[[], Awaitable[bool]]
 
 
 def log_failure(exc: BaseException, message: str, *args: object) -> None:
@@ -43,6 +55,12 @@ class Core:
         self.store = store
         self.ctx = ctx
         self.organisers = frozenset(organisers)
+        self.desk = OrganiserDesk(store, ctx)
+
+    def attach(self, engine: DeliveryEngine) -> None:
+        """Sends that organisers confirm in chat start on this engine at once (without
+        one, they wait for the running bot's scheduler to pick them up)."""
+        self.desk.engine = engine
 
     @classmethod
     def open(
@@ -71,12 +89,25 @@ class Core:
         return self.ctx.ids
 
     def is_organiser(self, platform: str, user: str | None) -> bool:
+        """Is this id in the organiser list? (Adapters add their platform's rules.)"""
         return user is not None and f"{platform}:{user}" in self.organisers
 
     async def command(
-        self, origin: Origin, name: str, args: tuple[str, ...] = (), *, admin: bool = False
+        self,
+        origin: Origin,
+        name: str,
+        args: tuple[str, ...] = (),
+        *,
+        admin: bool | AdminCheck = False,
     ) -> list[Message]:
-        """Answer a supporter command (only its name and arguments reach us)."""
+        """Answer a command (only its name and arguments reach us): an organiser's, a
+        group's or a supporter's. `admin` says whether the person administers the
+        group, or is how to find out; it is asked only when a command needs it."""
+        if name in organising.NAMES:
+            return await self._organiser_command(origin, name, args)
+        if not isinstance(admin, bool):
+            needed = origin.kind is ChatKind.GROUP and name in dialogue.ADMIN_COMMANDS
+            admin = await admin() if needed else False
         try:
             replies = await self.store.write(
                 dialogue.handle_command, self.ctx, origin, name, args, admin
@@ -91,9 +122,32 @@ class Core:
             await self.store.checkpoint()  # erased rows must not linger in the log
         return replies
 
-    async def press(self, origin: Origin, value: str) -> PressResult:
-        """Answer a button press; forged or stale ids change nothing."""
+    async def _organiser_command(
+        self, origin: Origin, name: str, args: tuple[str, ...]
+    ) -> list[Message]:
+        """Only for an organiser, and only where no one else sees the answer: a private
+        chat (on Discord, a slash command's reply only its sender sees)."""
+        if not origin.organiser or origin.kind is not ChatKind.PRIVATE:
+            return [Message(text=organising.NOT_AVAILABLE)]
         try:
+            return await self.desk.command(origin.person, name, args)
+        except StorageError as exc:
+            log.error("organiser command /%s on %s not answered: %s", name, origin.platform, exc)
+        except Exception as exc:
+            log_failure(exc, "organiser command /%s on %s failed", name, origin.platform)
+        return [Message(text=wording.SORRY)]
+
+    async def press(self, origin: Origin, value: str) -> PressResult:
+        """Answer a button press; forged or stale ids change nothing. A confirmation
+        button (send, stop) is the organiser desk's, for an organiser only."""
+        button = self.ids.read(value)
+        to_desk = button is not None and button.verb in organising.VERBS
+        if to_desk and not origin.organiser:
+            return PressResult(answer=organising.NOT_AVAILABLE)
+        try:
+            if to_desk:
+                assert button is not None
+                return await self.desk.confirm(origin.person, button.verb, button.argument)
             result = await self.store.write(dialogue.handle_press, self.ctx, origin, value)
         except StorageError as exc:
             log.error("button press on %s not recorded: %s", origin.platform, exc)

@@ -44,7 +44,7 @@ from campaigns.messenger import (
     Refused,
     TransientFailure,
 )
-from campaigns.model import ChatKind, Message
+from campaigns.model import Message
 from campaigns.pacing import until
 from db import catalog as catalog_db
 from db import deliveries as deliveries_db
@@ -52,6 +52,7 @@ from db import prompts as prompts_db
 from db.catalog import AskRow
 from db.deliveries import Recipient
 from db.prompts import PromptRow
+from db.states import DeliveryState, PromptKind, PromptState
 from db.store import StorageError, Store
 from db.times import from_text, now_text, to_text, utcnow
 
@@ -79,16 +80,16 @@ def prepare(db: Database, prompt_id: int, platforms: list[str]) -> Prepared | No
     Deliveries left 'sending' by a crash become 'unknown': they may have arrived.
     """
     prompt = prompts_db.get(db, prompt_id)
-    if prompt is None or prompt.state not in ("scheduled", "sending"):
+    if prompt is None or prompt.state not in (PromptState.SCHEDULED, PromptState.SENDING):
         return None
-    if prompt.state == "scheduled" and not prompts_db.start_sending(db, prompt_id):
+    if prompt.state == PromptState.SCHEDULED and not prompts_db.start_sending(db, prompt_id):
         return None
     ask = catalog_db.get_ask(db, prompt.campaign, prompt.ask_id)
     if ask is None:
-        prompts_db.set_state(db, prompt_id, "cancelled")
+        prompts_db.set_state(db, prompt_id, PromptState.CANCELLED)
         return None
     now = now_text()
-    if prompt.kind == "reminder" and prompt.parent_id:
+    if prompt.kind == PromptKind.REMINDER and prompt.parent_id:
         created = deliveries_db.create_for_reminder(db, prompt.id, prompt.parent_id, platforms, now)
     else:
         params = deliveries_db.audience_params(
@@ -105,19 +106,24 @@ def prepare(db: Database, prompt_id: int, platforms: list[str]) -> Prepared | No
     assert refreshed is not None
     counts = deliveries_db.state_counts(db, prompt.id)
     return Prepared(
-        refreshed, ask, created, counts.get("pending", 0), unknown, counts.get("unknown", 0)
+        refreshed,
+        ask,
+        created,
+        counts.get(DeliveryState.PENDING, 0),
+        unknown,
+        counts.get(DeliveryState.UNKNOWN, 0),
     )
 
 
 def finish_if_done(db: Database, prompt_id: int) -> bool:
     """sending → sent once no delivery is pending or in flight."""
     counts = deliveries_db.state_counts(db, prompt_id)
-    if counts.get("pending", 0) or counts.get("sending", 0):
+    if counts.get(DeliveryState.PENDING, 0) or counts.get(DeliveryState.SENDING, 0):
         return False
     prompt = prompts_db.get(db, prompt_id)
-    if prompt is None or prompt.state != "sending":
+    if prompt is None or prompt.state != PromptState.SENDING:
         return False  # cancelled meanwhile: it stays so
-    prompts_db.set_state(db, prompt_id, "sent")
+    prompts_db.set_state(db, prompt_id, PromptState.SENT)
     return True
 
 
@@ -242,7 +248,7 @@ class DeliveryEngine:
 
     def _compose(self, prepared: Prepared, delivery_id: int) -> Message:
         prompt, ask = prepared.prompt, prepared.ask
-        reminder = prompt.kind == "reminder"
+        reminder = prompt.kind == PromptKind.REMINDER
         return ask_message(
             self.ctx.ids,
             ask,
@@ -267,7 +273,7 @@ class DeliveryEngine:
         queued: set[int] = set()  # in the queue, with a worker, or in `again`
         again: list[Recipient] = []  # the database refused their claim: queue them again
         idle = asyncio.Event()  # nothing queued or with a worker
-        results: list[tuple[int, str, str | None]] = []
+        results: list[tuple[int, DeliveryState, str | None]] = []
         flushed = asyncio.Event()
 
         async def one_pass(retries_only: bool) -> None:
@@ -396,7 +402,7 @@ class DeliveryEngine:
 
     async def _deliver(
         self, prepared: Prepared, platform: str, recipient: Recipient
-    ) -> tuple[str, str | None] | None:
+    ) -> tuple[DeliveryState, str | None] | None:
         """Get ready, claim, send at the slot; say how it ended (None: no result to
         record, because it was recorded already, will be tried again, or isn't ours)."""
         state = self.platforms[platform]
@@ -415,17 +421,17 @@ class DeliveryEngine:
 
     async def _try(
         self, prepared: Prepared, state: PlatformState, recipient: Recipient, probe: bool
-    ) -> tuple[str, str | None] | None:
+    ) -> tuple[DeliveryState, str | None] | None:
         messenger = self.messengers[state.name]
-        kind = ChatKind(recipient.kind)
+        kind = recipient.kind
         try:
             await messenger.prepare(recipient.address, kind)
         except RecipientGone as exc:
             self._answered(state)
-            return ("gone", str(exc)[:200]) if await self._claim(recipient) else None
+            return (DeliveryState.GONE, str(exc)[:200]) if await self._claim(recipient) else None
         except Refused as exc:
             self._answered(state)
-            return ("failed", str(exc)[:200]) if await self._claim(recipient) else None
+            return (DeliveryState.FAILED, str(exc)[:200]) if await self._claim(recipient) else None
         except DeliveryError as exc:  # nothing the recipient can see has happened
             await self._not_sent(state, recipient, exc)
             return None
@@ -445,18 +451,18 @@ class DeliveryEngine:
             await messenger.send(recipient.address, kind, message)
         except RecipientGone as exc:
             self._answered(state)
-            return ("gone", str(exc)[:200])
+            return (DeliveryState.GONE, str(exc)[:200])
         except OutcomeUnknown as exc:
-            return ("unknown", str(exc)[:200])
+            return (DeliveryState.UNKNOWN, str(exc)[:200])
         except Refused as exc:
             self._answered(state)
             log.error("delivery %d refused: %s", recipient.delivery_id, str(exc)[:200])
-            return ("failed", str(exc)[:200])
+            return (DeliveryState.FAILED, str(exc)[:200])
         except (RateLimited, TransientFailure) as exc:
             await self._not_sent(state, recipient, exc)
             return None
         self._answered(state)
-        return ("sent", None)
+        return (DeliveryState.SENT, None)
 
     def _held_back(self, state: PlatformState) -> bool:
         loop_time = asyncio.get_running_loop().time()
@@ -498,7 +504,7 @@ class DeliveryEngine:
             counted=counted,
             max_attempts=self.tuning.max_attempts,
         )
-        if ended == "failed":
+        if ended == DeliveryState.FAILED:
             log.error(
                 "%s delivery %d failed after %d tries: %s",
                 state.name,

@@ -38,10 +38,13 @@ from db import prompts as prompts_db
 from db import supporters as supporters_db
 from db.catalog import AskRow
 from db.prompts import PromptRow
+from db.states import ActionVia, PromptKind, PromptState
 from db.supporters import SupporterRow
 from db.times import now_text
 
 PRIVATE_ONLY = frozenset({"topics", "pause", "resume", "mydata", "forget"})
+# In a group, these change what the whole group gets: only its admins may use them.
+ADMIN_COMMANDS = frozenset({"subscribe_group", "stop"})
 FORGET_CONFIRM_SECONDS = 600  # a "Yes, erase" button works this long, for its supporter only
 MAX_PROMPT_DIGITS = 18  # every prompt id fits a 64-bit SQLite integer
 DEFAULT_RETENTION_MONTHS = 24
@@ -87,11 +90,11 @@ def current_prompt(db: Database, ctx: Context) -> tuple[PromptRow, AskRow] | Non
             db,
             campaign=campaign,
             ask_id=asks[0].id,
-            kind="standing",
+            kind=PromptKind.STANDING,
             scheduled_at=now,
             timezone=pack.campaign.schedule.timezone,
             created_by="system",
-            state="sent",
+            state=PromptState.SENT,
         )
     ask = catalog_db.get_ask(db, prompt.campaign, prompt.ask_id)
     return (prompt, ask) if ask else None
@@ -145,7 +148,7 @@ def _answer_by_command(
         return _say(wording.NOTHING_TO_ANSWER)
     actor = supporters.actor_for_press(db, ctx.pseudonyms, origin)
     assert actor is not None
-    new = record_action(db, actor, prompt, kind, "command", recipient.source)
+    new = record_action(db, actor, prompt, kind, ActionVia.COMMAND, recipient.source)
     return _say(_answer_text(kind, new))
 
 
@@ -156,12 +159,12 @@ def topics_message(db: Database, ctx: Context, supporter: SupporterRow) -> Messa
         (
             Button(
                 ("✓ " if every or topic in chosen else "○ ") + topic,
-                action=ctx.ids.make(Verb.TOPIC, topic),
+                id=ctx.ids.make(Verb.TOPIC, topic),
             ),
         )
         for topic in ctx.catalog.topics
     )
-    rows += ((Button("Every topic", action=ctx.ids.make(Verb.TOPICS_ALL)),),)
+    rows += ((Button(wording.TOPICS_ALL_LABEL, id=ctx.ids.make(Verb.TOPICS_ALL)),),)
     text = wording.TOPICS_INTRO + "\n\n" + wording.topics_now(chosen, every)
     return Message(text=text, buttons=rows)
 
@@ -264,8 +267,8 @@ def _forget_command(
     confirm = ctx.ids.make(Verb.FORGET, _forget_argument(binding, time.time()))
     buttons = (
         (
-            Button(wording.FORGET_YES, action=confirm),
-            Button(wording.FORGET_NO, action=ctx.ids.make(Verb.KEEP)),
+            Button(wording.FORGET_YES, id=confirm),
+            Button(wording.FORGET_NO, id=ctx.ids.make(Verb.KEEP)),
         ),
     )
     return [Message(text=wording.FORGET_CONFIRM, buttons=buttons)]
@@ -275,17 +278,15 @@ def _group_command(
     db: Database, ctx: Context, origin: Origin, name: str, admin: bool
 ) -> list[Message]:
     group = supporters.find(db, origin)
+    if name in ADMIN_COMMANDS and not admin:
+        return _say(wording.GROUP_ONLY_ADMINS)
     if name == "subscribe_group":
-        if not admin:
-            return _say(wording.GROUP_ONLY_ADMINS)
         subscribed = supporters.subscribe(db, origin, None)
         return [
             Message(text=wording.GROUP_SUBSCRIBED),
             *_show_current(db, ctx, subscribed.supporter),
         ]
     if name == "stop":
-        if not admin:
-            return _say(wording.GROUP_ONLY_ADMINS)
         return _say(
             wording.GROUP_STOPPED if supporters.stop(db, origin) else wording.NOT_SUBSCRIBED
         )
@@ -377,7 +378,7 @@ def _press_answer(
     if prompt_id == 0:
         return PressResult(answer=wording.PREVIEW_PRESS)
     prompt = prompts_db.get(db, prompt_id)
-    if prompt is None or prompt.state == "cancelled":
+    if prompt is None or prompt.state is PromptState.CANCELLED:
         return STALE
     ask = catalog_db.get_ask(db, prompt.campaign, prompt.ask_id)
     if ask is None:
@@ -393,7 +394,7 @@ def _press_answer(
     deliveries_db.confirm_arrival(db, delivery.id)
     actor = supporters.actor_for_press(db, ctx.pseudonyms, origin)
     assert actor is not None
-    new = record_action(db, actor, prompt, kind, "button", recipient.source)
+    new = record_action(db, actor, prompt, kind, ActionVia.BUTTON, recipient.source)
     done = kind is ActionKind.DONE
     answer = _answer_text(kind, new)
     if not new:
@@ -417,12 +418,10 @@ def _press_topic(
         chosen = set(supporters_db.topics(db, supporter.id) or known)
         chosen ^= {topic}
         if not chosen:
-            return PressResult(
-                answer="Keep at least one topic on. To stop for a while, use /pause."
-            )
+            return PressResult(answer=wording.TOPICS_KEEP_ONE)
         supporters_db.set_topics(db, supporter.id, [] if chosen >= set(known) else sorted(chosen))
     message = topics_message(db, ctx, supporter)
-    return PressResult(answer="Saved.", counted=True, edit=message)
+    return PressResult(answer=wording.TOPICS_SAVED, counted=True, edit=message)
 
 
 def handle_press(db: Database, ctx: Context, origin: Origin, value: str) -> PressResult:
@@ -442,9 +441,11 @@ def handle_press(db: Database, ctx: Context, origin: Origin, value: str) -> Pres
         if not _forget_button_holds(button.argument, binding, time.time()):
             return PressResult(answer=wording.FORGET_EXPIRED)
         supporters.forget(db, ctx.pseudonyms, origin)
-        return PressResult(answer="Erased.", counted=True, edit=Message(text=wording.FORGOTTEN))
+        return PressResult(
+            answer=wording.ERASED, counted=True, edit=Message(text=wording.FORGOTTEN)
+        )
     if button.verb is Verb.KEEP:
-        return PressResult(answer="Kept.", edit=Message(text=wording.FORGET_KEPT))
+        return PressResult(answer=wording.KEPT, edit=Message(text=wording.FORGET_KEPT))
     supporter = supporters.find(db, origin)
     if supporter is None or not supporters.is_subscribed(supporter):
         return PressResult(answer=wording.NOT_SUBSCRIBED)

@@ -29,6 +29,7 @@ from campaigns.model import ActionKind
 from db import actions as actions_db
 from db import dashboard as dashboard_db
 from db.catalog import AskRow
+from db.states import ActionVia
 
 LABEL = b"campaignbot/link-token/v1"
 _SIGNATURE_BYTES = 12  # 96 bits: 16 URL-safe characters
@@ -126,6 +127,6 @@ def open_link(
         kind=ActionKind.OPENED.value,
         platform=target.platform,
         source=target.source,
-        via="link",
+        via=ActionVia.LINK,
     )
     return Opened(target.url, counted)

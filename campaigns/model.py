@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import StrEnum
+
+# The store's vocabulary, named here too so adapters need only the core's model.
+from db.states import ActionKind as ActionKind
+from db.states import ChatKind as ChatKind
+from db.states import SupporterStatus as SupporterStatus
 
 MAX_PAUSE_WEEKS = 12  # the longest /pause <weeks>, on every platform
 
@@ -19,31 +23,6 @@ PLATFORMS = ("telegram", "discord", "console")  # every chat platform, as stored
 CHAT = re.compile(rf"(?P<platform>{'|'.join(PLATFORMS)}):(?P<address>-?[A-Za-z0-9_]{{1,64}})")
 
 
-class ChatKind(StrEnum):
-    """Where a message goes: one person's private chat, or a shared group or channel."""
-
-    PRIVATE = "private"
-    GROUP = "group"
-
-
-class SupporterStatus(StrEnum):
-    """Where a supporter stands. Only `active` supporters get the weekly ask."""
-
-    ACTIVE = "active"
-    PAUSED = "paused"
-    STOPPED = "stopped"  # unsubscribed with /stop
-    GONE = "gone"  # blocked the bot, left, or can no longer be reached
-    MEMBER = "member"  # known only from pressing a button in a subscribed group
-
-
-class ActionKind(StrEnum):
-    """What a supporter did about a prompt."""
-
-    DONE = "done"
-    SKIPPED = "skipped"
-    OPENED = "opened"
-
-
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Who is talking to the bot, and from where.
@@ -51,30 +30,43 @@ class Origin:
     `chat` is the platform's address of the conversation (a private chat, a group,
     a channel). In a private chat `user` is the same person; in a group it is the
     member who pressed or typed.
+
+    `organiser` is the adapter's word that this person may use the organiser
+    commands from here, by the platform's rules (an id in the organiser list; on
+    Discord, also a role, and only inside the charity's own server). What they may
+    then do, and where, is the core's business.
     """
 
     platform: str
     chat: str
     kind: ChatKind = ChatKind.PRIVATE
     user: str | None = None
+    organiser: bool = False
 
     @property
     def actor(self) -> str:
         """The address of the person acting: the member in a group, else the chat."""
         return self.user if self.kind is ChatKind.GROUP and self.user else self.chat
 
+    @property
+    def person(self) -> str:
+        """The person acting as `platform:id`, the form of the organiser list and the
+        audit log."""
+        return f"{self.platform}:{self.actor}"
+
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """A button under a message: either a link (`url`) or an action (`action`, a button id)."""
+    """A button under a message: either a link (`url`) or a press that comes back to
+    the core (`id`, a signed button id from `ButtonIds`)."""
 
     label: str
     url: str | None = None
-    action: str | None = None
+    id: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.url is None) == (self.action is None):
-            raise ValueError("a button has exactly one of url and action")
+        if (self.url is None) == (self.id is None):
+            raise ValueError("a button has exactly one of url and id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +103,6 @@ class Attachment:
 
     filename: str
     content: bytes
-    mime_type: str = "application/json"
 
 
 @dataclass(frozen=True, slots=True)

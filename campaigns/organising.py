@@ -1,9 +1,11 @@
 """Organiser commands in chat, the same on every platform: preview, send now, stop a
 send, status, stats.
 
-Only ids in the organiser list may use them; every use is audited. A send, and
-stopping one, ask for confirmation first: the confirm button carries a short
-random token that stands for the request for ten minutes.
+The core (`Core.command`, `Core.press`) brings them here, only for a person the
+adapter vouches is an organiser, and only in a private chat or a reply that only
+they see; every use is audited. A send, and stopping one, ask for confirmation
+first: the confirm button carries a short random token that stands for the
+request for ten minutes, and only the person who asked can press it.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from dataclasses import dataclass, replace
 from sqlite_utils import Database
 
 from campaigns import prompting
-from campaigns.buttons import Verb
-from campaigns.core import Core
+from campaigns.buttons import ButtonIds, Verb
 from campaigns.delivery import DeliveryEngine
+from campaigns.dialogue import Context
 from campaigns.model import Button, Message, PressResult
 from campaigns.progress import Progress, running_progress
 from db import audit as audit_db
 from db import prompts as prompts_db
 from db import stats as stats_db
 from db.prompts import PromptRow
+from db.states import PromptState
+from db.store import Store
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("preview", "Organisers: see the next ask as supporters will"),
@@ -33,6 +37,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("stats", "Organisers: participation in short"),
 )
 NAMES = frozenset(name for name, _ in COMMANDS)
+VERBS = frozenset({Verb.SEND, Verb.CANCEL})  # the confirmation buttons' verbs
 NOT_AVAILABLE = "That command is not available."
 CONFIRM_SECONDS = 600
 
@@ -92,23 +97,25 @@ def _stats_text(db: Database) -> str:
 class OrganiserDesk:
     """The organiser commands, for any adapter."""
 
-    def __init__(self, core: Core, engine: DeliveryEngine | None = None) -> None:
-        self.core = core
-        self.engine = engine
+    def __init__(self, store: Store, ctx: Context, engine: DeliveryEngine | None = None) -> None:
+        self.store = store
+        self.ctx = ctx
+        self.engine = engine  # None: sends are queued for whichever bot runs the engine
         self._pending: dict[str, PendingSend | PendingStop] = {}
 
-    def allowed(self, platform: str, user: str | None) -> bool:
-        return self.core.is_organiser(platform, user)
+    @property
+    def ids(self) -> ButtonIds:
+        return self.ctx.ids
 
     async def _audit(self, actor: str, action: str, target: str | None = None) -> None:
-        await self.core.store.write(audit_db.record, actor, action, target)
+        await self.store.write(audit_db.record, actor, action, target)
 
     async def preview(self, actor: str, args: tuple[str, ...]) -> list[Message]:
-        campaign = args[0] if args else self.core.ctx.catalog.default
+        campaign = args[0] if args else self.ctx.catalog.default
         ask_id = args[1] if len(args) > 1 else None
         try:
-            ask, message = await self.core.store.write(
-                prompting.preview, self.core.ctx, campaign, ask_id, actor
+            ask, message = await self.store.write(
+                prompting.preview, self.ctx, campaign, ask_id, actor
             )
         except prompting.ScheduleError as exc:
             return [Message(text=exc.message)]
@@ -121,12 +128,12 @@ class OrganiserDesk:
         request = prompting.Request(campaign=args[0], ask_id=args[1] if len(args) > 1 else None)
 
         def check(db: Database) -> str:
-            ask = prompting.resolve_ask(db, self.core.ctx.catalog, request.campaign, request.ask_id)
+            ask = prompting.resolve_ask(db, self.ctx.catalog, request.campaign, request.ask_id)
             audit_db.record(db, actor, "send-now-requested", request.campaign, ask=ask.id)
             return ask.id
 
         try:
-            ask_id = await self.core.store.write(check)
+            ask_id = await self.store.write(check)
         except prompting.ScheduleError as exc:
             return [Message(text=exc.message)]
         text = (
@@ -142,11 +149,11 @@ class OrganiserDesk:
         now = time.monotonic()
         self._pending = {k: v for k, v in self._pending.items() if v.expires > now}
         self._pending[token] = replace(pending, expires=now + CONFIRM_SECONDS)
-        ids = self.core.ids
+        ids = self.ids
         buttons = (
             (
-                Button(yes, action=ids.make(Verb.SEND, token)),
-                Button("Cancel", action=ids.make(Verb.CANCEL, token)),
+                Button(yes, id=ids.make(Verb.SEND, token)),
+                Button("Cancel", id=ids.make(Verb.CANCEL, token)),
             ),
         )
         return Message(text=text, buttons=buttons)
@@ -161,12 +168,12 @@ class OrganiserDesk:
             audit_db.record(db, actor, "stop-send-requested", f"prompt:{prompt_id}")
             return prompts_db.get(db, prompt_id)
 
-        prompt = await self.core.store.write(check)
-        if prompt is None or prompt.state not in ("scheduled", "sending"):
+        prompt = await self.store.write(check)
+        if prompt is None or prompt.state not in (PromptState.SCHEDULED, PromptState.SENDING):
             state = f"it is {prompt.state}" if prompt else "there is no such prompt"
             return [Message(text=f"Prompt {prompt_id} can't be stopped: {state}.")]
         what = f"prompt {prompt.id} ({prompt.campaign}/{prompt.ask_id})"
-        if prompt.state == "sending":
+        if prompt.state is PromptState.SENDING:
             text = (
                 f"Stop {what} now? Supporters it has not reached yet won't get it; "
                 "this can't be undone."
@@ -186,8 +193,8 @@ class OrganiserDesk:
             return PressResult(
                 answer="Cancelled.", edit=Message(text="Cancelled: nothing was sent.")
             )
-        prompt = await self.core.store.write(
-            prompting.send_now, self.core.ctx.catalog, pending.request, actor
+        prompt = await self.store.write(
+            prompting.send_now, self.ctx.catalog, pending.request, actor
         )
         if self.engine is not None:
             self.engine.start(prompt.id)
@@ -204,7 +211,7 @@ class OrganiserDesk:
             return PressResult(
                 answer="Kept.", edit=Message(text=f"Kept: prompt {pending.prompt_id} carries on.")
             )
-        stopped = await self.core.store.write(prompting.stop, pending.prompt_id, actor)
+        stopped = await self.store.write(prompting.stop, pending.prompt_id, actor)
         if stopped is None:
             text = f"Prompt {pending.prompt_id} had already finished or been stopped."
             return PressResult(answer="Nothing to stop.", edit=Message(text=text))
@@ -214,14 +221,14 @@ class OrganiserDesk:
 
     async def status(self, actor: str) -> list[Message]:
         await self._audit(actor, "status")
-        running = await self.core.store.read(running_progress)
+        running = await self.store.read(running_progress)
         if not running:
             return [Message(text="No send is running.")]
         return [Message(text="\n".join(describe(progress) for progress in running))]
 
     async def stats(self, actor: str) -> list[Message]:
         await self._audit(actor, "stats")
-        return [Message(text=await self.core.store.read(_stats_text))]
+        return [Message(text=await self.store.read(_stats_text))]
 
     async def command(self, actor: str, name: str, args: tuple[str, ...]) -> list[Message]:
         """Run one organiser command (the caller has checked the organiser list)."""

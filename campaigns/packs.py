@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -141,7 +142,9 @@ class StatisticSpec(Strict):
     year: int = Field(ge=1990, le=2100)
 
 
-class ActionLink(Strict):
+class AskLink(Strict):
+    """The link where a supporter does the ask (the button under it)."""
+
     label: Annotated[Text, Field(min_length=1, max_length=40)]
     url: HttpsUrl
 
@@ -152,8 +155,22 @@ class Ask(Strict):
     ask: Annotated[Text, Field(min_length=1, max_length=MAX_ASK_CHARS)]
     topic: str = Field(pattern=TOPIC)
     statistic: StatisticSpec
-    action: ActionLink
+    # `[asks.action]` is the older name for `[asks.link]`: charities keep packs in their
+    # own git, so packs written before the rename still load. An error names the key the
+    # file used.
+    link: AskLink = Field(validation_alias=AliasChoices("link", "action"))
     reminder: Annotated[Text, Field(min_length=1, max_length=280)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_link(cls, data: Any) -> Any:
+        # Otherwise pydantic would take `link` and call `action` "not a known field".
+        if isinstance(data, dict) and "link" in data and "action" in data:
+            raise ValueError(
+                "has both [asks.link] and [asks.action]; keep only [asks.link] "
+                "(action is its older name)"
+            )
+        return data
 
 
 class Pack(Strict):
@@ -208,13 +225,15 @@ def _describe(error: Any, data: dict[str, Any]) -> str:
     elif loc and loc[0] == "campaign":
         where = "campaign"
         loc = loc[1:]
-    field = ".".join(str(part) for part in loc) or "(whole)"
+    field = ".".join(str(part) for part in loc)
     message = _FRIENDLY.get(error["type"], "")
     if message:
         message = message.format(**error.get("ctx", {}), length=_length(error.get("input")))
     else:
         message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{where}, field {field}: {message}" if where else f"field {field}: {message}"
+    # A problem with a whole ask (or the whole pack) has no field to name.
+    what = ", ".join(part for part in (where, f"field {field}" if field else "") if part)
+    return f"{what}: {message}" if what else message
 
 
 def load_pack(path: Path) -> Pack:

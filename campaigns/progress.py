@@ -11,6 +11,7 @@ from sqlite_utils import Database
 from db import deliveries as deliveries_db
 from db import prompts as prompts_db
 from db.prompts import PromptRow
+from db.states import DeliveryState, PromptState
 from db.times import to_text, utcnow
 
 
@@ -21,7 +22,7 @@ class Progress:
     prompt_id: int
     campaign: str
     ask_id: str
-    state: str
+    state: PromptState
     sent: int
     gone: int
     failed: int
@@ -40,17 +41,17 @@ def progress(db: Database, prompt: PromptRow) -> Progress:
     counts = deliveries_db.state_counts(db, prompt.id)
     recent = deliveries_db.finished_since(db, prompt.id, to_text(utcnow() - timedelta(seconds=10)))
     rate = recent / 10.0
-    left = counts.get("pending", 0) + counts.get("sending", 0)
+    left = counts.get(DeliveryState.PENDING, 0) + counts.get(DeliveryState.SENDING, 0)
     return Progress(
         prompt_id=prompt.id,
         campaign=prompt.campaign,
         ask_id=prompt.ask_id,
         state=prompt.state,
-        sent=counts.get("sent", 0),
-        gone=counts.get("gone", 0),
-        failed=counts.get("failed", 0),
-        unknown=counts.get("unknown", 0),
-        cancelled=counts.get("cancelled", 0),
+        sent=counts.get(DeliveryState.SENT, 0),
+        gone=counts.get(DeliveryState.GONE, 0),
+        failed=counts.get(DeliveryState.FAILED, 0),
+        unknown=counts.get(DeliveryState.UNKNOWN, 0),
+        cancelled=counts.get(DeliveryState.CANCELLED, 0),
         left=left,
         rate=rate,
         eta_seconds=left / rate if rate > 0 and left else None,

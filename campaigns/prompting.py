@@ -23,6 +23,7 @@ from db import deliveries as deliveries_db
 from db import prompts as prompts_db
 from db.catalog import AskRow
 from db.prompts import PromptRow
+from db.states import PromptKind, PromptState
 from db.times import now_text, to_text, utcnow
 
 PREVIEW_PROMPT_ID = 0
@@ -114,7 +115,7 @@ def _manual_prompt(
         db,
         campaign=request.campaign,
         ask_id=ask.id,
-        kind="manual",
+        kind=PromptKind.MANUAL,
         scheduled_at=scheduled_at,
         timezone=timezone,
         platform=_platform(request.platform),
@@ -178,7 +179,11 @@ def stop(db: Database, prompt_id: int, actor: str) -> Stopped | None:
     finish, and the running engine stops picking the rest up by itself. Audited.
     """
     prompt = prompts_db.get(db, prompt_id)
-    if prompt is not None and prompt.state == "scheduled" and cancel(db, prompt_id, actor):
+    if (
+        prompt is not None
+        and prompt.state == PromptState.SCHEDULED
+        and cancel(db, prompt_id, actor)
+    ):
         return Stopped(prompt_id, running=False, cancelled=0)
     cancelled = cancel_send(db, prompt_id)
     audit_db.record(
@@ -231,13 +236,13 @@ def preview(
         id=PREVIEW_PROMPT_ID,
         campaign=campaign,
         ask_id=ask.id,
-        kind="manual",
+        kind=PromptKind.MANUAL,
         parent_id=None,
         scheduled_at=now_text(),
         timezone="UTC",
         platform=None,
         source=None,
-        state="scheduled",
+        state=PromptState.SCHEDULED,
         created_by=actor,
         created_at=now_text(),
         started_at=None,
@@ -245,3 +250,26 @@ def preview(
     )
     audit_db.record(db, actor, "preview", campaign, ask=ask.id)
     return ask, ask_message(ctx.ids, ask, stand_in)
+
+
+def asks_by_campaign(db: Database, catalog: Catalog) -> dict[str, list[AskRow]]:
+    """Each campaign's asks in pack order (retired ones left out): what can be scheduled."""
+    return {slug: catalog_db.asks(db, slug) for slug in sorted(catalog.packs)}
+
+
+def listed_prompts(db: Database, *, every: bool = False, limit: int = 300) -> list[PromptRow]:
+    """Prompts newest first: those still to come or being sent, or (`every`) all of them."""
+    states = () if every else (PromptState.SCHEDULED, PromptState.SENDING)
+    return prompts_db.listed(db, states=states, limit=limit)
+
+
+def record_test_send(db: Database, actor: str, ask: AskRow, platform: str, result: str) -> None:
+    """Audit an organiser's test of an ask sent to their own chat; `result` is "ok" or
+    "error". The test is no prompt and counts nothing, so the audit is its only trace."""
+    target = f"{ask.campaign}/{ask.id}"
+    audit_db.record(db, actor, "test-send", target, platform=platform, ok=result)
+
+
+def audit_log(db: Database, limit: int = 100) -> list[audit_db.AuditRow]:
+    """What organisers did, latest first: the record every action here leaves."""
+    return audit_db.latest(db, limit)

@@ -1,15 +1,23 @@
-"""Participation counts as tables: the same rows for the terminal, JSON, CSV and the dashboard."""
+"""Participation counts as tables: the same rows for the terminal, JSON, CSV and the dashboard.
+
+The report's types and its query are named here too, so the dashboard and the
+command line read participation from the core and never from the store.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from db.stats import Counts, Participation
+from db.stats import NO_SOURCE as NO_SOURCE
+from db.stats import Counts as Counts
+from db.stats import Filters as Filters
+from db.stats import Participation as Participation
+from db.stats import participation as participation
 
 COUNT_COLUMNS = ("delivered", "opened", "done", "skipped", "supporters")
 
@@ -68,3 +76,33 @@ def to_json(report: Participation) -> str:
         "total": asdict(report.total),
     }
     return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class DataTable:
+    """A table a page shows and downloads: a name (its CSV's), a caption, which
+    columns are numbers, and notes that say what a column counts."""
+
+    name: str
+    caption: str
+    header: list[str]
+    rows: list[list[Any]]
+    numeric: frozenset[str] = frozenset()
+    report: Table | None = None  # set for the tables `campaignbot stats` writes
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def is_numeric(self, column: str) -> bool:
+        return column in self.numeric
+
+
+def report_table(report: Participation, which: Table, caption: str) -> DataTable:
+    """One of the report's own tables, with the rows `campaignbot stats` prints."""
+    header, rows = table(report, which)
+    return DataTable(
+        name=which.value,
+        caption=caption,
+        header=header,
+        rows=rows,
+        numeric=frozenset(COUNT_COLUMNS),
+        report=which,
+    )

@@ -29,6 +29,7 @@ from sqlite_utils import Database
 
 from db import housekeeping as housekeeping_db
 from db import supporters as supporters_db
+from db.states import SupporterStatus
 from db.store import Store
 from db.times import to_text, utcnow
 
@@ -69,7 +70,7 @@ def erase_departed(db: Database, before: str) -> tuple[int, int]:
     ).fetchall()
     for supporter_id, _ in rows:
         supporters_db.delete(db, supporter_id)
-    members = sum(1 for _, status in rows if status == "member")
+    members = sum(1 for _, status in rows if status == SupporterStatus.MEMBER)
     return len(rows) - members, members
 
 

@@ -16,11 +16,12 @@ from sqlite_utils import Database
 
 from campaigns import wording
 from campaigns.keys import MEMBER_PREFIX, Pseudonyms
-from campaigns.model import ChatKind, Origin, SupporterStatus
+from campaigns.model import ChatKind, Origin
 from db import actions as actions_db
 from db import deliveries as deliveries_db
 from db import sources as sources_db
 from db import supporters as supporters_db
+from db.states import SupporterStatus
 from db.supporters import SupporterRow
 from db.times import to_text, utcnow
 

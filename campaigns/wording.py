@@ -5,11 +5,15 @@ Text here is plain: adapters escape it for their own markup.
 
 from __future__ import annotations
 
-from campaigns.model import MAX_PAUSE_WEEKS
+from campaigns.model import MAX_PAUSE_WEEKS, ActionKind
+from db.states import DeliveryState
 
 CONSENT_VERSION = "2026-11"
 
 DONE_LABEL = "I did it"
+# The words around an ask's card, on every platform.
+REMINDER_LABEL = "Reminder"
+SOURCE_LABEL = "Source"
 SKIP_LABEL = "Not this week"
 
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -24,6 +28,17 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("forget", "Erase everything we hold about you"),
     ("stop", "Unsubscribe"),
     ("help", "What this bot does"),
+)
+
+_DESCRIBED = dict(COMMANDS)
+# A group's menu: what a group can do (subscribing and stopping are its admins').
+GROUP_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("subscribe_group", "Admins: get the weekly ask in this group"),
+    ("ask", _DESCRIBED["ask"]),
+    ("done", _DESCRIBED["done"]),
+    ("skip", _DESCRIBED["skip"]),
+    ("stop", "Admins: stop the weekly ask in this group"),
+    ("help", _DESCRIBED["help"]),
 )
 
 
@@ -82,6 +97,13 @@ DONE_ALREADY = "Already counted. Thank you!"
 SKIP_NOTED = "No problem. We'll be back next week."
 SKIP_ALREADY = "Already noted. See you next week."
 TOPICS_INTRO = "Choose the topics you want asks about. Press one to turn it on or off."
+TOPICS_ALL_LABEL = "Every topic"
+TOPICS_KEEP_ONE = "Keep at least one topic on. To stop for a while, use /pause."
+TOPICS_SAVED = "Saved."
+ERASED = "Erased."  # the answer to the press; FORGOTTEN replaces the question
+KEPT = "Kept."
+TOPICS_MENU_INTRO = "Choose the topics you want asks about."  # above a select menu
+TOPICS_MENU_PLACEHOLDER = "Topics to hear about"
 TOPICS_UNKNOWN = "I don't know these topics: {names}. The topics are: {known}."
 FORGET_CONFIRM = (
     "This erases everything we hold about you: your subscription, how you found us, your "
@@ -105,6 +127,26 @@ GROUP_SUBSCRIBED = (
 )
 GROUP_STOPPED = "This group won't get the weekly ask any more."
 GROUP_PRIVATE_ONLY = "That command works in a private chat with me."
+
+# The console chat: buttons are numbered choices, and links are opened by hand.
+CONSOLE_BANNER = "campaignbot console chat. Try /start, then /ask. Ctrl-D quits."
+NO_SUCH_BUTTON = "There's no button with that number."
+
+
+def open_in_browser(url: str) -> str:
+    return f"Open this link in your browser: {url}"
+
+
+def channel_changed(channel: str, stopped: bool) -> str:
+    """After a server admin chose a channel for the weekly ask (Discord's /channel)."""
+    if stopped:
+        return f"{channel} won't get the weekly ask."
+    return f"{channel} will get the weekly ask."
+
+
+def channel_not_allowed(channel: str) -> str:
+    """The bot may not post in the channel a server admin chose."""
+    return f"I can't post in {channel}: please give me Send Messages there."
 
 
 def safeguarding(removed: bool) -> str:
@@ -138,8 +180,12 @@ def topic_off(topic: str) -> str:
     return f"This week's ask is about {topic}, which you've turned off. /topics changes that."
 
 
-ANSWERS = {"done": "you did it", "skipped": "not that week"}
-STATES = {"sent": "sent", "unknown": "may not have arrived", "sending": "sending"}
+ANSWERS: dict[str, str] = {ActionKind.DONE: "you did it", ActionKind.SKIPPED: "not that week"}
+STATES: dict[str, str] = {
+    DeliveryState.SENT: "sent",
+    DeliveryState.UNKNOWN: "may not have arrived",
+    DeliveryState.SENDING: "sending",
+}
 SHOWN_DELIVERIES = 10
 
 

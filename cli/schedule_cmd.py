@@ -28,6 +28,7 @@ from campaigns.supporters import clean_source
 from cli import app, fail, out, settings
 from cli.lock import running_pid
 from db import prompts as prompts_db
+from db.states import PromptState
 from db.store import open_database
 from db.times import from_text
 from settings import Settings
@@ -63,7 +64,7 @@ def list_prompts(
     """List scheduled prompts (and, with --all, past ones), newest first."""
     config = settings()
     db = open_database(config.db)
-    states = () if every else ("scheduled", "sending")
+    states = () if every else (PromptState.SCHEDULED, PromptState.SENDING)
     table = Table(title="Prompts")
     for column in (
         "id",
@@ -206,7 +207,7 @@ def _picked_up(db: Database, config: Settings, prompt_id: int) -> str:
     deadline = time.monotonic() + PICK_UP_SECONDS
     while time.monotonic() < deadline:
         found = prompts_db.get(db, prompt_id)
-        if found is None or found.state != "scheduled":
+        if found is None or found.state != PromptState.SCHEDULED:
             return (
                 f"The running bot (process {pid}) has picked it up: "
                 "`campaignbot status` shows progress."

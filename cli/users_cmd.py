@@ -8,7 +8,6 @@ audited as `cli:<user>`.
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -18,6 +17,7 @@ from cli import app, fail, out, settings
 from cli.schedule_cmd import actor
 from db import audit as audit_db
 from db import users as users_db
+from db.states import AccountRole
 from db.store import open_database
 from web import accounts, throttle
 from web.accounts import AccountError
@@ -29,13 +29,6 @@ users_app = typer.Typer(
 app.add_typer(users_app, name="users")
 
 NameArgument = Annotated[str, typer.Argument(help="The account's name, used to sign in.")]
-
-
-class Role(StrEnum):
-    """What an account may do on the dashboard."""
-
-    STAFF = "staff"
-    ORGANISER = "organiser"
 
 
 def _password() -> str:
@@ -58,7 +51,7 @@ def _password() -> str:
 def add(
     name: NameArgument,
     role: Annotated[
-        Role,
+        AccountRole,
         typer.Option(
             "--role", help="staff (counts, charts, exports) or organiser (also schedules)."
         ),

@@ -7,19 +7,18 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from db.rows import fetch_all
+from db.states import ANSWERS, ActionKind, ActionVia
 from db.times import now_text
 
 
 @dataclass(frozen=True, slots=True)
 class ActionRow:
     prompt_id: int
-    kind: str
+    kind: ActionKind
     platform: str
-    via: str
+    via: ActionVia
     created_at: str
-
-
-ANSWERS = ("done", "skipped")
 
 
 def record(
@@ -70,4 +69,4 @@ def for_supporter(db: Database, supporter_key: str) -> list[ActionRow]:
         """,
         [supporter_key],
     )
-    return [ActionRow(*values) for values in cursor.fetchall()]
+    return fetch_all(ActionRow, cursor)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from db.rows import fetch_all
 from db.times import now_text
 
 
@@ -41,4 +42,4 @@ def latest(db: Database, limit: int = 100) -> list[AuditRow]:
         "SELECT id, at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?",
         [limit],
     )
-    return [AuditRow(*values) for values in cursor.fetchall()]
+    return fetch_all(AuditRow, cursor)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from db.rows import fetch_all, fetch_one
 from db.times import now_text
 
 
@@ -33,7 +34,7 @@ class AskRow:
 _ASK_SELECT = (
     "SELECT "
     + ", ".join(f"a.{name}" for name in AskRow.__slots__ if name != "campaign_title")
-    + ", c.title FROM asks a JOIN campaigns c ON c.slug = a.campaign"
+    + ", c.title AS campaign_title FROM asks a JOIN campaigns c ON c.slug = a.campaign"
 )
 
 
@@ -83,8 +84,7 @@ def upsert_campaign(db: Database, campaign: dict[str, Any], asks: list[dict[str,
 
 def get_ask(db: Database, campaign: str, ask_id: str) -> AskRow | None:
     cursor = db.execute(f"{_ASK_SELECT} WHERE a.campaign = ? AND a.id = ?", [campaign, ask_id])
-    values = cursor.fetchone()
-    return AskRow(*values) if values else None
+    return fetch_one(AskRow, cursor)
 
 
 def asks(db: Database, campaign: str, *, include_retired: bool = False) -> list[AskRow]:
@@ -93,7 +93,7 @@ def asks(db: Database, campaign: str, *, include_retired: bool = False) -> list[
     cursor = db.execute(
         f"{_ASK_SELECT} WHERE a.campaign = ?{where} ORDER BY a.position", [campaign]
     )
-    return [AskRow(*values) for values in cursor.fetchall()]
+    return fetch_all(AskRow, cursor)
 
 
 def campaign_created_at(db: Database, slug: str) -> str | None:

@@ -1,6 +1,7 @@
-"""Queries the dashboard needs beyond the participation report: who is subscribed,
-what went out last and goes out next, returning supporters, and where a tracked
-link leads. The report's own numbers come from `db.stats` alone."""
+"""Queries the dashboard's pages need beyond the participation report: who is
+subscribed, what went out last and goes out next, returning supporters, and where
+a tracked link leads. The report's own numbers come from `db.stats` alone; the
+pages are put together in the core (`campaigns/dashboard.py`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from db.prompts import PromptRow
+from db.rows import fetch_all, fetch_one
 from db.stats import (
     NO_SOURCE,
     Filters,
@@ -47,23 +49,20 @@ class LinkTarget:
 
 def link_target(db: Database, delivery_id: int) -> LinkTarget | None:
     """A delivery's ask, action link and (pseudonymous) supporter."""
-    row = db.execute(
+    cursor = db.execute(
         """
         SELECT CASE WHEN p.kind = 'reminder' AND p.parent_id IS NOT NULL
-                    THEN p.parent_id ELSE p.id END,
-            p.campaign, p.ask_id, a.link_url, d.supporter_key, d.platform, d.source,
-            d.supporter_id IS NULL
+                    THEN p.parent_id ELSE p.id END AS prompt_id,
+            p.campaign, p.ask_id, a.link_url AS url, d.supporter_key, d.platform, d.source,
+            d.supporter_id IS NULL AS erased
         FROM deliveries d
         JOIN prompts p ON p.id = d.prompt_id
         JOIN asks a ON a.campaign = p.campaign AND a.id = p.ask_id
         WHERE d.id = ?
         """,
         [delivery_id],
-    ).fetchone()
-    if row is None:
-        return None
-    prompt_id, campaign, ask_id, url, key, platform, source, erased = row
-    return LinkTarget(prompt_id, campaign, ask_id, url, key, platform, source, bool(erased))
+    )
+    return fetch_one(LinkTarget, cursor)
 
 
 def supporters_by_source(db: Database) -> dict[str, dict[str, int]]:
@@ -97,7 +96,7 @@ def recent_sends(db: Database, limit: int = 5) -> list[PromptRow]:
         ORDER BY COALESCE(p.started_at, p.scheduled_at) DESC, p.id DESC LIMIT ?""",
         [limit],
     )
-    return [PromptRow(*values) for values in cursor.fetchall()]
+    return fetch_all(PromptRow, cursor)
 
 
 def upcoming(db: Database, limit: int = 5) -> list[PromptRow]:
@@ -107,7 +106,7 @@ def upcoming(db: Database, limit: int = 5) -> list[PromptRow]:
         ORDER BY p.scheduled_at, p.id LIMIT ?""",
         [limit],
     )
-    return [PromptRow(*values) for values in cursor.fetchall()]
+    return fetch_all(PromptRow, cursor)
 
 
 def delivered(db: Database, prompt_ids: list[int]) -> dict[int, int]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from db.rows import fetch_all, fetch_one
+from db.states import ActionKind, ChatKind, DeliveryState
 from db.supporters import SupporterRow
 from db.times import now_text
 
@@ -26,7 +28,7 @@ class DeliveryRow:
     supporter_key: str
     platform: str
     source: str | None
-    state: str
+    state: DeliveryState
     attempts: int
     error: str | None
 
@@ -39,8 +41,7 @@ def get(db: Database, prompt_id: int, supporter_key: str) -> DeliveryRow | None:
         f"SELECT {_COLUMNS} FROM deliveries WHERE prompt_id = ? AND supporter_key = ?",
         [prompt_id, supporter_key],
     )
-    values = cursor.fetchone()
-    return DeliveryRow(*values) if values else None
+    return fetch_one(DeliveryRow, cursor)
 
 
 def record_direct(db: Database, prompt_id: int, supporter: SupporterRow) -> bool:
@@ -85,8 +86,7 @@ def delivered_to(db: Database, supporter_key: str, prompt_id: int) -> DeliveryRo
         """,
         [supporter_key, prompt_id, prompt_id],
     )
-    values = cursor.fetchone()
-    return DeliveryRow(*values) if values else None
+    return fetch_one(DeliveryRow, cursor)
 
 
 def confirm_arrival(db: Database, delivery_id: int) -> None:
@@ -111,29 +111,27 @@ class SentAsk:
     ask_id: str
     title: str
     reminder: bool
-    state: str
+    state: DeliveryState
     at: str
-    answer: str | None
+    answer: ActionKind | None
 
 
 def for_supporter_key(db: Database, supporter_key: str) -> list[SentAsk]:
     """Every delivery to this supporter, oldest first, with what they answered."""
     cursor = db.execute(
         """
-        SELECT p.id, p.campaign, p.ask_id, COALESCE(a.title, p.ask_id), p.kind = 'reminder',
-            d.state, COALESCE(d.sent_at, d.created_at),
+        SELECT p.id AS prompt_id, p.campaign, p.ask_id, COALESCE(a.title, p.ask_id) AS title,
+            p.kind = 'reminder' AS reminder, d.state, COALESCE(d.sent_at, d.created_at) AS at,
             (SELECT kind FROM actions x WHERE x.supporter_key = d.supporter_key
                AND x.prompt_id = COALESCE(p.parent_id, p.id) AND x.kind IN ('done', 'skipped'))
+               AS answer
         FROM deliveries d JOIN prompts p ON p.id = d.prompt_id
         LEFT JOIN asks a ON a.campaign = p.campaign AND a.id = p.ask_id
         WHERE d.supporter_key = ? ORDER BY d.id
         """,
         [supporter_key],
     )
-    return [
-        SentAsk(pid, campaign, ask_id, title, bool(reminder), state, at, answer)
-        for pid, campaign, ask_id, title, reminder, state, at, answer in cursor.fetchall()
-    ]
+    return fetch_all(SentAsk, cursor)
 
 
 _ELIGIBLE = """
@@ -230,7 +228,7 @@ def audience_preview(
 class Recipient:
     delivery_id: int
     address: str
-    kind: str
+    kind: ChatKind
     attempts: int = 0  # counted tries so far
 
 
@@ -249,7 +247,7 @@ def pending_batch(
     retries = "AND d.not_before IS NOT NULL" if retries_only else ""
     cursor = db.execute(
         f"""
-        SELECT d.id, s.address, s.kind, d.attempts
+        SELECT d.id AS delivery_id, s.address, s.kind, d.attempts
         FROM deliveries d JOIN supporters s ON s.id = d.supporter_id
         WHERE d.prompt_id = ? AND d.platform = ? AND d.state = 'pending' AND d.id > ?
           AND (d.not_before IS NULL OR d.not_before <= ?) {retries}
@@ -257,7 +255,7 @@ def pending_batch(
         """,
         [prompt_id, platform, after_id, now, limit],
     )
-    return [Recipient(*row) for row in cursor.fetchall()]
+    return fetch_all(Recipient, cursor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +299,7 @@ def retry_later(
     error: str,
     counted: bool,
     max_attempts: int,
-) -> str | None:
+) -> DeliveryState | None:
     """Nothing was sent (a 5xx, a refused connection, a 429): back to 'pending' until
     `not_before`, or 'failed' once `max_attempts` counted tries have failed.
 
@@ -328,7 +326,7 @@ def retry_later(
             "id": delivery_id,
         },
     ).fetchone()
-    return str(row[0]) if row else None
+    return DeliveryState(row[0]) if row else None
 
 
 def cancel_pending(db: Database, prompt_id: int) -> int:
@@ -345,13 +343,13 @@ def cancel_pending(db: Database, prompt_id: int) -> int:
     return cursor.rowcount
 
 
-def record_results(db: Database, results: list[tuple[int, str, str | None]]) -> None:
+def record_results(db: Database, results: list[tuple[int, DeliveryState, str | None]]) -> None:
     """Final states for many deliveries at once: (delivery id, state, error).
 
     A supporter whose delivery came back 'gone' is marked gone, so nothing more is sent.
     """
     now = now_text()
-    gone = [delivery_id for delivery_id, state, _ in results if state == "gone"]
+    gone = [delivery_id for delivery_id, state, _ in results if state == DeliveryState.GONE]
     if gone:
         db.execute(
             """
@@ -398,10 +396,11 @@ def orphans_to_gone(db: Database, prompt_id: int) -> None:
 
 
 def state_counts(db: Database, prompt_id: int) -> dict[str, int]:
+    """How many deliveries of the prompt are in each state (keyed by `DeliveryState`)."""
     cursor = db.execute(
         "SELECT state, count(*) FROM deliveries WHERE prompt_id = ? GROUP BY state", [prompt_id]
     )
-    return dict(cursor.fetchall())
+    return {DeliveryState(state): n for state, n in cursor.fetchall()}
 
 
 def finished_since(db: Database, prompt_id: int, since: str) -> int:

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from db.rows import fetch_all
+from db.states import PROMPT_FINISHED, PromptKind, PromptState
 from db.times import now_text
 
 
@@ -15,13 +17,13 @@ class PromptRow:
     id: int
     campaign: str
     ask_id: str
-    kind: str
+    kind: PromptKind
     parent_id: int | None
     scheduled_at: str
     timezone: str
     platform: str | None
     source: str | None
-    state: str
+    state: PromptState
     created_by: str
     created_at: str
     started_at: str | None
@@ -30,7 +32,7 @@ class PromptRow:
     @property
     def answers_to(self) -> int:
         """The prompt an action on this one counts for (a reminder counts for its parent)."""
-        return self.parent_id if self.kind == "reminder" and self.parent_id else self.id
+        return self.parent_id if self.kind == PromptKind.REMINDER and self.parent_id else self.id
 
 
 _COLUMNS = ", ".join(PromptRow.__slots__)
@@ -38,7 +40,7 @@ _SELECT = f"SELECT {_COLUMNS} FROM prompts"
 
 
 def _rows(cursor: Any) -> list[PromptRow]:
-    return [PromptRow(*values) for values in cursor.fetchall()]
+    return fetch_all(PromptRow, cursor)
 
 
 def create(
@@ -50,7 +52,7 @@ def create(
     scheduled_at: str,
     timezone: str,
     created_by: str,
-    state: str = "scheduled",
+    state: str = PromptState.SCHEDULED,
     platform: str | None = None,
     source: str | None = None,
     parent_id: int | None = None,
@@ -75,7 +77,7 @@ def create(
             state,
             created_by,
             now,
-            now if state in ("sending", "sent") else None,
+            now if state in (PromptState.SENDING, PromptState.SENT) else None,
         ],
     )
     prompt = get(db, int(cursor.lastrowid or 0))
@@ -119,8 +121,8 @@ def latest_for_supporter(db: Database, supporter_key: str) -> PromptRow | None:
 
 def set_state(db: Database, prompt_id: int, state: str) -> None:
     now = now_text()
-    started = now if state == "sending" else None
-    finished = now if state in ("sent", "cancelled", "missed") else None
+    started = now if state == PromptState.SENDING else None
+    finished = now if state in PROMPT_FINISHED else None
     db.execute(
         """
         UPDATE prompts SET state = ?, started_at = COALESCE(started_at, ?),

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from db.users import COLUMNS, UserRow
+from db.rows import fetch_one
+from db.users import UserRow
 
 
 def token_hash(token: str) -> str:
@@ -29,7 +30,8 @@ class SessionRow:
     user: UserRow
 
 
-_USER_COLUMNS = ", ".join(f"u.{name.strip()}" for name in COLUMNS.split(","))
+# A session's `user` is read from the columns named user_<field> (db.rows).
+_USER_COLUMNS = ", ".join(f"u.{name} AS user_{name}" for name in UserRow.__slots__)
 
 
 def start(db: Database, token_hash: str, user_id: int, now: str) -> None:
@@ -42,17 +44,15 @@ def start(db: Database, token_hash: str, user_id: int, now: str) -> None:
 
 def find(db: Database, token_hash: str) -> SessionRow | None:
     """The session with that token hash, with its account."""
-    values = db.execute(
+    cursor = db.execute(
         f"""
         SELECT s.token_hash, s.created_at, s.last_seen_at, {_USER_COLUMNS}
         FROM dashboard_sessions s JOIN users u ON u.id = s.user_id
         WHERE s.token_hash = ?
         """,
         [token_hash],
-    ).fetchone()
-    if values is None:
-        return None
-    return SessionRow(values[0], values[1], values[2], UserRow(*values[3:]))
+    )
+    return fetch_one(SessionRow, cursor)
 
 
 def touch(db: Database, token_hash: str, now: str) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from db.rows import fetch_all
 from db.times import now_text
 
 OTHER = "other"  # every undeclared code counts as this; it can't be declared itself
@@ -80,11 +81,11 @@ def listed(db: Database) -> list[SourceRow]:
         """
         SELECT s.code, s.declared_by, s.created_at, s.removed_at,
             (SELECT count(*) FROM supporters p WHERE p.source = s.code
-               AND p.status IN ('active', 'paused'))
+               AND p.status IN ('active', 'paused')) AS supporters
         FROM sources s ORDER BY s.code
         """
     )
-    return [SourceRow(*values) for values in cursor.fetchall()]
+    return fetch_all(SourceRow, cursor)
 
 
 def settle_undeclared(db: Database) -> int:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from sqlite_utils import Database
 
+from db.rows import fetch_one
+from db.states import ChatKind, SupporterStatus
 from db.times import now_text
 
 
@@ -17,8 +18,8 @@ class SupporterRow:
     key: str
     platform: str
     address: str
-    kind: str
-    status: str
+    kind: ChatKind
+    status: SupporterStatus
     source: str | None
     consent_version: str | None
     consented_at: str | None
@@ -30,16 +31,12 @@ class SupporterRow:
 _COLUMNS = ", ".join(SupporterRow.__slots__)
 
 
-def _row(values: Any) -> SupporterRow | None:
-    return SupporterRow(*values) if values else None
-
-
 def get(db: Database, platform: str, address: str) -> SupporterRow | None:
     cursor = db.execute(
         f"SELECT {_COLUMNS} FROM supporters WHERE platform = ? AND address = ?",
         [platform, address],
     )
-    return _row(cursor.fetchone())
+    return fetch_one(SupporterRow, cursor)
 
 
 def get_by_id(db: Database, supporter_id: int) -> SupporterRow | None:
@@ -47,7 +44,7 @@ def get_by_id(db: Database, supporter_id: int) -> SupporterRow | None:
         f"SELECT {_COLUMNS} FROM supporters WHERE id = ?",
         [supporter_id],
     )
-    return _row(cursor.fetchone())
+    return fetch_one(SupporterRow, cursor)
 
 
 def insert(

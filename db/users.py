@@ -9,20 +9,19 @@ transaction (`db.sessions` has the sessions themselves).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlite_utils import Database
 
+from db.rows import fetch_all, fetch_one
+from db.states import AccountRole
 from db.times import now_text
-
-ROLES = ("staff", "organiser")
 
 
 @dataclass(frozen=True, slots=True)
 class UserRow:
     id: int
     name: str
-    role: str
+    role: AccountRole
     password_hash: str
     chat: str | None  # a linked chat for test sends, such as telegram:12345
     created_at: str
@@ -30,29 +29,23 @@ class UserRow:
 
     @property
     def is_organiser(self) -> bool:
-        return self.role == "organiser"
+        return self.role == AccountRole.ORGANISER
 
 
 COLUMNS = ", ".join(UserRow.__slots__)
 
 
-def _one(cursor: Any) -> UserRow | None:
-    values = cursor.fetchone()
-    return UserRow(*values) if values else None
-
-
 def get(db: Database, name: str) -> UserRow | None:
     """The account of that name, whatever its case."""
-    return _one(db.execute(f"SELECT {COLUMNS} FROM users WHERE name = ?", [name]))
+    return fetch_one(UserRow, db.execute(f"SELECT {COLUMNS} FROM users WHERE name = ?", [name]))
 
 
 def get_by_id(db: Database, user_id: int) -> UserRow | None:
-    return _one(db.execute(f"SELECT {COLUMNS} FROM users WHERE id = ?", [user_id]))
+    return fetch_one(UserRow, db.execute(f"SELECT {COLUMNS} FROM users WHERE id = ?", [user_id]))
 
 
 def listed(db: Database) -> list[UserRow]:
-    cursor = db.execute(f"SELECT {COLUMNS} FROM users ORDER BY name")
-    return [UserRow(*values) for values in cursor.fetchall()]
+    return fetch_all(UserRow, db.execute(f"SELECT {COLUMNS} FROM users ORDER BY name"))
 
 
 def add(db: Database, *, name: str, role: str, password_hash: str, chat: str | None) -> UserRow:
@@ -122,7 +115,7 @@ def failures(db: Database, scopes: list[str]) -> list[FailureRow]:
         f" WHERE scope IN ({marks})",
         scopes,
     )
-    return [FailureRow(*values) for values in cursor.fetchall()]
+    return fetch_all(FailureRow, cursor)
 
 
 def save_failure(db: Database, row: FailureRow) -> None:

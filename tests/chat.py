@@ -36,7 +36,7 @@ def button(messages: list[Message], label: str) -> Button:
 
 
 def action_of(messages: list[Message], label: str) -> str:
-    value = button(messages, label).action
+    value = button(messages, label).id
     assert value is not None
     return value
 

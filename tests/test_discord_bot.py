@@ -17,7 +17,6 @@ from campaigns import wording
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, Tuning
 from campaigns.model import Button, ChatKind, Message
-from campaigns.organising import OrganiserDesk
 from db import supporters as supporters_db
 from tests.chat import count
 from tests.fakes.discord import (
@@ -63,7 +62,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 async def start_bot(
     core: Core,
     fake: FakeDiscord,
-    desk: OrganiserDesk | None = None,
     *,
     organiser_guild: int | None = GUILD,
     organiser_role: int | None = None,
@@ -71,7 +69,6 @@ async def start_bot(
     bot = DiscordBot(
         core,
         fake.token,
-        desk=desk,
         organiser_guild=organiser_guild,
         organiser_role=organiser_role,
         api_url=fake.api_url,
@@ -185,7 +182,7 @@ async def test_pressing_counts_once_and_a_forged_button_changes_nothing(
     await bot.send(
         str(SAM),
         ChatKind.PRIVATE,
-        Message(text="x", buttons=((Button("I did it", action=forged),),)),
+        Message(text="x", buttons=((Button("I did it", id=forged),),)),
     )
     carrier = fake.dms_to(SAM)[-1]
     refused = await response(fake, await fake.press_button(int(carrier["id"]), forged, user_id=SAM))
@@ -309,10 +306,9 @@ async def test_organiser_commands_are_refused_to_others(bot: DiscordBot, fake: F
 async def test_a_broadcast_reaches_dms_and_marks_closed_and_deleted_users_gone(
     core: Core, fake: FakeDiscord
 ) -> None:
-    desk = OrganiserDesk(core)
-    bot = await start_bot(core, fake, desk)
+    bot = await start_bot(core, fake)
     engine = DeliveryEngine(core.store, core.ctx, {"discord": bot}, tuning=Tuning(workers=4))
-    desk.engine = engine
+    core.attach(engine)
     try:
         for user in (SAM, ALEX, CLOSED, DELETED):
             await slash(fake, "subscribe", user=user)

@@ -21,7 +21,6 @@ from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, Tuning
 from campaigns.messenger import OutcomeUnknown, RecipientGone, StartupFailure, TransientFailure
 from campaigns.model import ChatKind, Message
-from campaigns.organising import OrganiserDesk
 from db import prompts as prompts_db
 from tests.cli_run import DISCORD_TOKEN
 from tests.fakes.discord import MEMBER_DEFAULT, Call, FakeDiscord, InteractionRecord
@@ -58,7 +57,6 @@ def new_bot(core: Core, fake: FakeDiscord, token: str | None = None) -> DiscordB
     return DiscordBot(
         core,
         fake.token if token is None else token,
-        desk=OrganiserDesk(core),
         organiser_guild=GUILD,
         api_url=fake.api_url,
         gateway_url=fake.gateway_url,

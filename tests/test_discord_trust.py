@@ -22,7 +22,7 @@ from bots.discord.screening import AnswerGate
 from campaigns import wording
 from campaigns.core import Core
 from campaigns.messenger import StartupFailure
-from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
+from campaigns.organising import NOT_AVAILABLE
 from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord, InteractionRecord
 
 CHARITY, CHARITY_CHANNEL = 7100, 7101
@@ -85,7 +85,6 @@ async def bot(core: Core, fake: FakeDiscord, role: int) -> AsyncIterator[Discord
     started = DiscordBot(
         core,
         fake.token,
-        desk=OrganiserDesk(core),
         organiser_guild=CHARITY,
         organiser_role=role,
         api_url=fake.api_url,

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from campaigns.packs import BUNDLED_PACKS, PackError, load_pack, load_packs
+from cli import app
 
 BUNDLED = BUNDLED_PACKS / "one-step-ahead.toml"
 
@@ -34,10 +36,10 @@ def test_bundled_pack_has_five_asks_each_with_statistic_and_https_link() -> None
     assert len(pack.topics) == 5
     for ask in pack.asks:
         assert ask.statistic.figure and ask.statistic.sentence and ask.statistic.year
-        assert ask.action.url.startswith("https://")
+        assert ask.link.url.startswith("https://")
         assert len(ask.ask) <= 400
     allowed = {"www.iwf.org.uk", "report.iwf.org.uk", "www.writetothem.com"}
-    hosts = {ask.action.url.split("/")[2] for ask in pack.asks}
+    hosts = {ask.link.url.split("/")[2] for ask in pack.asks}
     hosts |= {ask.statistic.url.split("/")[2] for ask in pack.asks}
     assert hosts <= allowed
 
@@ -48,12 +50,12 @@ def test_bundled_pack_has_five_asks_each_with_statistic_and_https_link() -> None
         (
             'url = "https://www.writetothem.com/"',
             'url = "http://www.writetothem.com/"',
-            "ask 'ai-images' (#1), field action.url: must be an https:// link",
+            "ask 'ai-images' (#1), field link.url: must be an https:// link",
         ),
         (
             'url = "https://www.writetothem.com/"',
             'url = "not a link"',
-            "ask 'ai-images' (#1), field action.url",
+            "ask 'ai-images' (#1), field link.url",
         ),
         ('figure = "2,401"', "", "ask 'age-verification' (#3), field statistic.figure: is missing"),
         ("year = 2018", "year = 1850", "ask 'pre-screening' (#2), field statistic.year"),
@@ -61,7 +63,7 @@ def test_bundled_pack_has_five_asks_each_with_statistic_and_https_link() -> None
         (
             'label = "Write to your MP"',
             'label = "Write to your MP"\ncolour = "red"',
-            "ask 'ai-images' (#1), field action.colour: is not a known field",
+            "ask 'ai-images' (#1), field link.colour: is not a known field",
         ),
         ('id = "pre-screening"', 'id = "ai-images"', "ask id 'ai-images' is used twice"),
         (
@@ -119,7 +121,53 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     path.write_text(text)
     message = problems(path)
     assert "campaign, field schedule.weekday" in message
-    assert "ask 'mandatory-reporting' (#5), field action.url" in message
+    assert "ask 'mandatory-reporting' (#5), field link.url" in message
+
+
+def test_a_pack_with_the_older_action_table_loads_with_the_same_links(tmp_path: Path) -> None:
+    """Charities keep packs in their own git: `[asks.action]` still means the link."""
+    path = broken(tmp_path, "[asks.link]", "[asks.action]", count=-1)
+    assert "[asks.link]" not in path.read_text()
+    old, new = load_pack(path), load_pack(BUNDLED)
+    assert [ask.link for ask in old.asks] == [ask.link for ask in new.asks]
+    assert old == new
+
+
+def test_an_older_pack_with_a_broken_link_names_the_key_it_used(tmp_path: Path) -> None:
+    path = broken(tmp_path, "[asks.link]", "[asks.action]", count=-1)
+    path.write_text(path.read_text().replace("https://www.writetothem.com/", "http://x.org/", 1))
+    message = problems(path)
+    assert "ask 'ai-images' (#1), field action.url: must be an https:// link" in message
+
+
+def test_an_ask_without_a_link_says_the_link_is_missing(tmp_path: Path) -> None:
+    path = broken(
+        tmp_path,
+        '[asks.link]\nlabel = "Write to your MP"\nurl = "https://www.writetothem.com/"\n',
+        "",
+    )
+    assert "ask 'ai-images' (#1), field link: is missing" in problems(path)
+
+
+BOTH = (
+    "ask 'pre-screening' (#2): has both [asks.link] and [asks.action]; "
+    "keep only [asks.link] (action is its older name)"
+)
+
+
+def test_an_ask_with_both_link_and_action_is_refused_in_one_line(tmp_path: Path) -> None:
+    text = BUNDLED.read_text()
+    second = text.index("[asks.link]", text.index('id = "pre-screening"'))
+    extra = '[asks.action]\nlabel = "Old"\nurl = "https://www.iwf.org.uk/"\n\n'
+    path = tmp_path / "both.toml"
+    path.write_text(text[:second] + extra + text[second:])
+    with pytest.raises(PackError) as caught:
+        load_pack(path)
+    assert caught.value.problems == [BOTH]
+    result = CliRunner().invoke(app, ["campaigns", "check", str(path)])
+    assert result.exit_code == 1
+    assert BOTH in " ".join(result.output.split())  # rich wraps at the terminal's width
+    assert "Traceback" not in result.output
 
 
 def test_folder_with_two_packs_of_one_slug(tmp_path: Path) -> None:

@@ -231,7 +231,7 @@ async def test_reminders_once_and_only_to_those_who_did_not_answer(
     from campaigns.model import Origin
 
     first = messenger.sent[0][1]
-    done = next(b.action for b in first.all_buttons() if b.label == "I did it")
+    done = next(b.id for b in first.all_buttons() if b.label == "I did it")
     assert done is not None
     await core.press(Origin("telegram", "0"), done)
     await core.command(Origin("telegram", "1"), "skip")

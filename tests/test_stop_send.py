@@ -19,7 +19,7 @@ from campaigns.buttons import Verb
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, Tuning
 from campaigns.model import Message
-from campaigns.organising import COMMANDS, OrganiserDesk, describe
+from campaigns.organising import COMMANDS, describe
 from campaigns.progress import progress
 from cli import app
 from db import audit as audit_db
@@ -52,7 +52,7 @@ def sending_prompt(db: Database, states: list[str]) -> int:
 
 def token_of(core: Core, message: Message, verb: Verb) -> str:
     for button in message.all_buttons():
-        read = core.ids.read(button.action or "")
+        read = core.ids.read(button.id or "")
         if read is not None and read.verb is verb:
             return read.argument
     raise AssertionError(f"no {verb} button on {message}")
@@ -69,7 +69,8 @@ async def test_stopping_a_running_send_from_chat_sends_no_more(core: Core) -> No
     engine = DeliveryEngine(
         core.store, core.ctx, {"telegram": messenger}, tuning=Tuning(workers=4, page=10)
     )
-    desk = OrganiserDesk(core, engine)
+    desk = core.desk
+    core.attach(engine)
     five_sent = asyncio.Event()
     messenger.on_send = lambda _: five_sent.set() if len(messenger.sent) >= 4 else None
     task = engine.start(prompt_id)
@@ -108,7 +109,7 @@ async def test_stopping_a_running_send_from_chat_sends_no_more(core: Core) -> No
 
 async def test_stopsend_asks_first_and_can_be_called_off(core: Core) -> None:
     prompt_id = await core.store.write(sending_prompt, ["sent", "pending", "pending"])
-    desk = OrganiserDesk(core)
+    desk = core.desk
     for args in ((), ("twelve",), ("1", "2")):
         [usage] = await desk.command(ORGANISER, "stopsend", args)
         assert usage.text.startswith("Use /stopsend <prompt id>")
@@ -227,5 +228,5 @@ async def test_progress_shows_cancelled_counts(dashboard: tuple[Core, httpx.Asyn
     assert (running["prompt_id"], running["cancelled"], running["total"]) == (prompt_id, 1, 3)
     page = await http.get("/sends")
     assert '<td class="num">1</td>' in page.text
-    [status] = await OrganiserDesk(core).status("console:organiser")
+    [status] = await core.desk.status("console:organiser")
     assert "1 cancelled" in status.text

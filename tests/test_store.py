@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
+from enum import StrEnum
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,19 @@ from sqlite_utils import Database
 
 from campaigns.catalog import Catalog
 from db import migrations
+from db.rows import RowMismatch, fetch_all, fetch_one
+from db.states import (
+    AccountRole,
+    ActionKind,
+    ActionVia,
+    ChatKind,
+    DeliveryState,
+    PromptKind,
+    PromptState,
+    SupporterStatus,
+)
 from db.store import Store, connect, open_database
+from db.supporters import SupporterRow
 
 TABLES = {
     "campaigns",
@@ -125,3 +139,46 @@ async def test_readers_cannot_write(db_path: Path) -> None:
             await store.read(_insert, "nope")
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "vocabulary"),
+    [
+        ("supporters", "kind", ChatKind),
+        ("supporters", "status", SupporterStatus),
+        ("prompts", "kind", PromptKind),
+        ("prompts", "state", PromptState),
+        ("deliveries", "state", DeliveryState),
+        ("actions", "kind", ActionKind),
+        ("actions", "via", ActionVia),
+        ("users", "role", AccountRole),
+    ],
+)
+def test_the_vocabulary_is_what_the_schema_allows(
+    db: Database, table: str, column: str, vocabulary: type[StrEnum]
+) -> None:
+    """Every state the code names is one the CHECK constraint takes, and none is missing."""
+    sql = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+    ).fetchone()[0]
+    check = re.search(rf"CHECK \({column} IN\s*\(([^)]*)\)\)", sql)
+    assert check is not None, f"no CHECK on {table}.{column}"
+    assert set(re.findall(r"'([^']*)'", check.group(1))) == {state.value for state in vocabulary}
+
+
+def test_rows_are_read_by_column_name(db: Database) -> None:
+    supporter_id = _insert(db, "ada")
+    columns = list(SupporterRow.__slots__)
+    straight = fetch_all(SupporterRow, db.execute(f"SELECT {', '.join(columns)} FROM supporters"))
+    backwards = fetch_all(
+        SupporterRow, db.execute(f"SELECT {', '.join(reversed(columns))} FROM supporters")
+    )
+    assert straight == backwards and straight[0].id == supporter_id
+    assert straight[0].status is SupporterStatus.ACTIVE and straight[0].kind is ChatKind.PRIVATE
+    missing = ", ".join(columns[:-1])
+    with pytest.raises(RowMismatch, match="missing: updated_at"):
+        fetch_one(SupporterRow, db.execute(f"SELECT {missing} FROM supporters"))
+    with pytest.raises(RowMismatch, match="extra: 1"):
+        fetch_one(SupporterRow, db.execute(f"SELECT {', '.join(columns)}, 1 FROM supporters"))
+    with pytest.raises(RowMismatch, match="doubled: id"):
+        fetch_one(SupporterRow, db.execute(f"SELECT {', '.join(columns)}, id FROM supporters"))

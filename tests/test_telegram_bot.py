@@ -19,7 +19,7 @@ from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, Tuning
 from campaigns.messenger import RateLimited
 from campaigns.model import ChatKind, Message
-from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
+from campaigns.organising import NOT_AVAILABLE
 from db import supporters as supporters_db
 from tests.chat import count
 from tests.fakes.telegram import FakeTelegram
@@ -249,10 +249,9 @@ async def test_organiser_commands_are_refused_to_others(
 async def test_organisers_preview_and_send_now_with_confirmation(
     core: Core, fake: FakeTelegram
 ) -> None:
-    desk = OrganiserDesk(core)
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url, desk=desk, limits=False)
+    bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False)
     engine = DeliveryEngine(core.store, core.ctx, {"telegram": bot}, tuning=Tuning(workers=2))
-    desk.engine = engine
+    core.attach(engine)
     await bot.online()
     try:
         organiser_menu = fake.commands_for({"type": "chat", "chat_id": ORGANISER})

@@ -24,6 +24,7 @@ from db.times import from_text
 from db.users import UserRow
 from settings import Settings
 from web.charts import Charts
+from web.tables import WRAPPED, label
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -75,6 +76,8 @@ def _environment() -> jinja2.Environment:
     env.globals["percent"] = percent
     env.globals["static_url"] = static_url
     env.globals["done_label"] = wording.DONE_LABEL
+    env.globals["column_label"] = label
+    env.globals["wrapped"] = WRAPPED
     return env
 
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from campaigns.catalog import Catalog
 from campaigns.model import PLATFORMS
-from db.stats import Filters
+from campaigns.reports import Filters
 from db.times import to_text
 
 

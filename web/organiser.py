@@ -2,11 +2,12 @@
 see, and a test send to one's own chat), list and cancel prompts, watch and stop
 sends, read the audit.
 
-Changes go through `campaigns.prompting`, as the CLI's do, and are audited as
-`web:<account>`. A bad request gets its message next to the field and changes
-nothing. Viewing is for every account; acting is for organisers, and so is
-seeing organisers' chat ids (such as `telegram:12345`, in the audit and as who
-made a prompt): staff see `telegram:(hidden)`.
+Reads and changes go through the core (`campaigns.prompting`, send progress from
+`campaigns.progress`), as the CLI's do; changes are audited as `web:<account>`.
+A bad request gets its message next to the field and changes nothing. Viewing
+is for every account; acting is for organisers, and so is seeing organisers' chat
+ids (such as `telegram:12345`, in the audit and as who made a prompt): staff see
+`telegram:(hidden)`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from zoneinfo import available_timezones
 
-from sqlite_utils import Database
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,21 +25,19 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import BaseRoute, Route
 
 from campaigns import prompting
+from campaigns.dashboard import AskRow, AuditRow, PromptRow
 from campaigns.messenger import DeliveryError, RecipientGone, send_one
 from campaigns.model import PLATFORMS, ChatKind, Message
 from campaigns.organising import stopped_text
 from campaigns.progress import running_progress
+from campaigns.reports import DataTable
 from campaigns.supporters import clean_source
-from db import audit as audit_db
-from db import catalog as catalog_db
-from db import prompts as prompts_db
-from db.catalog import AskRow
 from db.times import utcnow
 from db.users import UserRow
 from web.auth import actor, current_user, organiser_only
 from web.context import Dashboard, flash
 from web.security import MAX_FORM_FIELDS
-from web.tables import DataTable, chunks, csv_text
+from web.tables import chunks, csv_text
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +66,7 @@ def _values(form: FormData | None, defaults: dict[str, str]) -> dict[str, str]:
     return {name: str(form.get(name) or "").strip()[:120] for name in FIELDS}
 
 
-def _audience(prompt: prompts_db.PromptRow) -> str:
+def _audience(prompt: PromptRow) -> str:
     return ", ".join(filter(None, [prompt.platform, prompt.source])) or "everyone"
 
 
@@ -76,9 +74,6 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
     store = dash.core.store
     ctx = dash.core.ctx
     catalog = ctx.catalog
-
-    def all_asks(db: Database) -> dict[str, list[AskRow]]:
-        return {slug: catalog_db.asks(db, slug) for slug in sorted(catalog.packs)}
 
     async def form_page(
         request: Request,
@@ -89,7 +84,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         notice: tuple[str, str] | None = None,
         status: int = 200,
     ) -> Response:
-        asks = await store.read(all_asks)
+        asks = await store.read(prompting.asks_by_campaign, catalog)
         user = current_user(request)
         context: dict[str, Any] = {
             "values": values,
@@ -190,7 +185,6 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         messenger = messengers.get(platform)
         if messenger is None:
             return ("error", f"The bot isn't connected to {platform}, so it can't send there.")
-        target = f"{shown.ask.campaign}/{shown.ask.id}"
         try:
             await send_one(messenger, address, ChatKind.PRIVATE, shown.message)
         except RecipientGone:
@@ -205,16 +199,16 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
             log.exception("test send to an organiser's chat failed")
             result = ("error", "Sorry, the test send failed. The log has the details.")
         else:
+            target = f"{shown.ask.campaign}/{shown.ask.id}"
             result = ("ok", f"Sent a test of {target} to your {platform} chat.")
         await store.write(
-            audit_db.record, actor(request), "test-send", target, platform=platform, ok=result[0]
+            prompting.record_test_send, actor(request), shown.ask, platform, result[0]
         )
         return result
 
     async def prompt_list(request: Request) -> Response:
         every = request.query_params.get("all") == "1"
-        states = () if every else ("scheduled", "sending")
-        prompts = await store.read(prompts_db.listed, states=states, limit=300)
+        prompts = await store.read(prompting.listed_prompts, every=every, limit=300)
         user = current_user(request)
         return dash.render(
             request,
@@ -265,7 +259,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
             }
         )
 
-    def audit_table(user: UserRow, rows: list[audit_db.AuditRow]) -> DataTable:
+    def audit_table(user: UserRow, rows: list[AuditRow]) -> DataTable:
         return DataTable(
             "audit",
             "Audit: what organisers did",
@@ -277,12 +271,12 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         )
 
     async def audit(request: Request) -> Response:
-        rows = await store.read(audit_db.latest, 300)
+        rows = await store.read(prompting.audit_log, 300)
         table = audit_table(current_user(request), rows)
         return dash.render(request, "audit.html", {"table": table})
 
     async def audit_csv(request: Request) -> Response:
-        rows = await store.read(audit_db.latest, 10_000)
+        rows = await store.read(prompting.audit_log, 10_000)
         text = csv_text(audit_table(current_user(request), rows))
         filename = f"campaignbot-audit-{utcnow():%Y-%m-%d}.csv"
         return StreamingResponse(

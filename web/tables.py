@@ -1,20 +1,19 @@
-"""Tables the pages show and download: one value, rendered as HTML and as CSV.
+"""Tables as the pages show and download them: HTML labels and CSV text.
 
-The report tables (per ask and week, platform, source) come straight from
-`campaigns.reports`, so their CSV is byte for byte what `campaignbot stats --csv`
-writes. Other tables use the same CSV rules (formula-looking text defused).
+The tables themselves (`DataTable`) come from the core. The report tables (per
+ask and week, platform, source) are written by `campaigns.reports`, so their CSV
+is byte for byte what `campaignbot stats --csv` writes; other tables follow the
+same CSV rules (formula-looking text defused).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator
 
 from campaigns import reports
-from db.stats import Participation
+from campaigns.reports import DataTable, Participation
 
 LABELS = {
     "ask_id": "ask",
@@ -25,38 +24,12 @@ LABELS = {
     "skipped": "skipped",
     "supporters": "supporters",
 }
+WRAPPED = frozenset({"ask_title", "detail", "measure"})  # long text: wraps in its cell
 
 
-@dataclass(frozen=True)
-class DataTable:
-    """A table with a name (its CSV's), a caption, and which columns are numbers."""
-
-    name: str
-    caption: str
-    header: list[str]
-    rows: list[list[Any]]
-    numeric: frozenset[str] = frozenset()
-    report: reports.Table | None = None  # set for the tables `campaignbot stats` writes
-    notes: dict[str, str] = field(default_factory=dict)
-    wrap: frozenset[str] = frozenset({"ask_title", "detail", "measure"})
-
-    def label(self, column: str) -> str:
-        return LABELS.get(column, column.replace("_", " "))
-
-    def is_numeric(self, column: str) -> bool:
-        return column in self.numeric
-
-
-def report_table(report: Participation, which: reports.Table, caption: str) -> DataTable:
-    header, rows = reports.table(report, which)
-    return DataTable(
-        name=which.value,
-        caption=caption,
-        header=header,
-        rows=rows,
-        numeric=frozenset(reports.COUNT_COLUMNS),
-        report=which,
-    )
+def label(column: str) -> str:
+    """A column's heading on a page (the CSV keeps the column's own name)."""
+    return LABELS.get(column, column.replace("_", " "))
 
 
 def csv_text(table: DataTable, report: Participation | None = None) -> str:
@@ -74,8 +47,3 @@ def chunks(text: str, size: int = 64 * 1024) -> Iterator[str]:
     """A CSV in pieces, for a streamed response."""
     for start in range(0, len(text), size):
         yield text[start : start + size]
-
-
-def column(table: DataTable, name: str) -> Sequence[Any]:
-    index = table.header.index(name)
-    return [row[index] for row in table.rows]

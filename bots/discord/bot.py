@@ -34,11 +34,10 @@ from bots.discord.sending import dm_trouble, send_trouble
 from bots.discord.startup import gateway_stopped
 from campaigns import wording
 from campaigns.backoff import Backoff
-from campaigns.buttons import PREFIX, Verb
+from campaigns.buttons import PREFIX
 from campaigns.core import Core
 from campaigns.messenger import StartupFailure
-from campaigns.model import ChatKind, Message, PressResult
-from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
+from campaigns.model import ChatKind, Message
 from campaigns.pacing import Pacer
 
 log = logging.getLogger(__name__)
@@ -88,7 +87,6 @@ class DiscordBot(connection.Connecting):
         core: Core,
         token: str,
         *,
-        desk: OrganiserDesk | None = None,
         organiser_guild: int | None = None,
         organiser_role: int | None = None,
         request_rate: float | None = REQUEST_RATE,
@@ -106,7 +104,6 @@ class DiscordBot(connection.Connecting):
             guild_ready_timeout=guild_ready_timeout,
         )
         self.core = core
-        self.desk = desk or OrganiserDesk(core)
         self.token = token
         self.organiser_guild = organiser_guild
         self.organiser_role = organiser_role
@@ -217,9 +214,10 @@ class DiscordBot(connection.Connecting):
     async def command(
         self, interaction: discord.Interaction[Any], name: str, args: tuple[str, ...] = ()
     ) -> None:
-        """A supporter's slash command, through the core."""
-        replies = await self.core.command(origin_for_command(interaction), name, args)
-        await self.respond(interaction, replies)
+        """Any slash command, a supporter's or an organiser's, through the core (which
+        refuses the organisers' to anyone this adapter doesn't vouch for)."""
+        origin = origin_for_command(interaction, organiser=self.is_organiser(interaction))
+        await self.respond(interaction, await self.core.command(origin, name, args))
 
     def is_organiser(self, interaction: discord.Interaction[Any]) -> bool:
         """Only inside the charity's own server: an organiser by user id, or a member
@@ -235,27 +233,10 @@ class DiscordBot(connection.Connecting):
             and member.get_role(self.organiser_role) is not None
         )
 
-    async def organiser(
-        self, interaction: discord.Interaction[Any], name: str, args: tuple[str, ...] = ()
-    ) -> None:
-        if not self.is_organiser(interaction):
-            await interaction.response.send_message(NOT_AVAILABLE, ephemeral=True)
-            return
-        actor = f"{PLATFORM}:{interaction.user.id}"
-        await self.respond(interaction, await self.desk.command(actor, name, args))
-
     async def on_button(self, interaction: discord.Interaction[Any], custom_id: str) -> None:
         """A press on any campaignbot button: counted (or refused), always answered."""
-        button = self.core.ids.read(custom_id)
-        result: PressResult
-        if button is not None and button.verb in (Verb.SEND, Verb.CANCEL):
-            if not self.is_organiser(interaction):
-                await interaction.response.send_message(NOT_AVAILABLE, ephemeral=True)
-                return
-            actor = f"{PLATFORM}:{interaction.user.id}"
-            result = await self.desk.confirm(actor, button.verb, button.argument)
-        else:
-            result = await self.core.press(origin_for_press(interaction), custom_id)
+        origin = origin_for_press(interaction, organiser=self.is_organiser(interaction))
+        result = await self.core.press(origin, custom_id)
         if result.edit is not None and interaction.guild is None:
             kwargs = parts(result.edit)
             kwargs.pop("allowed_mentions", None)

@@ -43,9 +43,6 @@ class CommandsBot(Protocol):
     async def command(
         self, interaction: Interaction, name: str, args: tuple[str, ...] = ()
     ) -> None: ...
-    async def organiser(
-        self, interaction: Interaction, name: str, args: tuple[str, ...] = ()
-    ) -> None: ...
     async def respond(self, interaction: Interaction, messages: list[Message]) -> None: ...
     async def on_app_command_error(
         self, interaction: Interaction, error: app_commands.AppCommandError
@@ -60,7 +57,7 @@ class TopicsMenu(discord.ui.View):
         self.bot = bot
         every = not chosen
         select: discord.ui.Select[TopicsMenu] = discord.ui.Select(
-            placeholder="Topics to hear about",
+            placeholder=wording.TOPICS_MENU_PLACEHOLDER,
             min_values=1,
             max_values=len(known),
             options=[
@@ -115,7 +112,7 @@ def install(bot: CommandsBot) -> None:
             return
         known, chosen = state
         await interaction.response.send_message(
-            wording.TOPICS_INTRO.split(".")[0] + ".",
+            wording.TOPICS_MENU_INTRO,
             view=TopicsMenu(bot, known, chosen),
             ephemeral=interaction.guild is not None,
         )
@@ -142,12 +139,12 @@ def install(bot: CommandsBot) -> None:
                 await channel.send(**parts(reply))
         except discord.Forbidden:
             await interaction.followup.send(
-                f"I can't post in {channel.mention}: please give me Send Messages there.",
-                ephemeral=True,
+                wording.channel_not_allowed(channel.mention), ephemeral=True
             )
             return
-        done = "won't get" if stop else "will get"
-        await interaction.followup.send(f"{channel.mention} {done} the weekly ask.", ephemeral=True)
+        await interaction.followup.send(
+            wording.channel_changed(channel.mention, stop), ephemeral=True
+        )
 
     if bot.organiser_guild is not None:
         # Organiser commands exist in the charity's own server only.
@@ -167,27 +164,27 @@ def organiser_group(bot: CommandsBot) -> app_commands.Group:
         interaction: Interaction, campaign: str | None = None, ask: str | None = None
     ) -> None:
         args = tuple(x for x in (campaign or bot.core.ctx.catalog.default, ask) if x)
-        await bot.organiser(interaction, "preview", args)
+        await bot.command(interaction, "preview", args)
 
     @campaign.command(name="sendnow", description="Organisers: send an ask now (asks to confirm)")
     @app_commands.describe(campaign="Campaign slug", ask="Ask id (default: the next)")
     async def sendnow(interaction: Interaction, campaign: str, ask: str | None = None) -> None:
-        await bot.organiser(interaction, "sendnow", tuple(x for x in (campaign, ask) if x))
+        await bot.command(interaction, "sendnow", tuple(x for x in (campaign, ask) if x))
 
     @campaign.command(
         name="stopsend", description="Organisers: stop a running send (asks to confirm)"
     )
     @app_commands.describe(prompt="The send's prompt number (see /campaign status)")
     async def stopsend(interaction: Interaction, prompt: app_commands.Range[int, 1]) -> None:
-        await bot.organiser(interaction, "stopsend", (str(prompt),))
+        await bot.command(interaction, "stopsend", (str(prompt),))
 
     @campaign.command(name="status", description="Organisers: progress of the current send")
     async def status(interaction: Interaction) -> None:
-        await bot.organiser(interaction, "status")
+        await bot.command(interaction, "status")
 
     @campaign.command(name="stats", description="Organisers: participation in short")
     async def stats(interaction: Interaction) -> None:
-        await bot.organiser(interaction, "stats")
+        await bot.command(interaction, "stats")
 
     return campaign
 

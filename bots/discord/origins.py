@@ -12,15 +12,17 @@ from campaigns.model import ChatKind, Origin
 PLATFORM = "discord"
 
 
-def origin_for_command(interaction: discord.Interaction[Any]) -> Origin:
-    """Slash commands are about the person: their DM subscription."""
+def origin_for_command(interaction: discord.Interaction[Any], *, organiser: bool = False) -> Origin:
+    """Slash commands are about the person: their DM subscription. (Inside a server
+    the reply is one only they see, so this counts as private for organisers too.)"""
     user = str(interaction.user.id)
-    return Origin(PLATFORM, user, ChatKind.PRIVATE, user=user)
+    return Origin(PLATFORM, user, ChatKind.PRIVATE, user=user, organiser=organiser)
 
 
-def origin_for_press(interaction: discord.Interaction[Any]) -> Origin:
+def origin_for_press(interaction: discord.Interaction[Any], *, organiser: bool = False) -> Origin:
     """A press in a DM is the person's; in a server channel, a member's in that channel."""
     user = str(interaction.user.id)
     if interaction.guild is None or interaction.channel_id is None:
-        return Origin(PLATFORM, user, ChatKind.PRIVATE, user=user)
-    return Origin(PLATFORM, str(interaction.channel_id), ChatKind.GROUP, user=user)
+        return Origin(PLATFORM, user, ChatKind.PRIVATE, user=user, organiser=organiser)
+    channel = str(interaction.channel_id)
+    return Origin(PLATFORM, channel, ChatKind.GROUP, user=user, organiser=organiser)

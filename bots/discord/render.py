@@ -26,12 +26,12 @@ def embed_for(card: AskCard, note: str = "") -> discord.Embed:
     stat = card.statistic
     title = f"{card.campaign_title}: {card.title}"
     if card.reminder:
-        title = f"Reminder: {title}"
+        title = f"{wording.REMINDER_LABEL}: {title}"
     description = _safe(card.ask)
     if note:
         description += "\n\n" + _safe(note)
     embed = discord.Embed(title=title[:256], description=description[:4096], colour=COLOUR)
-    source = f"Source: [{_safe(stat.source)}]({stat.url}), {stat.year}"
+    source = f"{wording.SOURCE_LABEL}: [{_safe(stat.source)}]({stat.url}), {stat.year}"
     embed.add_field(
         name=stat.figure[:256], value=f"{_safe(stat.sentence)}\n{source}"[:1024], inline=False
     )
@@ -78,7 +78,7 @@ def view_for(message: Message) -> discord.ui.View | None:
                     else discord.ButtonStyle.secondary
                 )
                 item = discord.ui.Button(
-                    label=button.label[:80], custom_id=button.action, style=style, row=row_number
+                    label=button.label[:80], custom_id=button.id, style=style, row=row_number
                 )
             view.add_item(item)
     return view

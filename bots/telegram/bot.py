@@ -61,7 +61,6 @@ from bots.telegram.retry import PollingWatch, quiet_network_tracebacks, reason
 from bots.telegram.screening import NOTICE, PLAIN_TEXT
 from campaigns import wording
 from campaigns.backoff import Backoff
-from campaigns.buttons import Verb
 from campaigns.commands import parse
 from campaigns.core import Core
 from campaigns.messenger import (
@@ -75,8 +74,6 @@ from campaigns.messenger import (
 )
 from campaigns.model import ChatKind, Message, Origin
 from campaigns.organising import COMMANDS as ORGANISER_COMMANDS
-from campaigns.organising import NAMES as ORGANISER_NAMES
-from campaigns.organising import NOT_AVAILABLE, OrganiserDesk
 from campaigns.pacing import Pacer
 
 log = logging.getLogger(__name__)
@@ -86,7 +83,6 @@ PLATFORM = "telegram"
 # Evenly spaced at 29.4 a second, any one-second window holds 30 or fewer.
 OVERALL_RATE = 29.4
 GROUP_SPACING_SECONDS = 3.05
-GROUP_COMMANDS = ("subscribe_group", "ask", "done", "skip", "stop", "help")
 GONE_MARKERS = ("chat not found", "user not found", "bot was kicked", "peer_id_invalid")
 # Edited messages come too: an edit can add a link to a message that was plain text.
 UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
@@ -100,9 +96,10 @@ REFUSED_BY_TELEGRAM = (
 )
 
 
-def origin_of(chat: Chat, user: User | None) -> Origin:
+def origin_of(chat: Chat, user: User | None, *, organiser: bool = False) -> Origin:
     kind = ChatKind.PRIVATE if chat.type == Chat.PRIVATE else ChatKind.GROUP
-    return Origin(PLATFORM, str(chat.id), kind, user=str(user.id) if user else None)
+    who = str(user.id) if user else None
+    return Origin(PLATFORM, str(chat.id), kind, user=who, organiser=organiser)
 
 
 class TelegramBot:
@@ -116,7 +113,6 @@ class TelegramBot:
         token: str,
         *,
         base_url: str = "https://api.telegram.org/bot",
-        desk: OrganiserDesk | None = None,
         limits: bool = True,
         max_rate: float = OVERALL_RATE,
         read_timeout: float = 10.0,
@@ -126,7 +122,6 @@ class TelegramBot:
         menus_retry_cap: float = 3600.0,
     ) -> None:
         self.core = core
-        self.desk = desk or OrganiserDesk(core)
         # Every message to a chat takes a slot of this one pace: replies, edits and the
         # engine's sends (the engine takes its slot before claiming a delivery).
         self.pacer = Pacer(max_rate) if limits and max_rate > 0 else None
@@ -295,7 +290,7 @@ class TelegramBot:
         """One menu for supporters, one for groups, and one for each organiser's chat."""
         bot = self.app.bot
         supporters = [BotCommand(name, what) for name, what in wording.COMMANDS]
-        groups = [BotCommand(name, what) for name, what in _group_commands()]
+        groups = [BotCommand(name, what) for name, what in wording.GROUP_COMMANDS]
         organisers = supporters + [BotCommand(name, what) for name, what in ORGANISER_COMMANDS]
         await bot.set_my_commands(supporters)
         await bot.set_my_commands(supporters, scope=BotCommandScopeAllPrivateChats())
@@ -316,35 +311,28 @@ class TelegramBot:
 
     # --- updates -----------------------------------------------------------
 
+    def _origin(self, chat: Chat, user: User | None) -> Origin:
+        """Who and where, with whether the organiser list names this person."""
+        organiser = user is not None and self.core.is_organiser(PLATFORM, str(user.id))
+        return origin_of(chat, user, organiser=organiser)
+
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A slash command: a supporter's, a group's or an organiser's."""
+        """A slash command: a supporter's, a group's or an organiser's (the core tells
+        them apart, and asks whether the sender is a group admin when it matters)."""
         message, chat, user = update.effective_message, update.effective_chat, update.effective_user
         if message is None or chat is None or user is None or chat.type == Chat.CHANNEL:
             return
         command = parse(message.text, bot_username=context.bot.username)
         if command is None:
             return
-        origin = origin_of(chat, user)
-        if command.name in ORGANISER_NAMES:
-            await self._organiser_command(origin, command.name, command.args)
-            return
-        admin = False
-        if origin.kind is ChatKind.GROUP and command.name in ("subscribe_group", "stop"):
-            admin = await self._is_admin(chat.id, user.id)
-        for reply in await self.core.command(origin, command.name, command.args, admin=admin):
+
+        async def is_admin() -> bool:
+            member = await self.app.bot.get_chat_member(chat.id, user.id)
+            return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+
+        origin = self._origin(chat, user)
+        for reply in await self.core.command(origin, command.name, command.args, admin=is_admin):
             await self.reply(chat.id, reply)
-
-    async def _organiser_command(self, origin: Origin, name: str, args: tuple[str, ...]) -> None:
-        chat_id = int(origin.chat)
-        if origin.kind is not ChatKind.PRIVATE or not self.desk.allowed(PLATFORM, origin.user):
-            await self.reply(chat_id, Message(text=NOT_AVAILABLE))
-            return
-        for reply in await self.desk.command(f"{PLATFORM}:{origin.user}", name, args):
-            await self.reply(chat_id, reply)
-
-    async def _is_admin(self, chat_id: int, user_id: int) -> bool:
-        member = await self.app.bot.get_chat_member(chat_id, user_id)
-        return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press: counted (or refused) by the core, always answered."""
@@ -356,18 +344,9 @@ class TelegramBot:
             message = query.message
             if not isinstance(message, TgMessage):  # too old for Telegram to show us
                 return
-            origin = origin_of(message.chat, query.from_user)
-            data = query.data or ""
-            button = self.core.ids.read(data)
-            if button is not None and button.verb in (Verb.SEND, Verb.CANCEL):
-                if not self.desk.allowed(PLATFORM, origin.user):
-                    answer = NOT_AVAILABLE
-                    return
-                result = await self.desk.confirm(
-                    f"{PLATFORM}:{origin.user}", button.verb, button.argument
-                )
-            else:
-                result = await self.core.press(origin, data)
+            result = await self.core.press(
+                self._origin(message.chat, query.from_user), query.data or ""
+            )
             answer = result.answer
             if result.edit is not None:
                 self._later(self._edit(message, result.edit))
@@ -565,10 +544,3 @@ def _scheme_and_host(url: str) -> str:
     if not parts.scheme or not parts.hostname:
         return "an address without a scheme and host (it should start https://)"
     return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
-
-
-def _group_commands() -> list[tuple[str, str]]:
-    described = dict(wording.COMMANDS)
-    described["subscribe_group"] = "Admins: get the weekly ask in this group"
-    described["stop"] = "Admins: stop the weekly ask in this group"
-    return [(name, described[name]) for name in GROUP_COMMANDS]

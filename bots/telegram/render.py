@@ -6,6 +6,7 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from campaigns import wording
 from campaigns.model import AskCard, Message
 
 MAX_TEXT = 4096
@@ -23,11 +24,12 @@ def card_html(card: AskCard) -> str:
     stat = card.statistic
     heading = f"<b>{_text(card.campaign_title)}: {_text(card.title)}</b>"
     if card.reminder:
-        heading = "<i>Reminder</i>\n" + heading
+        heading = f"<i>{wording.REMINDER_LABEL}</i>\n" + heading
+    source = f'<a href="{_attr(stat.url)}">{_text(stat.source)}</a>, {stat.year}'
     return (
         f"{heading}\n\n{_text(card.ask)}\n\n"
         f"<b>{_text(stat.figure)}</b> {_text(stat.sentence)}\n"
-        f'<i>Source: <a href="{_attr(stat.url)}">{_text(stat.source)}</a>, {stat.year}</i>'
+        f"<i>{wording.SOURCE_LABEL}: {source}</i>"
     )
 
 
@@ -52,7 +54,7 @@ def keyboard(message: Message) -> InlineKeyboardMarkup | None:
             [
                 InlineKeyboardButton(button.label, url=button.url)
                 if button.url
-                else InlineKeyboardButton(button.label, callback_data=button.action)
+                else InlineKeyboardButton(button.label, callback_data=button.id)
                 for button in row
             ]
             for row in message.buttons
