@@ -1,4 +1,5 @@
-"""Tracked action links: `<public base URL>/l/<token>` counts one "opened", then redirects.
+"""Tracked links: `<public base URL>/l/<token>` counts one "opened", then redirects
+to the ask's link.
 
 A token names one delivery and carries an HMAC over that delivery's id and the
 ask it was for, with a key of its own derived from the bot's secret. It holds
@@ -10,7 +11,7 @@ have gets a 404 and records nothing.
 An open is recorded once per supporter and prompt (a reminder's link counts for
 the prompt it reminds of), with the platform, source and pseudonymous key of
 the delivery. A supporter who has since erased their data is still sent on to
-the action page, but nothing new is recorded about them.
+the ask's page, but nothing new is recorded about them.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def link_maker(public_base_url: str | None, secret: bytes) -> Callable[[int, Ask
 
 @dataclass(frozen=True, slots=True)
 class Opened:
-    url: str  # where to send the supporter: the ask's action link
+    url: str  # where to send the supporter: the ask's link
     counted: bool  # a new "opened" was recorded
 
 

@@ -111,8 +111,9 @@ class OrganiserDesk:
         await self.store.write(audit_db.record, actor, action, target)
 
     async def preview(self, actor: str, args: tuple[str, ...]) -> list[Message]:
-        campaign = args[0] if args else self.ctx.catalog.default
-        ask_id = args[1] if len(args) > 1 else None
+        # An empty argument is one left out (Discord's optional options)
+        campaign = (args[0] if args else "") or self.ctx.catalog.default
+        ask_id = (args[1] if len(args) > 1 else "") or None
         try:
             ask, message = await self.store.write(
                 prompting.preview, self.ctx, campaign, ask_id, actor

@@ -48,7 +48,7 @@ class LinkTarget:
 
 
 def link_target(db: Database, delivery_id: int) -> LinkTarget | None:
-    """A delivery's ask, action link and (pseudonymous) supporter."""
+    """A delivery's ask, its link and (pseudonymous) supporter."""
     cursor = db.execute(
         """
         SELECT CASE WHEN p.kind = 'reminder' AND p.parent_id IS NOT NULL

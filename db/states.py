@@ -88,15 +88,5 @@ class AccountRole(StrEnum):
 
 # A prompt in one of these states is over: it gets a `finished_at` and is not sent.
 PROMPT_FINISHED = frozenset({PromptState.SENT, PromptState.CANCELLED, PromptState.MISSED})
-# A delivery in one of these states is settled: nothing sends it again.
-DELIVERY_FINAL = frozenset(
-    {
-        DeliveryState.SENT,
-        DeliveryState.GONE,
-        DeliveryState.FAILED,
-        DeliveryState.UNKNOWN,
-        DeliveryState.CANCELLED,
-    }
-)
 # The answers to a prompt: a supporter has at most one of these (the latest) per prompt.
 ANSWERS = (ActionKind.DONE, ActionKind.SKIPPED)

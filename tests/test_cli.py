@@ -46,7 +46,7 @@ def test_piped_chat_then_stats_counts_one_done(env: dict[str, str], tmp_path: Pa
     assert chat.returncode == 0, chat.stderr
     assert "20,254" in chat.stdout  # the statistic
     assert "Internet Watch Foundation" in chat.stdout  # its source
-    assert "https://www.writetothem.com/" in chat.stdout  # the action link
+    assert "https://www.writetothem.com/" in chat.stdout  # the ask's link
     assert "Thank you! That's counted." in chat.stdout
     stats = run(["stats", "--json"], env)
     assert stats.returncode == 0, stats.stderr

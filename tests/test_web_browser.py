@@ -381,8 +381,8 @@ def test_the_link_redirect_counts_once_and_refuses_a_tampered_token(
     assert maker is not None
     link = maker(delivery_id, ask)
     assert link.startswith(server.url + "/l/")
-    # The action page is on the internet, which this browser can't reach: what counts
-    # is that it was sent there, by a 302 from the link.
+    # The ask's link is a page on the internet, which this browser can't reach: what
+    # counts is that it was sent there, by a 302 from the tracked link.
     opened = "SELECT count(*) FROM actions WHERE kind = 'opened'"
     before = count(settings, opened)
     action = re.compile("^" + re.escape(ACTION_PAGE))

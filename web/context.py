@@ -100,7 +100,7 @@ class Dashboard:
 
     @property
     def tracking(self) -> bool:
-        """Are action links tracked (a public base URL is set)?"""
+        """Are asks' links tracked (a public base URL is set)?"""
         return bool(self.settings.public_base_url)
 
     def local(self, text: str | None, style: str = "long") -> str:

@@ -1,7 +1,7 @@
 """The tracked-link redirect, `/l/<token>`: no sign-in, no cookies, nothing personal.
 
 A good token counts one "opened" (in the store's writer) and answers 302 to the
-ask's action page; a HEAD request (a link checker) is answered but not counted.
+ask's link; a HEAD request (a link checker) is answered but not counted.
 Anything else is a plain 404 that records nothing.
 """
 

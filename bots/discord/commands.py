@@ -163,8 +163,7 @@ def organiser_group(bot: CommandsBot) -> app_commands.Group:
     async def preview(
         interaction: Interaction, campaign: str | None = None, ask: str | None = None
     ) -> None:
-        args = tuple(x for x in (campaign or bot.core.ctx.catalog.default, ask) if x)
-        await bot.command(interaction, "preview", args)
+        await bot.command(interaction, "preview", (campaign or "", ask or ""))
 
     @campaign.command(name="sendnow", description="Organisers: send an ask now (asks to confirm)")
     @app_commands.describe(campaign="Campaign slug", ask="Ask id (default: the next)")
