@@ -12,7 +12,7 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -65,6 +65,18 @@ class Settings(BaseSettings):
         None, description="Signs button ids and links (CAMPAIGNBOT_SECRET_KEY); made if unset."
     )
     log_level: str = Field("INFO", description="Logging level (CAMPAIGNBOT_LOG_LEVEL).")
+    log_format: Literal["plain", "json"] = Field(
+        "plain",
+        description="Log lines as plain text or one JSON object each (CAMPAIGNBOT_LOG_FORMAT).",
+    )
+    backup_dir: Path | None = Field(
+        None,
+        description="Folder for the daily backup that `run` makes; none if unset "
+        "(CAMPAIGNBOT_BACKUP_DIR).",
+    )
+    backup_keep: int = Field(
+        14, ge=1, le=3650, description="Backups kept in backup_dir (CAMPAIGNBOT_BACKUP_KEEP)."
+    )
     web_host: str = Field("127.0.0.1", description="Dashboard address (CAMPAIGNBOT_WEB_HOST).")
     web_port: int = Field(
         8080, ge=0, le=65535, description="Dashboard port (CAMPAIGNBOT_WEB_PORT)."
@@ -80,6 +92,11 @@ class Settings(BaseSettings):
     telegram_api_url: str = Field(
         "https://api.telegram.org/bot",
         validation_alias=_alias("TELEGRAM_API_URL", "telegram_api_url"),
+    )
+    telegram_webhook_url: str | None = Field(
+        None,
+        description="Public https address Telegram posts updates to, served by the dashboard's "
+        "server; polling if unset (CAMPAIGNBOT_TELEGRAM_WEBHOOK_URL).",
     )
     telegram_max_rate: float = Field(
         29.4,
@@ -242,6 +259,15 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("https://", "http://")):
             raise ValueError("must start with https:// (or http:// for local testing)")
+        return value.rstrip("/")
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith("https://"):
+            raise ValueError("must start with https:// (Telegram posts updates only over https)")
         return value.rstrip("/")
 
     @field_validator("log_level")

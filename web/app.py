@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlite_utils import Database
 from starlette.applications import Starlette
@@ -25,7 +25,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -58,10 +58,16 @@ MESSAGES = {
 
 
 def create_app(
-    core: Core, settings: Settings, *, messengers: Mapping[str, Messenger] | None = None
+    core: Core,
+    settings: Settings,
+    *,
+    messengers: Mapping[str, Messenger] | None = None,
+    routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The dashboard over a core. `messengers` are the running bot's (for test sends);
-    None when the dashboard runs on its own."""
+    None when the dashboard runs on its own. `routes` are served beside the dashboard
+    on the same port, outside its sign-in and forms (such as a chat platform's webhook,
+    which checks its own secret)."""
     secret = settings.button_secret()
     tokens = LinkTokens(secret)
     dash = Dashboard(core=core, settings=settings, messengers=messengers, tokens=tokens)
@@ -126,6 +132,7 @@ def create_app(
         routes=[
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
             link_routes.route(core.store, tokens),
+            *routes,
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
             Mount("", app=dashboard),
         ],
