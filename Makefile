@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine: `make run` and `make test`.
-# Each bootstraps uv into .tools/ from a bare python3, then syncs .venv/ from uv.lock.
+# Each bootstraps uv into .tools/ from a bare python3, then syncs .venv/ from uv.lock:
+# `run` with the runtime dependencies only, `test` with the development group too.
 
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -8,34 +9,40 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# One .venv, a stamp for each set. Once `make test` has put the test tools there, `run`
+# syncs inexactly and leaves them be; a development sync brings the runtime set up too.
+RUNTIME := $(VENV)/.synced-runtime
+DEV := $(VENV)/.synced-dev
 
-.PHONY: run test lint typecheck pytest sync lock bench clean chromium
+.PHONY: run test lint typecheck pytest sync sync-runtime lock bench clean chromium systemd
 
-run: $(VENV)/.synced
+run: $(RUNTIME)
 	$(VENV)/bin/campaignbot run
 
-test: $(VENV)/.synced chromium
+test: $(DEV) chromium systemd
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.synced
+lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-typecheck: $(VENV)/.synced
+typecheck: $(DEV)
 	$(VENV)/bin/mypy
 
-pytest: $(VENV)/.synced
+pytest: $(DEV)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.synced
+bench: $(DEV)
 	$(VENV)/bin/python -m bench
 
-sync: $(VENV)/.synced
+sync: $(DEV)
+
+sync-runtime: $(RUNTIME)
 
 # The dashboard's browser tests drive Debian's Chromium (a test tool's own browser
 # download does not work here); install it when it is missing.
@@ -44,13 +51,23 @@ chromium:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# tests/test_deploy.py checks deploy/campaignbot.service with systemd-analyze.
+systemd:
+	@command -v systemd-analyze >/dev/null 2>&1 || { \
+		echo "installing Debian's systemd for the deployment tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd; }
+
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python $(PYTHON)
+$(RUNTIME): $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --no-dev $(if $(wildcard $(DEV)),--inexact) --python $(PYTHON)
 	touch $@
+
+$(DEV): $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --python $(PYTHON)
+	touch $@ $(RUNTIME)
 
 lock: $(UV)
 	$(UV) lock --python $(PYTHON)

@@ -17,13 +17,17 @@ import gc
 import logging
 import signal
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any
+
+from starlette.routing import BaseRoute
 
 from bots.console import ConsoleChat
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine
 from campaigns.links import link_maker
 from campaigns.messenger import Adapter, Messenger, StartupFailure
+from db.backup import latest_backup
 from db.catalog import AskRow
 from scheduler import CampaignScheduler
 from settings import Settings, SettingsError
@@ -77,13 +81,16 @@ def chat_adapters(settings: Settings, core: Core) -> list[Adapter]:
     adapters: list[Adapter] = []
     if settings.telegram_bot_token is not None:
         from bots.telegram.bot import TelegramBot
+        from bots.telegram.webhook import Webhook
 
+        url = settings.telegram_webhook_url
         adapters.append(
             TelegramBot(
                 core,
                 settings.telegram_bot_token.get_secret_value(),
                 base_url=settings.telegram_api_url,
                 max_rate=settings.telegram_max_rate,
+                webhook=Webhook.derived(url, settings.button_secret()) if url else None,
             )
         )
     if settings.discord_bot_token is not None:
@@ -100,6 +107,29 @@ def chat_adapters(settings: Settings, core: Core) -> list[Adapter]:
             )
         )
     return adapters
+
+
+def adapter_routes(settings: Settings, adapters: list[Adapter]) -> list[BaseRoute]:
+    """What the adapters serve on the dashboard's port: Telegram's webhook, when set."""
+    if settings.telegram_webhook_url is None:
+        return []
+    from bots.telegram.bot import TelegramBot
+
+    return [r for adapter in adapters if isinstance(adapter, TelegramBot) for r in adapter.routes()]
+
+
+def last_backup(settings: Settings) -> Callable[[], datetime | None] | None:
+    """For /metrics: when the latest backup in `backup_dir` was taken (None if there is
+    none yet); no such question when no backup folder is set."""
+    folder = settings.backup_dir
+    if folder is None:
+        return None
+
+    def taken() -> datetime | None:
+        found = latest_backup(folder)
+        return found[1] if found else None
+
+    return taken
 
 
 class Adapters:
@@ -189,7 +219,12 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
     engine = DeliveryEngine(core.store, core.ctx, messengers, link_for=tracked_links(settings))
     core.attach(engine)
     scheduler = CampaignScheduler(
-        core.store, core.ctx.catalog, engine, retention_months=settings.retention_months
+        core.store,
+        core.ctx.catalog,
+        engine,
+        retention_months=settings.retention_months,
+        backup_dir=settings.backup_dir,
+        backup_keep=settings.backup_keep,
     )
     chats = Adapters(adapters, engine, stop)
     tasks: list[asyncio.Task[None]] = []
@@ -197,12 +232,24 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
         chats.start()
         await scheduler.start()
         tune_garbage_collector()
-        dashboard = create_app(core, settings, messengers=messengers)
+        dashboard = create_app(
+            core,
+            settings,
+            messengers=messengers,
+            routes=adapter_routes(settings, adapters),
+            scheduler=scheduler.scheduler,
+            engine=engine,
+            last_backup=last_backup(settings),
+        )
+        served = asyncio.Event()
         tasks.append(
-            asyncio.create_task(serve(dashboard, settings.web_host, settings.web_port, sock=sock))
+            asyncio.create_task(
+                serve(dashboard, settings.web_host, settings.web_port, sock=sock, ready=served)
+            )
         )
         if console is not None:
-            tasks.append(asyncio.create_task(_until_done(console.run(), stop)))
+            # After the start-up lines, so none lands after the chat's first prompt.
+            tasks.append(asyncio.create_task(_until_done(_after(served, console.run()), stop)))
         await stop.wait()
     finally:
         log.info("stopping")
@@ -216,6 +263,11 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
         core.close()
     if chats.all_refused:
         raise NothingCanChat(chats.refused)
+
+
+async def _after(event: asyncio.Event, chat: Coroutine[Any, Any, None]) -> None:
+    await event.wait()
+    await chat
 
 
 async def _until_done(chat: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:

@@ -12,13 +12,21 @@
   any send a crash interrupted carries on.
 - Another interval job makes reminders, where a pack asks for them.
 - A daily job erases or anonymises records older than the retention period.
+- When a backup folder is set, a daily job backs the database up (`db/backup.py`),
+  a day after the latest backup there, or shortly after start if that is past.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import logging
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -31,11 +39,18 @@ from campaigns.prompting import next_ask
 from campaigns.weekly import latest_run, weekly_trigger
 from db import catalog as catalog_db
 from db import prompts as prompts_db
+from db.backup import BackupError, latest_backup, make_backup
 from db.states import PromptKind, PromptState
 from db.store import Store
 from db.times import from_text, now_text, to_text, utcnow
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# The first backup after start waits this long: off the start's critical path, and
+# after the retention run's minute (whose checkpoint would wait for the copy).
+BACKUP_AFTER_START = timedelta(minutes=2)
 
 
 def ensure_weekly_prompt(db: Database, catalog: Catalog, slug: str, run: datetime) -> int:
@@ -109,8 +124,31 @@ def settle_due(db: Database, catalog: Catalog, now: str) -> list[int]:
     return to_send
 
 
+def first_backup_at(latest: datetime | None, now: datetime) -> datetime:
+    """A day after the latest backup; shortly after start if that is past, or if none."""
+    soon = now + BACKUP_AFTER_START
+    return soon if latest is None else max(soon, latest + timedelta(days=1))
+
+
+async def in_daemon_thread(fn: Callable[[], T], name: str) -> T:
+    """`fn()` in a daemon thread of its own. Not the loop's executor: `asyncio.run`
+    waits for that at exit, so a long backup would hold up a SIGTERM; a daemon thread
+    is dropped at exit, leaving only a temporary file that the next rotation removes."""
+    future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def work() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to the awaiting task
+                future.set_exception(exc)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return await asyncio.wrap_future(future)
+
+
 class CampaignScheduler:
-    """The weekly runs, the pick-up of due prompts, and reminders."""
+    """The weekly runs, the pick-up of due prompts, reminders, retention and backups."""
 
     def __init__(
         self,
@@ -121,6 +159,8 @@ class CampaignScheduler:
         poll_seconds: float = 0.5,
         reminder_minutes: float = 10.0,
         retention_months: int = 24,
+        backup_dir: Path | None = None,
+        backup_keep: int = 14,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -128,6 +168,8 @@ class CampaignScheduler:
         self.poll_seconds = poll_seconds
         self.reminder_minutes = reminder_minutes
         self.retention_months = retention_months
+        self.backup_dir = backup_dir
+        self.backup_keep = backup_keep
         self._poller: asyncio.Task[None] | None = None
         self.scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1})
 
@@ -159,11 +201,22 @@ class CampaignScheduler:
             # first a minute after start-up, off the start's critical path
             next_run_time=utcnow() + timedelta(minutes=1),
         )
+        if self.backup_dir is not None:
+            latest = latest_backup(self.backup_dir)
+            self.scheduler.add_job(
+                self.backup,
+                IntervalTrigger(days=1),
+                id="backup",
+                name=f"back up the database to {self.backup_dir}",
+                replace_existing=True,
+                next_run_time=first_backup_at(latest[1] if latest else None, utcnow()),
+                misfire_grace_time=None,  # late (a busy loop, a suspended host) beats never
+            )
         await self.catch_up()
         await self.engine.resume()
         self.scheduler.start()
         for job in self.scheduler.get_jobs():
-            if job.id.startswith("weekly:"):
+            if job.id.startswith("weekly:") or job.id == "backup":
                 log.info("%s: next at %s", job.name, job.next_run_time)
         await self.remind()
         await self.dispatch()
@@ -216,6 +269,29 @@ class CampaignScheduler:
     async def retain(self) -> None:
         """The daily retention run."""
         await retention.purge(self.store, self.retention_months)
+
+    async def backup(self) -> None:
+        """The daily backup, off the event loop (`db/backup.py` says what it holds on the
+        live database, and for how long). A failure, such as a full disk or a folder
+        that can't be written, is one error line; the next day's run tries again."""
+        if self.backup_dir is None:
+            return
+        job = functools.partial(
+            make_backup, self.store.path, self.backup_dir, keep=self.backup_keep
+        )
+        try:
+            made = await in_daemon_thread(job, name="db-backup")
+        except BackupError as exc:
+            log.error("backup failed: %s (tried again in a day)", exc)
+            return
+        log.info(
+            "backed up the database to %s (%.1f MB, read for %.1f s, checked in %.1f s)%s",
+            made.path,
+            made.size / 1e6,
+            made.copy_seconds,
+            made.check_seconds,
+            f"; removed {len(made.removed)} older file(s)" if made.removed else "",
+        )
 
     def shutdown(self) -> None:
         if self._poller is not None:

@@ -1,4 +1,4 @@
-"""`make bench`: every benchmark, one after another (about fifteen minutes on 2 cores).
+"""`make bench`: every benchmark, one after another (about twenty minutes on 2 cores).
 
 Each prints its figures; docs/benchmarks.md records them with the machine.
 """
@@ -13,6 +13,7 @@ RUNS = (
     ["bench.discord", "all"],
     ["bench.web"],
     ["bench.faults", "all"],
+    ["bench.footprint"],
 )
 
 

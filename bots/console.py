@@ -18,7 +18,7 @@ from rich.text import Text
 from campaigns import wording
 from campaigns.commands import parse
 from campaigns.core import Core
-from campaigns.messenger import RecipientGone
+from campaigns.messenger import AdapterHealth, RecipientGone
 from campaigns.model import Button, ChatKind, Message, Origin
 from campaigns.pacing import Pacer
 
@@ -45,6 +45,10 @@ class ConsoleChat:
         self.console = console or Console(highlight=False)
         self.origin = Origin(PLATFORM, address)
         self._choices: list[Button] = []
+
+    def health(self) -> AdapterHealth:
+        """The terminal is always there while the bot runs."""
+        return AdapterHealth(connected=True)
 
     @property
     def interactive(self) -> bool:

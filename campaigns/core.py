@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
@@ -56,6 +57,8 @@ class Core:
         self.ctx = ctx
         self.organisers = frozenset(organisers)
         self.desk = OrganiserDesk(store, ctx)
+        # Button presses since start, per platform: plain numbers for the dashboard's /metrics.
+        self.presses: Counter[str] = Counter()
 
     def attach(self, engine: DeliveryEngine) -> None:
         """Sends that organisers confirm in chat start on this engine at once (without
@@ -140,6 +143,7 @@ class Core:
     async def press(self, origin: Origin, value: str) -> PressResult:
         """Answer a button press; forged or stale ids change nothing. A confirmation
         button (send, stop) is the organiser desk's, for an organiser only."""
+        self.presses[origin.platform] += 1
         button = self.ids.read(value)
         to_desk = button is not None and button.verb in organising.VERBS
         if to_desk and not origin.organiser:

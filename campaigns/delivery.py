@@ -25,6 +25,7 @@ import contextlib
 import logging
 import random
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -159,6 +160,7 @@ class PlatformState:
     probe_delay: float = 0.0
     probing: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    counts: Counter[str] = field(default_factory=Counter)  # see DeliveryEngine.counts
 
     def notify(self) -> None:
         changed, self.changed = self.changed, asyncio.Event()
@@ -190,6 +192,13 @@ class DeliveryEngine:
     @property
     def running(self) -> list[int]:
         return sorted(self._running)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """What the engine did since it started, per platform, as plain numbers (read by
+        the dashboard's /metrics): deliveries that ended 'sent', 'gone', 'failed' or
+        'unknown'; 'retried', those put back to be tried again (nothing was sent); and
+        of those, 'rate_limited', the platform's 429s."""
+        return {name: dict(state.counts) for name, state in self.platforms.items()}
 
     def set_online(self, platform: str, online: bool) -> None:
         """An adapter came online, or went away: a platform that is not online keeps its
@@ -411,7 +420,10 @@ class DeliveryEngine:
             try:
                 if self._stopping:
                     return None
-                return await self._try(prepared, state, recipient, probe)
+                outcome = await self._try(prepared, state, recipient, probe)
+                if outcome is not None:
+                    state.counts[outcome[0].value] += 1
+                return outcome
             except _HeldBack:
                 continue  # the platform paused while it waited for its slot: wait again
             finally:
@@ -487,6 +499,7 @@ class DeliveryEngine:
         if isinstance(exc, RateLimited):
             state.paused_until = max(state.paused_until, loop.time() + exc.retry_after)
             state.notify()
+            state.counts["rate_limited"] += 1
             delay, counted = exc.retry_after, False
         else:
             self._failed(state, recipient.delivery_id, exc)
@@ -504,6 +517,8 @@ class DeliveryEngine:
             counted=counted,
             max_attempts=self.tuning.max_attempts,
         )
+        if ended is not None:
+            state.counts["failed" if ended == DeliveryState.FAILED else "retried"] += 1
         if ended == DeliveryState.FAILED:
             log.error(
                 "%s delivery %d failed after %d tries: %s",

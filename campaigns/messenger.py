@@ -4,14 +4,17 @@ An adapter is a `Messenger` for the delivery engine (get ready to send to an
 address, then send with exactly one request at the platform's pace) and an
 `Adapter` for the runner (come online, retrying what may pass; go offline). Every
 way a send can end that is not "sent" is one of the `DeliveryError`s below, and the
-engine decides from them alone what happens next. Adapters import this module,
-never the engine.
+engine decides from them alone what happens next. An adapter may also be `Watched`:
+it reports its `AdapterHealth` for /healthz and /metrics. Adapters import this
+module, never the engine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from campaigns.model import ChatKind, Message
 from campaigns.pacing import Pacer
@@ -86,6 +89,31 @@ class Adapter(Messenger, Protocol):
     async def online(self) -> None: ...
 
     async def offline(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterHealth:
+    """How an adapter is doing, for /healthz and /metrics: facts about the connection
+    only, never a token, an id or an address.
+
+    `connected` is the adapter's own verdict (online, and its platform answering, give
+    or take a short blip); `last_ok` is when the platform last answered a request with
+    success, `last_event` when updates last came (Telegram's last poll, Discord's last
+    gateway message); `latency` is Discord's heartbeat round trip; `note` says in a few
+    words why it is not connected."""
+
+    connected: bool
+    last_ok: datetime | None = None
+    last_event: datetime | None = None
+    latency: float | None = None
+    note: str = ""
+
+
+@runtime_checkable
+class Watched(Protocol):
+    """An adapter that reports its health (optional: one that doesn't is not watched)."""
+
+    def health(self) -> AdapterHealth: ...
 
 
 async def send_one(messenger: Messenger, address: str, kind: ChatKind, message: Message) -> None:

@@ -22,6 +22,7 @@ from campaigns.delivery import DeliveryEngine
 from campaigns.dialogue import Context
 from campaigns.model import Button, Message, PressResult
 from campaigns.progress import Progress, running_progress
+from campaigns.wording import counted
 from db import audit as audit_db
 from db import prompts as prompts_db
 from db import stats as stats_db
@@ -74,9 +75,11 @@ def stopped_text(stopped: prompting.Stopped) -> str:
     """What stopping a prompt did, in one sentence for every front end."""
     if not stopped.running:
         return f"Cancelled prompt {stopped.prompt_id} before it started: nothing was sent."
+    cancelled = counted(stopped.cancelled, "delivery", "deliveries")
+    verb = "is" if stopped.cancelled == 1 else "are"
     return (
-        f"Stopped prompt {stopped.prompt_id}: {stopped.cancelled} deliveries not yet sent "
-        "are cancelled; any already on their way finish."
+        f"Stopped prompt {stopped.prompt_id}: {cancelled} not yet sent {verb} cancelled; "
+        "any already on their way finish."
     )
 
 
@@ -85,7 +88,7 @@ def _stats_text(db: Database) -> str:
     total = report.total
     lines = [
         f"All time: {total.delivered} delivered, {total.done} done, {total.skipped} skipped, "
-        f"{total.supporters} supporters took part."
+        f"{counted(total.supporters, 'supporter')} took part."
     ]
     for row in report.by_ask_week[-3:]:
         c = row.counts

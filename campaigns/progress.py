@@ -61,3 +61,8 @@ def progress(db: Database, prompt: PromptRow) -> Progress:
 def running_progress(db: Database) -> list[Progress]:
     """Progress of every send under way (also readable from another process)."""
     return [progress(db, prompt) for prompt in prompts_db.sending(db)]
+
+
+def delivery_totals(db: Database) -> dict[tuple[str, str], int]:
+    """Every delivery so far, by platform and state (for /metrics)."""
+    return deliveries_db.totals(db)

@@ -42,6 +42,11 @@ GROUP_COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """`1 supporter`, `2 supporters`: a count with its noun agreeing."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def welcome(campaign_title: str, description: str, already: bool, retention_months: int) -> str:
     first = (
         "You're already subscribed. Thank you for staying with us."

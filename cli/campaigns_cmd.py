@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from campaigns.catalog import Catalog
 from campaigns.packs import PackError, load_pack, load_packs
+from campaigns.wording import counted
 from cli import app, err, out, settings
 
 campaigns_app = typer.Typer(help="See and check campaign packs.", no_args_is_help=True)
@@ -21,20 +21,19 @@ def list_campaigns() -> None:
     """Show the campaigns loaded from the packs folder, with their asks and schedules."""
     config = settings()
     catalog = Catalog.load(config.packs, config.default_campaign)
-    table = Table(title=f"Campaign packs in {config.packs}")
-    for column in ("campaign", "title", "asks", "topics", "weekly", "default"):
-        table.add_column(column)
+    # One block per campaign rather than a table: lists of ids read at any width.
+    out.print(f"Campaign packs in {config.packs}", markup=False, highlight=False)
     for slug, pack in sorted(catalog.packs.items()):
         schedule = pack.campaign.schedule
-        table.add_row(
-            slug,
-            pack.campaign.title,
-            ", ".join(ask.id for ask in pack.asks),
-            ", ".join(pack.topics),
-            f"{schedule.weekday} {schedule.time:%H:%M} {schedule.timezone}",
-            "yes" if slug == catalog.default else "",
+        default = " (the default)" if slug == catalog.default else ""
+        lines = (
+            f"\n{slug}{default}: {pack.campaign.title}",
+            f"  weekly: {schedule.weekday} {schedule.time:%H:%M} {schedule.timezone}",
+            f"  asks: {', '.join(ask.id for ask in pack.asks)}",
+            f"  topics: {', '.join(pack.topics)}",
         )
-    out.print(table)
+        for line in lines:
+            out.print(line, markup=False, highlight=False)
 
 
 @campaigns_app.command("check")
@@ -49,7 +48,7 @@ def check(
         raise typer.Exit(1) from None
     for pack in packs.values():
         out.print(
-            f"ok: {pack.campaign.slug} ({pack.campaign.title}), {len(pack.asks)} asks, "
+            f"ok: {pack.campaign.slug} ({pack.campaign.title}), {counted(len(pack.asks), 'ask')}, "
             f"topics: {', '.join(pack.topics)}",
             markup=False,
         )

@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bots.console import ConsoleChat
 from cli import app, error, fail, settings
 from cli.lock import BotRunning, hold
-from runner import NothingCanChat, open_core, run_bot
 from settings import SettingsError
+
+# The bot and its dashboard (runner, bots, web) are imported inside the two commands
+# that run them: at the top, they would make every other command start slowly.
 
 
 @app.command()
 def chat() -> None:
     """Chat with the bot as a supporter, in this terminal (reads standard input)."""
+    from bots.console import ConsoleChat
+    from runner import open_core
+
     core = open_core(settings())
 
     async def session() -> None:
@@ -31,6 +35,8 @@ def run() -> None:
     """Run the scheduler and every chat adapter that has a token; with none, the console chat.
 
     One bot per database: a second `run` on the same database stops at once."""
+    from runner import NothingCanChat, run_bot
+
     config = settings()
     try:
         with hold(config.db):

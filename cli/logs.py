@@ -12,16 +12,22 @@ masks two kinds of thing before anything is written:
 
 Tracebacks are masked too: the filter formats the exception itself and hands the
 masked text on, so no handler formats the raw one again.
+
+With `log_format = "json"` each line is one JSON object instead (time, level,
+logger, message, and the exception's type and traceback when there is one), for a
+log collector; it is made from the record after the same filter has masked it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 import threading
 import traceback
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from types import TracebackType
 
 from rich.console import Console
@@ -96,6 +102,8 @@ class RedactingFilter(logging.Filter):
             message = str(record.msg)
         record.msg, record.args = self.redact(message), ()
         if record.exc_info and record.exc_info != (None, None, None):
+            kind = record.exc_info[0]
+            record.exc_type = self.redact(kind.__qualname__) if kind else None
             record.exc_text = self.redact(self._formatter.formatException(record.exc_info))
             record.exc_info = None
         elif record.exc_text:
@@ -104,11 +112,46 @@ class RedactingFilter(logging.Filter):
             record.stack_info = self.redact(record.stack_info)
 
 
-def configure_logging(level: str, secrets: Iterable[str] = (), *, console: Console) -> None:
-    """Rich log lines in a terminal, plain timestamped lines in a file or a pipe; every
-    line masked. Uncaught exceptions go through the same mask."""
+class JsonLines(logging.Formatter):
+    """One JSON object a line, from a record the `RedactingFilter` has masked: `time`
+    (UTC, ISO 8601), `level`, `logger`, `message`, and `exception` (its `type` and
+    `traceback`) and `stack` when present."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": _utc(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:  # not masked yet: no filter saw it
+            record.exc_type = getattr(record.exc_info[0], "__qualname__", None)
+            record.exc_text = _current(self.formatException(record.exc_info))
+        if record.exc_text:
+            kind = getattr(record, "exc_type", None)
+            line["exception"] = {"type": kind, "traceback": record.exc_text}
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return json.dumps(line, ensure_ascii=False)
+
+
+def _utc(created: float) -> str:
+    moment = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    return moment.replace("+00:00", "Z")
+
+
+def configure_logging(
+    level: str, secrets: Iterable[str] = (), *, console: Console, json_lines: bool = False
+) -> None:
+    """Rich log lines in a terminal, plain timestamped lines in a file or a pipe, or with
+    `json_lines` one JSON object a line wherever they go; every line masked. Uncaught
+    exceptions go through the same mask (and are a JSON line too, then)."""
     handler: logging.Handler
-    if console.is_terminal:
+    if json_lines:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonLines())
+        layout = "%(message)s"
+    elif console.is_terminal:
         handler = RichHandler(console=console, show_path=False)
         layout = "%(message)s"
     else:
@@ -121,13 +164,22 @@ def configure_logging(level: str, secrets: Iterable[str] = (), *, console: Conso
     # Client libraries log request URLs at DEBUG, and Telegram's URLs hold the token.
     for noisy in _QUIET:
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    _mask_uncaught(redact)
+    _mask_uncaught(redact, json_lines)
 
 
-def _mask_uncaught(redact: Redactor) -> None:
+def _mask_uncaught(redact: Redactor, json_lines: bool) -> None:
     def hook(kind: type[BaseException], value: BaseException, trace: TracebackType | None) -> None:
-        text = "".join(traceback.format_exception(kind, value, trace))
-        sys.stderr.write(redact(text))
+        text = redact("".join(traceback.format_exception(kind, value, trace)))
+        if json_lines:
+            line = {
+                "time": _utc(datetime.now(UTC).timestamp()),
+                "level": "CRITICAL",
+                "logger": "uncaught",
+                "message": "uncaught exception",
+                "exception": {"type": redact(kind.__qualname__), "traceback": text},
+            }
+            text = json.dumps(line, ensure_ascii=False) + "\n"
+        sys.stderr.write(text)
 
     def thread_hook(args: threading.ExceptHookArgs) -> None:
         if args.exc_value is not None:

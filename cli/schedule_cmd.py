@@ -13,8 +13,6 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from sqlite_utils import Database
 from typer.core import TyperGroup
 
@@ -25,11 +23,12 @@ from campaigns.dialogue import Context
 from campaigns.organising import describe, stopped_text
 from campaigns.progress import running_progress
 from campaigns.supporters import clean_source
-from cli import app, fail, out, settings
+from campaigns.wording import counted
+from cli import app, database, fail, out, settings
 from cli.lock import running_pid
+from cli.tables import terminal_table
 from db import prompts as prompts_db
 from db.states import PromptState
-from db.store import open_database
 from db.times import from_text
 from settings import Settings
 
@@ -47,9 +46,9 @@ def actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def open_with_packs(config: Settings) -> tuple[Database, Catalog]:
+def open_with_packs(config: Settings, *, create: bool = False) -> tuple[Database, Catalog]:
     catalog = Catalog.load(config.packs, config.default_campaign)
-    db = open_database(config.db)
+    db = database(config, create=create)
     with db.atomic():
         catalog.sync(db)
     return db, catalog
@@ -63,29 +62,17 @@ def list_prompts(
 ) -> None:
     """List scheduled prompts (and, with --all, past ones), newest first."""
     config = settings()
-    db = open_database(config.db)
+    db = database(config)
     states = () if every else (PromptState.SCHEDULED, PromptState.SENDING)
-    table = Table(title="Prompts")
-    for column in (
-        "id",
-        "when (UTC)",
-        "local time",
-        "campaign",
-        "ask",
-        "kind",
-        "audience",
-        "state",
-    ):
-        table.add_column(column)
+    columns = ("id", "when", "campaign/ask", "kind", "audience", "state")
+    table = terminal_table("Prompts", columns, numeric=("id",), whole=("when",))
     for prompt in prompts_db.listed(db, states=states):
         local = from_text(prompt.scheduled_at).astimezone(ZoneInfo(prompt.timezone))
         audience = ", ".join(filter(None, [prompt.platform, prompt.source])) or "everyone"
         table.add_row(
             str(prompt.id),
-            prompt.scheduled_at,
             f"{local:%Y-%m-%d %H:%M} {prompt.timezone}",
-            prompt.campaign,
-            prompt.ask_id,
+            f"{prompt.campaign}/{prompt.ask_id}",
             prompt.kind,
             audience,
             prompt.state,
@@ -104,7 +91,7 @@ def add(
 ) -> None:
     """Schedule a prompt: an ask for an audience at a time."""
     config = settings()
-    db, catalog = open_with_packs(config)
+    db, catalog = open_with_packs(config, create=True)
     request = prompting.Request(campaign, ask, platform, _source(source))
     try:
         with db.atomic():
@@ -122,7 +109,7 @@ def add(
 def cancel(prompt: Annotated[int, typer.Argument(help="The prompt's id.")]) -> None:
     """Cancel a prompt that has not started."""
     config = settings()
-    db = open_database(config.db)
+    db = database(config)
     with db.atomic():
         cancelled = prompting.cancel(db, prompt, actor())
     if not cancelled:
@@ -168,7 +155,7 @@ def send(
     if not now and not dry_run:
         fail("say --now to send, or --dry-run to see who would get what")
     config = settings()
-    db, catalog = open_with_packs(config)
+    db, catalog = open_with_packs(config, create=True)
     request = prompting.Request(campaign, ask, platform, _source(source))
     try:
         with db.atomic():
@@ -184,12 +171,10 @@ def send(
         return
     out.print(f"Dry run: {campaign}/{result.ask.id} ({result.ask.title}) would go to", markup=False)
     for name, count in sorted(result.per_platform.items()):
-        out.print(f"  {name}: {count} supporters", markup=False)
+        out.print(f"  {name}: {counted(count, 'supporter')}", markup=False)
     out.print(f"  total: {result.total} (platforms without a running adapter are skipped)")
     if result.first:
-        table = Table(title=f"First {len(result.first)}")
-        for column in ("platform", "chat", "source"):
-            table.add_column(column)
+        table = terminal_table(f"First {len(result.first)}", ("platform", "chat", "source"))
         for platform_name, address, from_source in result.first:
             table.add_row(platform_name, address, from_source or "")
         out.print(table)
@@ -223,7 +208,7 @@ def _picked_up(db: Database, config: Settings, prompt_id: int) -> str:
 def send_cancel(prompt: Annotated[int, typer.Argument(help="The prompt's id.")]) -> None:
     """Stop a running send (what has not gone out is cancelled), or cancel a scheduled one."""
     config = settings()
-    db = open_database(config.db)
+    db = database(config)
     with db.atomic():
         stopped = prompting.stop(db, prompt, actor())
     if stopped is None:
@@ -256,7 +241,7 @@ def preview(
     from bots.telegram.render import html
 
     config = settings()
-    db, catalog = open_with_packs(config)
+    db, catalog = open_with_packs(config, create=True)
     ctx = Context.from_secret(catalog, config.button_secret())
     try:
         with db.atomic():
@@ -280,10 +265,11 @@ def preview(
 def status(
     watch: Annotated[bool, typer.Option(help="Keep watching until sends finish.")] = True,
 ) -> None:
-    """Show running sends: sent, gone, failed, unknown, cancelled, left, rate, ETA (a progress
-    bar in a terminal). The counts are the database's."""
+    """Show running sends: sent, gone, failed, unknown, cancelled, left, rate, ETA.
+
+    In a terminal, a progress bar. The counts are the database's."""
     config = settings()
-    db = open_database(config.db)
+    db = database(config)
     running = running_progress(db)
     if not running:
         out.print("No send is running.")
@@ -292,6 +278,9 @@ def status(
         for item in running:
             out.print(describe(item), markup=False)
         return
+    # rich.progress takes longer to import than most commands take to run: only here
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

@@ -12,11 +12,11 @@ import re
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from campaigns.packs import OTHER_SOURCE, SOURCE_CODE
 from cli import app, fail, out, settings
 from cli.schedule_cmd import actor, open_with_packs
+from cli.tables import terminal_table
 from db import audit as audit_db
 from db import sources as sources_db
 
@@ -46,7 +46,7 @@ def _checked(code: str) -> str:
 def add(code: CodeArgument) -> None:
     """Declare a code, so supporters who bring it are counted under it."""
     code = _checked(code)
-    db, _ = open_with_packs(settings())
+    db, _ = open_with_packs(settings(), create=True)
     with db.atomic():
         if not sources_db.declare(db, code, actor()):
             fail(f"{code} is already declared", code=1)
@@ -60,9 +60,8 @@ def list_sources(
 ) -> None:
     """The declared codes, who declared them, and how many subscribed supporters have each."""
     db, _ = open_with_packs(settings())
-    table = Table(title="Source codes")
-    for column in ("code", "declared by", "since", "supporters", "state"):
-        table.add_column(column)
+    columns = ("code", "declared by", "since", "supporters", "state")
+    table = terminal_table("Source codes", columns, numeric=("supporters",), whole=("since",))
     for row in sources_db.listed(db):
         if row.removed_at and not every:
             continue

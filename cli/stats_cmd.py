@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table as RichTable
 
 from campaigns import reports
 from campaigns.reports import Table
-from cli import app, fail, out, settings
+from campaigns.wording import counted
+from cli import app, database, fail, out, settings
+from cli.tables import terminal_table
 from db.stats import Filters, participation
-from db.store import open_database
 from db.times import to_text
 
 
@@ -49,7 +49,7 @@ def stats(
         since=_day(since, config.timezone, "--since"),
         until=_day(until, config.timezone, "--until"),
     )
-    db = open_database(config.db)
+    db = database(config)
     try:
         report = participation(db, filters)
     finally:
@@ -67,14 +67,10 @@ def stats(
     }
     for kind, title in titles.items():
         header, rows = reports.table(report, kind)
-        table = RichTable(title=title, title_justify="left")
-        for name in header:
-            numeric = name in reports.COUNT_COLUMNS
-            table.add_column(
-                name.replace("_", " "),
-                justify="right" if numeric else "left",
-                no_wrap=name != "ask_title",
-            )
+        if kind is Table.ASKS:  # one column for the ask: its title over campaign/ask id
+            header, rows = _one_ask_column(header, rows)
+        names = [name.replace("_", " ") for name in header]
+        table = terminal_table(title, names, numeric=reports.COUNT_COLUMNS, whole=("week",))
         for row in rows:
             table.add_row(*(str(value) for value in row))
         if not rows:
@@ -83,6 +79,14 @@ def stats(
     total = report.total
     out.print(
         f"Total: {total.delivered} delivered, {total.done} done, {total.skipped} skipped, "
-        f"{total.supporters} supporters took part.",
+        f"{counted(total.supporters, 'supporter')} took part.",
         markup=False,
     )
+
+
+def _one_ask_column(header: list[str], rows: list[list[Any]]) -> tuple[list[str], list[list[Any]]]:
+    """week, campaign, ask_id, ask_title, counts... → week, ask, counts...: the ask's
+    title, and under it `campaign/ask_id`, so the table fits in 80 columns."""
+    counts = header[4:]
+    joined = [[row[0], f"{row[3]}\n{row[1]}/{row[2]}", *row[4:]] for row in rows]
+    return ["week", "ask", *counts], joined

@@ -11,14 +11,13 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from cli import app, fail, out, settings
+from cli import app, database, fail, out, settings
 from cli.schedule_cmd import actor
+from cli.tables import terminal_table
 from db import audit as audit_db
 from db import users as users_db
 from db.states import AccountRole
-from db.store import open_database
 from web import accounts, throttle
 from web.accounts import AccountError
 
@@ -33,14 +32,15 @@ NameArgument = Annotated[str, typer.Argument(help="The account's name, used to s
 
 def _password() -> str:
     """A new password: prompted twice in a terminal, else the first line of stdin."""
-    if sys.stdin.isatty():
-        first = typer.prompt("Password", hide_input=True)
-        second = typer.prompt("Password again", hide_input=True)
-        if first != second:
-            fail("the two passwords differ; nothing was changed")
-        password = str(first)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        return _checked(sys.stdin.readline().rstrip("\r\n"))
+    first = _checked(str(typer.prompt("Password", hide_input=True)))  # say so before asking again
+    if typer.prompt("Password again", hide_input=True) != first:
+        fail("the two passwords differ; nothing was changed")
+    return first
+
+
+def _checked(password: str) -> str:
     try:
         return accounts.check_password(password)
     except AccountError as exc:
@@ -68,7 +68,7 @@ def add(
     except AccountError as exc:
         fail(str(exc))
     config = settings()
-    db = open_database(config.db)
+    db = database(config, create=True)
     try:
         if users_db.get(db, name) is not None:
             fail(f"there is already an account called {name!r}")
@@ -85,7 +85,7 @@ def add(
 def list_users() -> None:
     """List the accounts with their roles and linked chats (never their passwords)."""
     config = settings()
-    db = open_database(config.db)
+    db = database(config)
     try:
         rows = users_db.listed(db)
     finally:
@@ -93,9 +93,8 @@ def list_users() -> None:
     if not rows:
         out.print("No accounts yet. Add one with `campaignbot users add NAME --role staff`.")
         return
-    table = Table(title="Dashboard accounts")
-    for column in ("name", "role", "linked chat", "added", "changed"):
-        table.add_column(column)
+    columns = ("name", "role", "linked chat", "added", "changed")
+    table = terminal_table("Dashboard accounts", columns)
     for row in rows:
         table.add_row(row.name, row.role, row.chat or "", row.created_at, row.updated_at)
     out.print(table)
@@ -105,7 +104,7 @@ def list_users() -> None:
 def remove(name: NameArgument) -> None:
     """Remove an account; its dashboard sessions end at once."""
     config = settings()
-    db = open_database(config.db)
+    db = database(config)
     try:
         with db.atomic():
             removed = users_db.remove(db, name)
@@ -122,7 +121,7 @@ def remove(name: NameArgument) -> None:
 def set_password(name: NameArgument) -> None:
     """Set a new password (asked for, or read from standard input); its sessions end at once."""
     config = settings()
-    db = open_database(config.db)
+    db = database(config)
     try:
         if users_db.get(db, name) is None:
             fail(f"there is no account called {name!r}", code=1)
@@ -150,7 +149,7 @@ def set_chat(
     except AccountError as exc:
         fail(str(exc))
     config = settings()
-    db = open_database(config.db)
+    db = database(config)
     try:
         with db.atomic():
             changed = users_db.set_chat(db, name, linked)

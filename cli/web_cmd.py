@@ -26,7 +26,7 @@ def web(
     ] = None,
 ) -> None:
     """Serve the staff and organiser dashboard on its own until Ctrl+C."""
-    # Imported here: the web stack (charts above all) is slow to load for other commands.
+    # Imported here: the bot and the web stack would slow every other command's start.
     from runner import open_core
     from web.app import create_app
     from web.server import listen, serve

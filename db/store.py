@@ -133,6 +133,30 @@ def open_database(path: Path | str) -> Database:
     return db
 
 
+def _take_write_lock(db: Database, wait: float) -> None:
+    conn = db.conn
+    (patience,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(patience)}")
+
+
+def _settle(job: Job, ok: bool, value: Any) -> None:
+    """Hand a job's outcome to whoever waits for it. A caller that stopped waiting (its
+    task was cancelled, at shutdown say) has cancelled the future: the job still ran
+    and committed, and the writer must not die of telling nobody."""
+    try:
+        if ok:
+            job.future.set_result(value)
+        else:
+            job.future.set_exception(value)
+    except concurrent.futures.InvalidStateError:
+        pass
+
+
 class Job:
     __slots__ = ("alone", "args", "fn", "future")
 
@@ -203,6 +227,14 @@ class Store:
         reader held it back; the next checkpoint finishes the job."""
         return bool(await asyncio.wrap_future(self._queue(Job(_truncate_wal, (), alone=True))))
 
+    def probe_write(self, wait: float) -> concurrent.futures.Future[None]:
+        """Can the store write? The writer takes the write lock and lets it go at once
+        (`BEGIN IMMEDIATE; ROLLBACK`, waiting at most `wait` seconds for another process
+        holding it), on its own between batches, outside any transaction. The future
+        fails with the sqlite3 error when it can't; it never resolves if the writer is
+        stuck, so wait for it with a timeout."""
+        return self._queue(Job(_take_write_lock, (wait,), alone=True))
+
     async def read(
         self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
@@ -254,9 +286,11 @@ class Store:
     @staticmethod
     def _run_alone(db: Database, job: Job) -> None:
         try:
-            job.future.set_result(job.fn(db, *job.args))
+            value = job.fn(db, *job.args)
         except Exception as exc:
-            job.future.set_exception(exc)
+            _settle(job, False, exc)
+        else:
+            _settle(job, True, value)
 
     def _run_batch(self, db: Database, batch: list[Job]) -> None:
         """Run and commit the batch; while the database refuses, roll it all back and try
@@ -271,7 +305,7 @@ class Store:
                 if not is_storage_fault(fault):
                     log.error("write batch of %d jobs failed to commit: %s", len(batch), fault)
                     for job in batch:
-                        job.future.set_exception(fault)
+                        _settle(job, False, fault)
                     return
                 if time.monotonic() + delay > deadline:
                     log.error(
@@ -282,17 +316,14 @@ class Store:
                     )
                     error = StorageError(f"the database refused the write: {fault}")
                     for job in batch:
-                        job.future.set_exception(error)
+                        _settle(job, False, error)
                     return
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
             break
         for job, (ok, value) in zip(batch, outcomes, strict=True):
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+            _settle(job, ok, value)
 
     @staticmethod
     def _try_batch(db: Database, batch: list[Job]) -> list[tuple[bool, Any]]:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from campaigns.prompting import parse_local_time
 from cli import app
+from db.store import open_database
 from db.times import to_text
 
 
@@ -114,7 +115,7 @@ def test_dry_run_lists_who_would_get_what_and_sends_nothing(
     runner.invoke(app, ["chat"], input="")  # nothing
     result = runner.invoke(app, ["send", "one-step-ahead", "--dry-run", "--ask", "ai-images"])
     assert result.exit_code == 0, result.output
-    assert "console: 1 supporters" in result.output and "Nothing was sent." in result.output
+    assert "console: 1 supporter\n" in result.output and "Nothing was sent." in result.output
     other = runner.invoke(app, ["send", "one-step-ahead", "--dry-run", "--ask", "age-verification"])
     assert "total: 0" in other.output  # the supporter chose only "ai"
     assert rows(tmp_path, "SELECT count(*) FROM prompts WHERE kind = 'manual'") == [(0,)]
@@ -129,7 +130,8 @@ def test_preview_renders_every_platform(runner: CliRunner) -> None:
     assert "Open the reporting page | I did it | Not this week" in result.output
 
 
-def test_status_with_nothing_running(runner: CliRunner) -> None:
+def test_status_with_nothing_running(runner: CliRunner, tmp_path: Path) -> None:
+    open_database(tmp_path / "bot.db").close()  # a bot's database, with no send in it
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0 and "No send is running." in result.output
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import sys
 import threading
@@ -70,12 +71,13 @@ async def test_an_unreachable_telegram_api_leaves_the_rest_running(tmp_path: Pat
         "TELEGRAM_API_URL": f"http://127.0.0.1:{closed_port()}/bot",
     }
     async with RunningBot(env, tmp_path / "bot.log") as bot:
-        assert await bot.healthz() == 200  # the dashboard serves while Telegram is retried
+        # the dashboard serves while Telegram is retried (and says Telegram is down)
+        assert await bot.healthz() == 503
         await bot.wait_for_output("WARNING bots.telegram")
         warning = lines_with(bot.output(), "WARNING bots.telegram")[0]
         assert "TELEGRAM_API_URL" in warning or "127.0.0.1" in warning, warning
         await asyncio.sleep(3)  # a few more tries: still up, still serving
-        assert bot.running and await bot.healthz() == 200
+        assert bot.running and await bot.healthz() == 503
         started = time.monotonic()
         assert await bot.stop() == 0  # quick and clean while still retrying
         assert time.monotonic() - started < 10
@@ -96,7 +98,8 @@ async def test_a_refused_telegram_token_beside_a_working_discord_keeps_running(
             async with RunningBot(env, tmp_path / "bot.log") as bot:
                 await discord.wait_until_connected(timeout=30)  # a process starting up
                 await bot.wait_for_output("TELEGRAM_BOT_TOKEN")
-                assert bot.running and await bot.healthz() == 200
+                # serving, and saying that a configured adapter is down
+                assert bot.running and await bot.healthz() == 503
                 assert await bot.stop() == 0
                 output = bot.output()
         finally:
@@ -121,7 +124,7 @@ async def test_a_refused_discord_token_beside_a_working_telegram_keeps_running(
                     lambda: any(call.method == "getUpdates" for call in telegram.requests),
                     timeout=30,
                 )
-                assert bot.running and await bot.healthz() == 200
+                assert bot.running and await bot.healthz() == 503
                 assert await bot.stop() == 0
                 output = bot.output()
         finally:
@@ -281,3 +284,106 @@ def test_an_uncaught_exception_is_masked(
         sys.excepthook(type(exc), exc, exc.__traceback__)
     written = capsys.readouterr().err
     assert "ValueError" in written and TELEGRAM_TOKEN not in written and MASK in written
+
+
+@pytest.fixture
+def json_logging() -> Iterator[io.StringIO]:
+    """The bot's logging set-up with `log_format = "json"`, writing to a buffer."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, sys.excepthook, threading.excepthook)
+    buffer = io.StringIO()
+    real_stderr = sys.stderr
+    sys.stderr = buffer
+    try:
+        configure_logging(
+            "DEBUG",
+            [TELEGRAM_TOKEN, DISCORD_TOKEN, SECRET],
+            console=Console(file=buffer),
+            json_lines=True,
+        )
+        yield buffer
+    finally:
+        sys.stderr = real_stderr
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        sys.excepthook, threading.excepthook = saved[2], saved[3]
+
+
+def test_json_log_lines_are_one_object_each_and_masked_like_plain_ones(
+    json_logging: io.StringIO,
+) -> None:
+    webhook = "https://discord.com/api/v10/webhooks/1100/aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpzZWNyZXQ"
+    logging.getLogger("discord.http").warning(
+        "We are being rate limited. %s %s responded with 429. Retrying in %.2f seconds.",
+        "POST",
+        webhook,
+        1.5,
+    )
+    logging.getLogger("telegram.ext").warning(
+        "calling https://api.telegram.org/bot%s/getMe", TELEGRAM_TOKEN
+    )
+    try:
+        raise RuntimeError(f"token {DISCORD_TOKEN} and secret {SECRET} in an error")
+    except RuntimeError:
+        logging.getLogger("campaigns.core").exception("failed with\na second line")
+    logging.getLogger("web").info("opened /l/1a2b.AbCdEfGhIjKlMnOp")
+    written = json_logging.getvalue()
+    for leak in (
+        TELEGRAM_TOKEN,
+        DISCORD_TOKEN,
+        SECRET,
+        "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpzZWNyZXQ",
+        "1a2b.AbCdEfGhIjKlMnOp",
+    ):
+        assert leak not in written, written
+    lines = [json.loads(line) for line in written.splitlines()]
+    assert len(lines) == 4, written  # one a record, a traceback and a newline included
+    for line in lines:
+        assert set(line) >= {"time", "level", "logger", "message"}, line
+        assert line["time"].endswith("Z")
+    assert [line["logger"] for line in lines] == [
+        "discord.http",
+        "telegram.ext",
+        "campaigns.core",
+        "web",
+    ]
+    assert "responded with 429" in lines[0]["message"] and MASK in lines[0]["message"]
+    failed = lines[2]
+    assert failed["level"] == "ERROR" and failed["message"] == "failed with\na second line"
+    assert failed["exception"]["type"] == "RuntimeError"
+    trace = failed["exception"]["traceback"]
+    assert trace.startswith("Traceback") and "test_startup.py" in trace
+    assert trace.count(MASK) == 2, trace
+    assert "exception" not in lines[3]
+
+
+def test_an_uncaught_exception_is_a_masked_json_line(
+    json_logging: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        raise ValueError(f"bad {TELEGRAM_TOKEN}")
+    except ValueError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    written = capsys.readouterr().err
+    line = json.loads(written)
+    assert line["level"] == "CRITICAL" and line["exception"]["type"] == "ValueError"
+    assert TELEGRAM_TOKEN not in written and MASK in line["exception"]["traceback"]
+
+
+@pytest.mark.timeout(120)
+async def test_run_with_log_format_json_writes_only_json_lines(tmp_path: Path) -> None:
+    env = base_env(tmp_path) | {
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_API_URL": f"http://127.0.0.1:{closed_port()}/bot",
+        "CAMPAIGNBOT_LOG_FORMAT": "json",
+    }
+    async with RunningBot(env, tmp_path / "bot.log") as bot:
+        await bot.dashboard()
+        await bot.wait_for_output('"logger": "bots.telegram.bot"')  # retrying, one line a try
+        assert await bot.stop() == 0
+        output = bot.output()
+    assert_clean(output)
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert all(set(line) >= {"time", "level", "logger", "message"} for line in lines), output
+    warning = next(line for line in lines if line["logger"] == "bots.telegram.bot")
+    assert warning["level"] == "WARNING" and "127.0.0.1" in warning["message"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
+import threading
 from enum import StrEnum
 from pathlib import Path
 
@@ -182,3 +184,24 @@ def test_rows_are_read_by_column_name(db: Database) -> None:
         fetch_one(SupporterRow, db.execute(f"SELECT {', '.join(columns)}, 1 FROM supporters"))
     with pytest.raises(RowMismatch, match="doubled: id"):
         fetch_one(SupporterRow, db.execute(f"SELECT {', '.join(columns)}, id FROM supporters"))
+
+
+async def test_a_caller_that_stops_waiting_leaves_the_writer_working(db_path: Path) -> None:
+    """At shutdown the engine cancels tasks waiting on a write: the write still happens,
+    and the writer thread goes on serving (it used to die, and every later write hung)."""
+    store = Store(db_path)
+    try:
+        release = threading.Event()
+        store.submit(lambda db: release.wait(10))  # the writer is busy with this
+        waiting = asyncio.create_task(store.write(lambda db: db.execute("CREATE TABLE kept (x)")))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        release.set()
+        written = await asyncio.wait_for(
+            store.write(lambda db: db.execute("SELECT count(*) FROM kept").fetchone()[0]), 10
+        )
+        assert written == 0  # the table was made: the cancelled caller's job ran
+    finally:
+        store.close()

@@ -1,7 +1,8 @@
 """The dashboard as one Starlette app.
 
-Two parts. The open part is the health check, the tracked-link redirect and
-the static files: no session, no cookies, no database writes but the link's
+Two parts. The open part is the health check (`web.health`), the metrics
+(`web.metrics`: this machine and trusted proxies only), the tracked-link redirect
+and the static files: no session, no cookies, no database writes but the link's
 own count. Everything else is the dashboard proper, behind (outermost first)
 the signed session cookie, the session and account lookup, the CSRF check and
 the sign-in requirement.
@@ -14,17 +15,15 @@ than in the server so every way of serving the app honours the setting).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 
-from sqlite_utils import Database
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -36,6 +35,8 @@ from settings import Settings
 from web import auth, organiser, participation
 from web import links as link_routes
 from web.context import STATIC, Dashboard
+from web.health import Health, JobScheduler
+from web.metrics import LastBackup, Metrics, SendCounts
 from web.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -63,11 +64,17 @@ def create_app(
     *,
     messengers: Mapping[str, Messenger] | None = None,
     routes: Sequence[BaseRoute] = (),
+    scheduler: JobScheduler | None = None,
+    engine: SendCounts | None = None,
+    last_backup: LastBackup | None = None,
 ) -> Starlette:
-    """The dashboard over a core. `messengers` are the running bot's (for test sends);
-    None when the dashboard runs on its own. `routes` are served beside the dashboard
-    on the same port, outside its sign-in and forms (such as a chat platform's webhook,
-    which checks its own secret)."""
+    """The dashboard over a core. `messengers` are the running bot's (for test sends,
+    and /healthz and /metrics watch those that report their health); None when the
+    dashboard runs on its own. `routes` are served beside the dashboard on the same
+    port, outside its sign-in and forms (such as a chat platform's webhook, which
+    checks its own secret). `scheduler` (APScheduler's, for /healthz), `engine` (its
+    counts, for /metrics) and `last_backup` (when the latest backup was taken, for
+    /metrics) are the running bot's too: without them, those parts are left out."""
     secret = settings.button_secret()
     tokens = LinkTokens(secret)
     dash = Dashboard(core=core, settings=settings, messengers=messengers, tokens=tokens)
@@ -124,13 +131,19 @@ def create_app(
         exception_handlers={HTTPException: http_error, 500: server_error},
     )
 
-    async def healthz(request: Request) -> Response:
-        await core.store.read(_ping)
-        return JSONResponse({"ok": True})
+    health = Health(core.store, messengers=messengers, scheduler=scheduler)
+    metrics = Metrics(
+        core,
+        settings.trusted_proxies,
+        messengers=messengers,
+        engine=engine,
+        last_backup=last_backup,
+    )
 
     app = Starlette(
         routes=[
-            Route("/healthz", healthz, methods=["GET", "HEAD"]),
+            Route("/healthz", health.endpoint, methods=["GET", "HEAD"]),
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
             link_routes.route(core.store, tokens),
             *routes,
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
@@ -143,13 +156,7 @@ def create_app(
         exception_handlers={500: server_error},
     )
     app.state.dashboard = dash
-    # vl-convert's first chart takes a while; draw one now, off to the side.
-    threading.Thread(target=dash.charts.warm, name="charts-warm-up", daemon=True).start()
     return app
-
-
-def _ping(db: Database) -> None:
-    db.execute("SELECT 1")
 
 
 def _route_of(request: Request) -> str:

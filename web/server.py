@@ -20,9 +20,17 @@ log = logging.getLogger(__name__)
 
 
 class _EmbeddedServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.up = asyncio.Event()  # set once listening (uvicorn has only a flag)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield  # the host process handles SIGINT and SIGTERM
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.up.set()
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -44,8 +52,17 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(app: ASGIApp, host: str, port: int, *, sock: socket.socket | None = None) -> None:
-    """Serve `app` on host:port (or on `sock`) until this coroutine is cancelled."""
+async def serve(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    sock: socket.socket | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Serve `app` on host:port (or on `sock`) until this coroutine is cancelled.
+    `ready` is set once the server has started and said so in the log (the console
+    chat waits for it, so no start-up line lands after its first prompt)."""
     sock = sock or listen(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     _drop_trace_lines()
@@ -62,8 +79,13 @@ async def serve(app: ASGIApp, host: str, port: int, *, sock: socket.socket | Non
     )
     server = _EmbeddedServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="dashboard")
-    log.info("dashboard at http://%s:%s/", _show(bound_host), bound_port)
     try:
+        up = asyncio.ensure_future(server.up.wait())
+        await asyncio.wait({up, task}, return_when=asyncio.FIRST_COMPLETED)
+        up.cancel()
+        log.info("dashboard at http://%s:%s/", _show(bound_host), bound_port)
+        if ready is not None:
+            ready.set()
         await asyncio.shield(task)
     except asyncio.CancelledError:
         server.should_exit = True

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -36,7 +40,7 @@ from campaigns import wording
 from campaigns.backoff import Backoff
 from campaigns.buttons import PREFIX
 from campaigns.core import Core
-from campaigns.messenger import StartupFailure
+from campaigns.messenger import AdapterHealth, StartupFailure
 from campaigns.model import ChatKind, Message
 from campaigns.pacing import Pacer
 
@@ -44,6 +48,9 @@ log = logging.getLogger(__name__)
 
 # Discord allows 50 requests a second per bot; keep well inside it, evenly spaced.
 REQUEST_RATE = 48.0
+# Seconds the gateway may be away before health says so: Discord asks for reconnects
+# now and then, and a resume takes a moment.
+HEALTH_GRACE = 15.0
 BUTTON_ID = re.compile(
     rf"{PREFIX}:(?P<verb>[a-z-]{{1,12}}):(?P<arg>[A-Za-z0-9_-]{{1,32}}):[A-Za-z0-9_-]{{16}}"
 )
@@ -95,13 +102,17 @@ class DiscordBot(connection.Connecting):
         guild_ready_timeout: float = 2.0,
         retry_first: float = 1.0,
         retry_cap: float = 60.0,
+        health_grace: float = HEALTH_GRACE,
     ) -> None:
+        trace = aiohttp.TraceConfig()
+        trace.on_request_end.append(self._request_ended)
         super().__init__(
             # DMs only, and no privileged intent: servers' messages never reach the bot
             intents=discord.Intents(guilds=True, dm_messages=True),
             max_messages=None,  # keep no messages in memory: nobody's words linger
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=guild_ready_timeout,
+            http_trace=trace,
         )
         self.core = core
         self.token = token
@@ -116,6 +127,10 @@ class DiscordBot(connection.Connecting):
         # Logging in, the gateway and the command sync retry with this backoff (seconds).
         self.retry_first, self.retry_cap = retry_first, retry_cap
         self.settled = False  # READY or RESUMED on the current gateway connection
+        self.last_event: float | None = None
+        self._last_ok: float | None = None  # the last REST request answered 2xx
+        self._away_since: float | None = None  # the gateway dropped, not yet back
+        self._health_grace = health_grace
         self._gateway_backoff = Backoff(retry_first, retry_cap)
         self._runner: asyncio.Task[None] | None = None
         self._syncing: asyncio.Task[None] | None = None
@@ -140,11 +155,48 @@ class DiscordBot(connection.Connecting):
 
     async def on_ready(self) -> None:
         self.settled = True
+        self._away_since = None
         self._gateway_backoff.reset()
 
     async def on_resumed(self) -> None:
         self.settled = True
+        self._away_since = None
         self._gateway_backoff.reset()
+
+    async def on_disconnect(self) -> None:
+        if self._away_since is None:
+            self._away_since = time.time()
+
+    async def _request_ended(
+        self,
+        session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        end: aiohttp.TraceRequestEndParams,
+    ) -> None:
+        """aiohttp's trace of each REST request discord.py makes (interaction answers
+        included): the time of the last one Discord answered with success."""
+        if 200 <= end.response.status < 300:
+            self._last_ok = time.time()
+
+    def health(self) -> AdapterHealth:
+        """Connected: ready, not closed, and the gateway connected (or away for less than
+        `health_grace` seconds)."""
+        away = time.time() - self._away_since if self._away_since is not None else 0.0
+        note = ""
+        if self.is_closed():
+            note = "closed"
+        elif not self.is_ready():
+            note = "not online"
+        elif not self.settled and away >= self._health_grace:
+            note = f"the gateway has been away for {away:.0f}s"
+        latency = self.latency
+        return AdapterHealth(
+            connected=not note,
+            last_ok=_moment(self._last_ok),
+            last_event=_moment(self.last_event),
+            latency=latency if math.isfinite(latency) else None,
+            note=note,
+        )
 
     # --- running -----------------------------------------------------------
 
@@ -323,3 +375,7 @@ class DiscordBot(connection.Connecting):
             if trouble is None:
                 raise
             raise trouble from exc
+
+
+def _moment(stamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(stamp, UTC) if stamp is not None else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -47,12 +48,14 @@ class Connecting(discord.Client):
     imports this module: named here so that this module needn't import it back).
 
     `gateway` is where it connects, rather than discord.py's process-wide default;
-    `settled` is set by its READY and RESUMED handlers."""
+    `settled` is set by its READY and RESUMED handlers; `last_event` is when the gateway
+    last sent anything (an event or a heartbeat's answer: `time.time()`)."""
 
     token: str
     api_url: str | None
     gateway: yarl.URL
     settled: bool
+    last_event: float | None
 
 
 # The API address discord.py's requests go to, while bots use it: how many use which
@@ -200,6 +203,7 @@ async def stay_connected(bot: Connecting, backoff: Backoff) -> None:
             bot.ws = await asyncio.wait_for(connecting, timeout=CONNECT_TIMEOUT)
             while True:
                 await bot.ws.poll_event()
+                bot.last_event = time.time()
         except ReconnectWebSocket as exc:
             bot.dispatch("disconnect")
             if bot.ws is not None:  # None: closed before the first HELLO; identify again

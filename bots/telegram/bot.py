@@ -6,6 +6,8 @@ rest of the process runs meanwhile); only a refused token or an address that is 
 the Bot API stops it. The command menus are cosmetic: if setting them fails, they are
 set later. Polling rides out an outage (PTB retries getUpdates; `retry.py` keeps the
 log to a line or two), and a send always ends in one of the engine's DeliveryErrors.
+With `telegram_webhook_url` set it doesn't poll: Telegram posts updates to the
+dashboard's server (`webhook.py`), and a start without it deletes the webhook again.
 
 Nothing a supporter types is logged or stored: only a command's name and its few
 arguments go to the core. In a private chat the bot reads plain text only (see
@@ -17,10 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.routing import Route
 from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -59,11 +64,14 @@ from bots.telegram.render import html, keyboard
 from bots.telegram.request import AiohttpRequest, LostInTransit, NotBotApi
 from bots.telegram.retry import PollingWatch, quiet_network_tracebacks, reason
 from bots.telegram.screening import NOTICE, PLAIN_TEXT
+from bots.telegram.webhook import SETTING as WEBHOOK_SETTING
+from bots.telegram.webhook import Webhook, route
 from campaigns import wording
 from campaigns.backoff import Backoff
 from campaigns.commands import parse
 from campaigns.core import Core
 from campaigns.messenger import (
+    AdapterHealth,
     DeliveryError,
     OutcomeUnknown,
     RateLimited,
@@ -90,6 +98,9 @@ PRIVATE = filters.ChatType.PRIVATE
 NEW = filters.UpdateType.MESSAGE  # not an edit: an edited command is not run again
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 SCREENED_MEMORY = 4096  # message ids (only ids) remembered so one message gets one answer
+# Seconds of requests failing without the Bot API's answer before health says so: PTB
+# tries a failed poll again within seconds, and one blip is not an outage.
+HEALTH_GRACE = 15.0
 REFUSED_BY_TELEGRAM = (
     "Telegram refused the bot token: copy TELEGRAM_BOT_TOKEN again from @BotFather "
     "(and if you set TELEGRAM_API_URL, check that it ends in /bot)."
@@ -103,7 +114,8 @@ def origin_of(chat: Chat, user: User | None, *, organiser: bool = False) -> Orig
 
 
 class TelegramBot:
-    """One bot account: its polling Application, and sending for the engine."""
+    """One bot account: its Application (polling, or fed by the webhook), and sending for
+    the engine."""
 
     platform = PLATFORM
 
@@ -120,8 +132,11 @@ class TelegramBot:
         retry_cap: float = 60.0,
         menus_retry_first: float = 30.0,
         menus_retry_cap: float = 3600.0,
+        webhook: Webhook | None = None,
+        health_grace: float = HEALTH_GRACE,
     ) -> None:
         self.core = core
+        self.webhook = webhook
         # Every message to a chat takes a slot of this one pace: replies, edits and the
         # engine's sends (the engine takes its slot before claiming a delivery).
         self.pacer = Pacer(max_rate) if limits and max_rate > 0 else None
@@ -139,6 +154,8 @@ class TelegramBot:
             .get_updates_request(requests[1])
             .concurrent_updates(256)
         )
+        if webhook is not None:  # Telegram posts updates to the route in `routes()`
+            builder = builder.updater(None)
         if limits:
             # Spacing to each group, and replies that wait out a 429 (the engine's sends
             # don't: it pauses the pace itself); the overall pace is `self.pacer`, which
@@ -154,6 +171,7 @@ class TelegramBot:
         self._menus_retry = (menus_retry_first, menus_retry_cap)
         self._menus_tried = False
         self._online = False  # between online() returning and offline()
+        self._health_grace = health_grace
         self._background: set[asyncio.Task[Any]] = set()
         self._screened: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._add_handlers()
@@ -174,15 +192,20 @@ class TelegramBot:
     # --- running -----------------------------------------------------------
 
     async def online(self) -> None:
-        """Come online: check the token (getMe), set the command menus, start polling;
-        return once polling has started.
+        """Come online: check the token (getMe), set the command menus, start polling (PTB
+        deletes any webhook first: Telegram refuses getUpdates while one is set) or, with
+        a webhook, ask Telegram to post updates to it (setWebhook); return once updates
+        can come in.
 
         While the Bot API can't be reached (no connection, a timeout, a 5xx, a 429), it
         tries again after a capped, jittered wait, one warning line each time. It raises
         StartupFailure, one line naming the setting to fix, only when refused for sure:
-        the token (401) or an address that is not the Bot API. Cancelling it (at
-        shutdown) closes whatever it opened; `offline()` afterwards is harmless.
+        the token (401), an address that is not the Bot API, or a webhook address that
+        can't be used (Telegram's 400 to setWebhook). Cancelling it (at shutdown) closes
+        whatever it opened; `offline()` afterwards is harmless.
         """
+        if self.webhook is not None and (problem := self.webhook.problem(self._token)):
+            raise StartupFailure(problem)
         quiet_network_tracebacks()
         backoff = Backoff(*self._retry)
         try:
@@ -209,7 +232,15 @@ class TelegramBot:
             await self.offline()
             raise
         self._online = True
-        log.info("telegram: polling as @%s", self.app.bot.username)
+        if self.webhook is None:
+            log.info("telegram: polling as @%s", self.app.bot.username)
+        else:
+            log.info(
+                "telegram: @%s gets updates by webhook at %s (the dashboard's server must "
+                "answer there)",
+                self.app.bot.username,
+                self.webhook.shown,
+            )
 
     async def _start(self) -> None:
         """One try at each step not yet done; PTB skips what is already initialised."""
@@ -219,10 +250,43 @@ class TelegramBot:
             self._menus_tried = True
         if not self.app.running:
             await self.app.start()
+        if self.webhook is not None:
+            await self._set_webhook(self.webhook)
+            return
         assert self.app.updater is not None
         await self.app.updater.start_polling(
             allowed_updates=UPDATES, timeout=10, error_callback=self.polling.failed
         )
+
+    async def _set_webhook(self, webhook: Webhook) -> None:
+        """Ask Telegram to post updates to the webhook, keeping those that queued while the
+        bot was away. A 400 is Telegram refusing the address: no try will change that."""
+        try:
+            await self.app.bot.set_webhook(
+                webhook.url,
+                allowed_updates=UPDATES,
+                secret_token=webhook.secret_token,
+                drop_pending_updates=False,
+            )
+        except BadRequest as exc:
+            raise StartupFailure(
+                f"Telegram refused {WEBHOOK_SETTING} {webhook.shown}: "
+                f"{_redacted(exc.message, self._token)}"
+            ) from None
+        except InvalidToken as exc:
+            if _token_refused(exc):
+                raise
+            raise StartupFailure(
+                f"The Bot API at {self._api} has no setWebhook: unset {WEBHOOK_SETTING} "
+                "to poll for updates instead"
+            ) from None
+
+    def routes(self) -> list[Route]:
+        """What the dashboard's server serves for this bot: the webhook, when there is one
+        (and its address can serve: else `online()` refuses to start)."""
+        if self.webhook is None or self.webhook.problem(self._token):
+            return []
+        return [route(self.webhook, self.app)]
 
     def _startup_failure(self, exc: TelegramError) -> str:
         """One line on what to fix; the URL shown is scheme and host (the token is in paths)."""
@@ -240,7 +304,8 @@ class TelegramBot:
 
     async def offline(self) -> None:
         """Stop polling and close the connections (safe after a failed or cancelled start,
-        and twice)."""
+        and twice). A webhook stays set: Telegram keeps the updates that come meanwhile,
+        and posts them once the bot (or the next start) answers again."""
         self._online = False
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
@@ -254,6 +319,24 @@ class TelegramBot:
         # they are still open.
         for request in self._requests:
             await request.shutdown()
+
+    def health(self) -> AdapterHealth:
+        """Connected: online, and the Bot API answering (requests failing without its
+        answer for longer than `health_grace` seconds, a poll included, say it isn't)."""
+        polls, sends = self._requests[1], self._requests[0]
+        failing = [r.failing_since for r in self._requests if r.failing_since is not None]
+        failing_for = time.time() - min(failing) if failing else 0.0
+        note = ""
+        if not self._online:
+            note = "not online"
+        elif failing_for >= self._health_grace:
+            note = f"the Bot API has not answered for {failing_for:.0f}s"
+        return AdapterHealth(
+            connected=not note,
+            last_ok=_moment(max(polls.last_ok or 0.0, sends.last_ok or 0.0)),
+            last_event=_moment(polls.last_ok or 0.0) if self.webhook is None else None,
+            note=note,
+        )
 
     async def _menus_or_later(self) -> None:
         """Set the menus now; if that fails (an emulator without setMyCommands, a bad
@@ -523,6 +606,10 @@ def _seconds(wait: object) -> float:
         return float(wait)
     total = getattr(wait, "total_seconds", None)
     return float(total()) if callable(total) else 0.0
+
+
+def _moment(stamp: float) -> datetime | None:
+    return datetime.fromtimestamp(stamp, UTC) if stamp else None
 
 
 def _duration(seconds: float) -> str:

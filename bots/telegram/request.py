@@ -10,6 +10,7 @@ mistyped `TELEGRAM_API_URL`) from Telegram refusing the token.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Protocol
 
 import aiohttp
@@ -54,7 +55,12 @@ class Observer(Protocol):
 
 
 class AiohttpRequest(BaseRequest):
-    """A pooled aiohttp session for PTB."""
+    """A pooled aiohttp session for PTB.
+
+    It also keeps, for the adapter's health, when the Bot API last answered a request
+    with success (`last_ok`) and since when requests have been failing without an
+    answer from it (`failing_since`: no connection, a timeout, a 5xx, a page that is not
+    the Bot API's; None once it answers again). Both are `time.time()`."""
 
     def __init__(
         self,
@@ -69,6 +75,8 @@ class AiohttpRequest(BaseRequest):
         self._connect_timeout = connect_timeout
         self._observer = observer
         self._session: aiohttp.ClientSession | None = None
+        self.last_ok: float | None = None
+        self.failing_since: float | None = None
 
     @property
     def read_timeout(self) -> float | None:
@@ -116,21 +124,40 @@ class AiohttpRequest(BaseRequest):
                 status, body = response.status, await response.read()
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # No connection was made (refused, no route, or none in time): nothing left.
+            self._failed()
             raise NotSent(f"could not connect: {exc.__class__.__name__}") from exc
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             error = TimedOut("no answer in time; the request may have arrived")
+            self._failed()
             if self._observer is not None:
                 self._observer.failed(error)
             raise error from exc
         except aiohttp.ClientError as exc:
+            self._failed()
             raise LostInTransit(f"aiohttp.{exc.__class__.__name__}") from exc
         # Bot API methods are POSTed; a GET would be a file download, which is not JSON.
         # Checked here, before PTB reads a 401 or 404 as "the token was rejected".
         if method == "POST" and not _is_json_object(body):
+            self._failed()
             raise NotBotApi(status)
+        self._answered(status)
         if self._observer is not None:
             self._observer.answered(status)
         return status, body
+
+    def _failed(self) -> None:
+        if self.failing_since is None:
+            self.failing_since = time.time()
+
+    def _answered(self, status: int) -> None:
+        """The Bot API answered: a 5xx is it failing, anything else is it working (an
+        error such as a 400 or a 429 included)."""
+        if status >= 500:
+            self._failed()
+            return
+        self.failing_since = None
+        if 200 <= status < 300:
+            self.last_ok = time.time()
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from .errors import ApiError, Json, bad_request, forbidden, too_many_requests
 from .html import Entity, HtmlError, parse_html, trim, utf16_len
 from .limits import RateLimiter, is_message_method
 from .spec import Upload
+from .webhooks import Webhook, checked_webhook
 from .world import ADMIN_RIGHTS, Chat, World, detect_entities
 
 MAX_TEXT = 4096
@@ -69,6 +70,8 @@ class BotApi(World):
     def __init__(self, token: str, bot_username: str, limiter: RateLimiter) -> None:
         super().__init__(token, bot_username)
         self.limiter = limiter
+        self.webhook: Webhook | None = None  # set by setWebhook: updates go there, not to polls
+        self.allow_http_webhooks = False
         self._method = ""
 
     def dispatch(self, method: str, params: dict[str, Json]) -> Json:
@@ -82,6 +85,9 @@ class BotApi(World):
         result = handler(self, params)
         self._notify()
         return copy.deepcopy(result)
+
+    def _webhook_changed(self) -> None:
+        """Called when the webhook is set or deleted; the server starts or stops posting."""
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -230,16 +236,36 @@ def log_out(api: BotApi, p: dict[str, Json]) -> Json:
     return True
 
 
+@handles("setWebhook")
+def set_webhook(api: BotApi, p: dict[str, Json]) -> Json:
+    """Checked as Telegram checks it (:mod:`.webhooks`); an empty url deletes the webhook."""
+    if not p["url"]:
+        return delete_webhook(api, p)
+    webhook = checked_webhook(p, allow_http=api.allow_http_webhooks)
+    if p.get("drop_pending_updates"):
+        api.updates.clear()
+    if "allowed_updates" in p:  # else the previous setting stays, as for getUpdates
+        api.allowed_updates = list(p["allowed_updates"])
+    api.webhook = webhook
+    api._webhook_changed()
+    return True
+
+
 @handles("deleteWebhook")
 def delete_webhook(api: BotApi, p: dict[str, Json]) -> Json:
     if p.get("drop_pending_updates"):
         api.updates.clear()
+    api.webhook = None
+    api._webhook_changed()
     return True
 
 
 @handles("getWebhookInfo")
 def get_webhook_info(api: BotApi, p: dict[str, Json]) -> Json:
-    return {"url": "", "has_custom_certificate": False, "pending_update_count": len(api.updates)}
+    pending = len(api.updates)
+    if api.webhook is None:  # polling: "an object with the url field empty"
+        return {"url": "", "has_custom_certificate": False, "pending_update_count": pending}
+    return api.webhook.info(pending, api.allowed_updates)
 
 
 # --- commands ---------------------------------------------------------------------------

@@ -6,9 +6,10 @@ Every request is recorded (:attr:`FakeTelegram.requests`); refused ones also go 
 nothing was refused. Requests are decoded from a query string, a urlencoded or
 multipart form, or a JSON body, validated against the spec (:mod:`.spec`,
 :mod:`.rules`), then answered by :mod:`.api` or, for ``getUpdates``, by real long
-polling here. Tests can inject faults (429s, 5xx, hangs, whole-API outages,
-unimplemented methods, random faults: :mod:`.faults`) and turn on Telegram's flood
-limits (:mod:`.limits`).
+polling here; while a webhook is set, updates are POSTed to it instead
+(:mod:`.webhooks`) and ``getUpdates`` is refused with 409, as on Telegram. Tests can
+inject faults (429s, 5xx, hangs, whole-API outages, unimplemented methods, random
+faults: :mod:`.faults`) and turn on Telegram's flood limits (:mod:`.limits`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from .faults import (
 from .limits import RateLimiter
 from .rules import RULES
 from .spec import Spec, Upload, load_spec
+from .webhooks import WEBHOOK_ACTIVE, WebhookDelivery, WebhookPost
 
 T = TypeVar("T")
 LONG_POLL_MAX = 50
@@ -103,6 +105,14 @@ class FakeTelegram(BotApi):
     not exist). A token the fake doesn't know is refused as Telegram refuses it: 401
     if it is shaped like a token, 404 if not.
 
+    Webhooks: ``setWebhook`` is checked as Telegram checks it (https, ports 80, 88, 443
+    and 8443, no reserved addresses); ``allow_http_webhooks=True`` accepts http, any
+    port and loopback, for a test serving its endpoint on localhost, and
+    ``webhook_via(public, local)`` stands in for the https proxy in front of it. While
+    a webhook is set each update is POSTed to it, in order, tried again with a growing
+    wait (``webhook_retry``) until a 2xx; ``webhook_posts`` records every try and
+    ``webhook`` the state getWebhookInfo reports (``last_error_message``...).
+
     Read what the bot did: ``requests`` / ``rejected`` / ``calls(method)``,
     ``sent_to(chat_id)``, ``deleted``, ``callback_answers``, ``commands`` /
     ``commands_for(scope)``, ``file_bytes`` / ``uploaded_json``, ``downloads``,
@@ -130,8 +140,11 @@ class FakeTelegram(BotApi):
         bot_username: str = "campaign_test_bot",
         latency: float = 0.0,
         limits: bool = False,
+        allow_http_webhooks: bool = False,
     ) -> None:
         super().__init__(token, bot_username, RateLimiter(enabled=limits))
+        self.allow_http_webhooks = allow_http_webhooks
+        self.webhooks = WebhookDelivery(self)
         self.spec: Spec = load_spec()
         self.latency = latency
         self.requests: list[Call] = []
@@ -154,7 +167,7 @@ class FakeTelegram(BotApi):
         self._changed = asyncio.Event()  # any change: wakes wait_for()
         self._new_update = asyncio.Event()  # a queued update: wakes the long poll
         self._closing = asyncio.Event()
-        self._poller: asyncio.Future[None] | None = None
+        self._poller: asyncio.Future[str] | None = None  # its result: why it ends in a 409
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -168,6 +181,7 @@ class FakeTelegram(BotApi):
         self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await self._site.start()
         self._port = int(self._runner.addresses[0][1])
+        self.webhooks.start()
 
     async def stop(self) -> None:
         """Stop listening; raise if the fake itself failed while answering."""
@@ -175,6 +189,7 @@ class FakeTelegram(BotApi):
         if self._outage_timer is not None:
             self._outage_timer.cancel()
         await self.settled()
+        await self.webhooks.stop()
         if self._poller is not None and not self._poller.done():
             self._poller.cancel()
         if self._runner is not None:
@@ -249,6 +264,28 @@ class FakeTelegram(BotApi):
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
+
+    # --- webhooks ---------------------------------------------------------------------
+
+    @property
+    def webhook_posts(self) -> list[WebhookPost]:
+        """Every POST of an update to the webhook, oldest first, with how it ended."""
+        return self.webhooks.posts
+
+    @property
+    def webhook_retry(self) -> tuple[float, float]:
+        """The wait after a failed POST, and its cap (it doubles on each failure)."""
+        return self.webhooks.retry
+
+    @webhook_retry.setter
+    def webhook_retry(self, waits: tuple[float, float]) -> None:
+        self.webhooks.retry = waits
+
+    def webhook_via(self, public: str, local: str) -> None:
+        """Stand in for the https proxy in front of the bot: updates for a webhook URL
+        starting with ``public`` are POSTed to ``local`` plus the rest of the URL."""
+        self.webhooks.via[public] = local
+        self.webhooks.reset()
 
     # --- faults -----------------------------------------------------------------------
 
@@ -332,6 +369,7 @@ class FakeTelegram(BotApi):
             self._listen(True)
         self._outage = None
         self._outage_began.clear()
+        self.webhooks.wake()
         self._notify()
 
     @property
@@ -398,7 +436,13 @@ class FakeTelegram(BotApi):
     def _push(self, kind: str, payload: dict[str, Json]) -> dict[str, Json]:
         update = super()._push(kind, payload)
         self._new_update.set()
+        self.webhooks.wake()
         return update
+
+    def _webhook_changed(self) -> None:
+        self.webhooks.reset()
+        if self.webhook is not None and self._poller is not None and not self._poller.done():
+            self._poller.set_result(WEBHOOK_ACTIVE)  # the held long poll ends with a 409
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake up when the fake is stopping."""
@@ -535,12 +579,14 @@ class FakeTelegram(BotApi):
         offset = int(p.get("offset", 0))
         limit = min(max(int(p.get("limit", 100)), 1), 100)
         timeout = min(max(int(p.get("timeout", 0)), 0), LONG_POLL_MAX)
+        if self.webhook is not None:
+            raise conflict(WEBHOOK_ACTIVE)
         if "allowed_updates" in p:
             self.allowed_updates = list(p["allowed_updates"])
         if self._poller is not None and not self._poller.done():
-            self._poller.set_result(None)  # the held request ends with 409, as on Telegram
+            self._poller.set_result(CONFLICT)  # the held request ends with 409, as on Telegram
         loop = asyncio.get_running_loop()
-        mine: asyncio.Future[None] = loop.create_future()
+        mine: asyncio.Future[str] = loop.create_future()
         self._poller = mine
         self._confirm(offset)
         deadline = loop.time() + timeout
@@ -563,7 +609,7 @@ class FakeTelegram(BotApi):
                 if mine.done():
                     if request.transport is None or request.transport.is_closing():
                         raise _ClientGone
-                    raise conflict(CONFLICT)
+                    raise conflict(mine.result())
         finally:
             if self._poller is mine:
                 self._poller = None

@@ -46,6 +46,10 @@ _MISSING = {
     "file_id": "invalid file_id",
 }
 
+# Required parameters whose empty value means something ("Use an empty string to remove
+# webhook integration"); any other empty parameter counts as missing.
+MAY_BE_EMPTY = frozenset({("setWebhook", "url")})
+
 
 @dataclass(frozen=True)
 class Upload:
@@ -163,7 +167,11 @@ class Spec:
         """
         fields = {f.name: f for f in self.methods[method]}
         attached: set[str] = set()
-        present = {k: v for k, v in raw.items() if v is not None and v != ""}
+        present = {
+            k: v
+            for k, v in raw.items()
+            if v is not None and (v != "" or (method, k) in MAY_BE_EMPTY)
+        }
         for name in present:
             if name not in fields:
                 raise bad_request(f"unknown parameter {name}")
