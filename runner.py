@@ -79,6 +79,11 @@ def tracked_links(settings: Settings) -> Callable[[int, AskRow], str] | None:
 def chat_adapters(settings: Settings, core: Core) -> list[Adapter]:
     """An adapter for each platform that has a token."""
     adapters: list[Adapter] = []
+    if settings.telegram_webhook_url and settings.telegram_bot_token is None:
+        log.warning(
+            "telegram_webhook_url is set but TELEGRAM_BOT_TOKEN is not: no Telegram adapter, "
+            "nothing is served at the webhook address"
+        )
     if settings.telegram_bot_token is not None:
         from bots.telegram.bot import TelegramBot
         from bots.telegram.webhook import Webhook

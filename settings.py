@@ -179,6 +179,22 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an IANA time zone (try 'Europe/London')") from None
         return value
 
+    @field_validator(
+        "telegram_bot_token",
+        "discord_bot_token",
+        "secret_key",
+        "telegram_webhook_url",
+        "public_base_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """`TELEGRAM_BOT_TOKEN=` (an env file's line left empty) means no token, not an
+        empty one that Telegram would refuse at start."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("organisers", mode="before")
     @classmethod
     def _split_organisers(cls, value: Any) -> Any:

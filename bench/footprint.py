@@ -15,10 +15,17 @@ makes it (`uv sync --locked --no-dev`), and one with the development group too, 
 - dashboard: `campaignbot web` over bench.web's database (100,000 supporters; seeded
   once into bench/out), signed in, each participation page requested ten times: the
   server's peak RSS (VmHWM) and the pages' times (over HTTP, on this machine);
-- start: wall and CPU time of `campaignbot --help` and of light commands, median of
-  --runs, the trees taking turns so that the machine's moods fall on both.
+- start: wall and CPU time of `campaignbot --help`, a group's and a command's help,
+  `--version` and light commands, median of --runs, the trees taking turns so that the
+  machine's moods fall on both; and, for the floor, the help of a bare typer app of
+  the same shape (the same commands, importing nothing else). Each twice: with the
+  modules' bytecode compiled, as an installed bot has it (the Dockerfile installs
+  with UV_COMPILE_BYTECODE=1; elsewhere Python writes it on the first run), and
+  compiled from source at every start, as with PYTHONDONTWRITEBYTECODE=1 (set in some
+  sandboxes and containers; `uv sync` compiles nothing by default).
 
-It prints the figures as JSON and keeps them in bench/out/footprint.json.
+It prints the figures as JSON and keeps them in bench/out/footprint.json (with
+--start-only, only the start-up times, in bench/out/footprint-start.json).
 """
 
 from __future__ import annotations
@@ -44,7 +51,44 @@ from bench.web import OUT, PASSWORD, SECRET, machine, seeded
 from web.server import listen
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = (["--help"], ["campaigns", "list"], ["users", "list"], ["stats"])
+COMMANDS = (
+    ["--help"],
+    ["users", "--help"],
+    ["schedule", "add", "--help"],
+    ["--version"],
+    ["campaigns", "list"],
+    ["users", "list"],
+    ["stats"],
+)
+# Where Python finds bytecode: "compiled" reads it from a cache a first run wrote (a
+# folder of the bench's, so neither tree's own folders are written to); "source" has
+# none for the project and its packages (the bench's environments are fresh) and
+# writes none, so every start compiles them again. The standard library keeps its own.
+MODES = ("compiled", "source")
+
+# A typer app of the same shape as `campaignbot` (its commands, groups and top-level
+# options), importing nothing else: how quickly typer and rich alone draw the help.
+FLOOR = r"""
+from typing import Annotated
+import typer
+app = typer.Typer(name="campaignbot", help="The supporter campaign bot: one ask a week on "
+    "Telegram, Discord and the terminal.", no_args_is_help=True, pretty_exceptions_enable=False)
+@app.callback()
+def options(version: Annotated[bool, typer.Option("--version", is_eager=True,
+        help="Show the version and exit.")] = False) -> None:
+    "The supporter campaign bot."
+def command(owner: typer.Typer, name: str) -> None:
+    owner.command(name)(lambda: None)
+    owner.registered_commands[-1].help = f"What {name} does, in a line of about this length."
+for name in ("backup", "chat", "run", "preview", "status", "stats", "web"):
+    command(app, name)
+for name in ("campaigns", "schedule", "send", "sources", "users"):
+    group = typer.Typer(help=f"The {name} commands, in a line of about this length.")
+    app.add_typer(group, name=name)
+    for sub in ("add", "list", "remove"):
+        command(group, sub)
+app()
+"""
 PAGES = ("/", "/participation", "/participation?platform=telegram&source=leaflet", "/sources")
 
 # Run inside a tree's runtime environment: load the dashboard, maybe draw the four
@@ -267,6 +311,16 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
     return wall, cpu
 
 
+def bytecode(env: dict[str, str], mode: str, cache: Path) -> dict[str, str]:
+    """`env` with Python's bytecode as `mode` says (see MODES)."""
+    env = {
+        k: v for k, v in env.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+    }
+    if mode == "compiled":
+        return env | {"PYTHONPYCACHEPREFIX": str(cache)}
+    return env | {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def start_times(trees: list[Tree], work: Path, runs: int) -> dict[str, dict[str, Any]]:
     envs = {}
     for tree in trees:
@@ -274,16 +328,28 @@ def start_times(trees: list[Tree], work: Path, runs: int) -> dict[str, dict[str,
         code = f"from db.store import open_database; open_database({str(db)!r}).close()"
         subprocess.run([tree.bin("python"), "-c", code], cwd=tree.path, check=True)  # noqa: S603
         envs[tree.name] = environment(db)
-    samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    floor = [trees[-1].bin("python"), "-c", FLOOR, "--help"]
+    lines = [
+        (tree, " ".join(args), [tree.bin("campaignbot"), *args])
+        for tree in trees
+        for args in COMMANDS
+    ]
+    lines.append((trees[-1], "floor: a bare typer app's --help", floor))
+    for tree, line, command in list(lines):  # the first run writes the compiled mode's bytecode
+        env = bytecode(envs[tree.name], "compiled", work / f"pyc-{tree.name}")
+        if subprocess.run(command, cwd=tree.path, env=env, capture_output=True).returncode:  # noqa: S603
+            log(f"  {tree.name}: `{line}` fails there; not timed")
+            lines.remove((tree, line, command))
+    samples: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
     for _ in range(runs):
-        for tree in trees:  # taking turns, so both see the same moods of the machine
-            for args in COMMANDS:
-                command = [tree.bin("campaignbot"), *args]
-                result = timed(command, tree.path, envs[tree.name])
-                samples.setdefault((tree.name, " ".join(args)), []).append(result)
-    report: dict[str, dict[str, Any]] = {tree.name: {} for tree in trees}
-    for (name, line), values in samples.items():
-        report[name][line] = {
+        for mode in MODES:
+            for tree, line, command in lines:  # taking turns: all see the same moods
+                env = bytecode(envs[tree.name], mode, work / f"pyc-{tree.name}")
+                result = timed(command, tree.path, env)
+                samples.setdefault((tree.name, mode, line), []).append(result)
+    report: dict[str, dict[str, Any]] = {tree.name: {mode: {} for mode in MODES} for tree in trees}
+    for (name, mode, line), values in samples.items():
+        report[name][mode][line] = {
             "wall_s": round(statistics.median(wall for wall, _ in values), 3),
             "cpu_s": round(statistics.median(cpu for _, cpu in values), 3),
         }
@@ -298,10 +364,16 @@ def main() -> None:
     parser.add_argument("--before", metavar="REV", help="also measure this git revision")
     parser.add_argument("--runs", type=int, default=11, help="runs of each command (median)")
     parser.add_argument("--rounds", type=int, default=10, help="requests of each page")
+    parser.add_argument(
+        "--start-only",
+        action="store_true",
+        help="only the start-up times (no install size, charts or dashboard)",
+    )
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     seeded_db = OUT / "web.db"
-    seeded(seeded_db, fresh=False)
+    if not args.start_only:
+        seeded(seeded_db, fresh=False)
     with tempfile.TemporaryDirectory(prefix="footprint-") as folder:
         work = Path(folder)
         log("environments")
@@ -310,6 +382,9 @@ def main() -> None:
             trees.insert(0, prepare("before", unpack(args.before, work / "before"), work))
         report: dict[str, Any] = {"machine": machine(), "before": args.before}
         for tree in trees:
+            report[tree.name] = {}
+            if args.start_only:
+                continue
             log(f"{tree.name}: install size, charts, dashboard")
             report[tree.name] = {
                 "install": install(tree),
@@ -320,7 +395,8 @@ def main() -> None:
         log(f"start-up, {args.runs} runs of each command")
         for name, times in start_times(trees, work, args.runs).items():
             report[name]["start"] = times
-    (OUT / "footprint.json").write_text(json.dumps(report, indent=2))
+    kept = OUT / ("footprint-start.json" if args.start_only else "footprint.json")
+    kept.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
 
 

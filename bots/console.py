@@ -118,7 +118,7 @@ class ConsoleChat:
             body.append(stat.figure, style="bold")
             body.append(f" {stat.sentence}\n")
             body.append(
-                f"{wording.SOURCE_LABEL}: {stat.source}, {stat.year} ({stat.url})", style="dim"
+                f"{wording.SOURCE_LABEL}: {stat.source}{stat.dated} ({stat.url})", style="dim"
             )
             title = Text(f"{card.campaign_title}: {card.title}", style="bold")
             parts.append(Panel(body, title=title, title_align="left", expand=False))

@@ -66,7 +66,7 @@ class Catalog:
                     "stat_sentence": ask.statistic.sentence,
                     "stat_source": ask.statistic.source,
                     "stat_url": ask.statistic.url,
-                    "stat_year": ask.statistic.year,
+                    "stat_year": ask.statistic.year or 0,  # 0: undated (the column is NOT NULL)
                     "link_label": ask.link.label,
                     "link_url": ask.link.url,
                     "reminder": ask.reminder,

@@ -22,7 +22,7 @@ def ask_card(ask: AskRow, prompt: PromptRow, *, reminder: bool = False) -> AskCa
             sentence=ask.stat_sentence,
             source=ask.stat_source,
             url=ask.stat_url,
-            year=ask.stat_year,
+            year=ask.stat_year or None,
         ),
         link_label=ask.link_label,
         link_url=ask.link_url,
@@ -66,5 +66,5 @@ def plain_card_text(card: AskCard) -> str:
         f"{card.campaign_title}: {card.title}\n\n"
         f"{card.ask}\n\n"
         f"{stat.figure}: {stat.sentence}\n"
-        f"Source: {stat.source}, {stat.year} ({stat.url})"
+        f"Source: {stat.source}{stat.dated} ({stat.url})"
     )

@@ -77,7 +77,12 @@ class Statistic:
     sentence: str
     source: str
     url: str
-    year: int
+    year: int | None  # when the source came out; None when it prints no date
+
+    @property
+    def dated(self) -> str:
+        """What follows the source's name on a card: ", 2024", or nothing."""
+        return f", {self.year}" if self.year else ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ names the file, the ask and the field, so an organiser can fix it in one go.
 
 from __future__ import annotations
 
+import re
 import tomllib
 import unicodedata
 from datetime import time
@@ -34,6 +35,7 @@ TOPIC = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"  # fits in a button id
 SOURCE_CODE = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # what a Telegram deep link can carry, lowercased
 OTHER_SOURCE = "other"
 MAX_ASK_CHARS = 400  # about what fits on a phone screen without scrolling
+YEAR = r"\b(?:19|20)\d\d\b"  # a year named in a statistic's period
 
 
 class PackError(ValueError):
@@ -135,11 +137,38 @@ class Campaign(Strict):
 
 
 class StatisticSpec(Strict):
+    """The one figure that says why an ask matters, and where it was published.
+
+    The card shows `year` after the source's name ("Source: IWF, One Step Ahead,
+    2024"), so it is the year the source came out, not the year the figure counts:
+    a briefing published in 2024 may count 2023, a span of years, or a month it
+    does not date. `period` records what the figure covers; it is not shown on its
+    own, so every year it names must also be in the sentence.
+    """
+
     figure: Annotated[Text, Field(min_length=1, max_length=40)]
     sentence: Annotated[Text, Field(min_length=1, max_length=280)]
     source: Annotated[Text, Field(min_length=1, max_length=120)]
     url: HttpsUrl
-    year: int = Field(ge=1990, le=2100)
+    year: int | None = Field(
+        None,
+        ge=1990,
+        le=2100,
+        description="The year the source was published; leave out if it prints no date.",
+    )
+    period: Annotated[Text, Field(min_length=1, max_length=80)] | None = Field(
+        None, description="What time the figure covers, such as '2023' or '1996 to 2018'."
+    )
+
+    @model_validator(mode="after")
+    def _period_in_sentence(self) -> StatisticSpec:
+        missing = [y for y in re.findall(YEAR, self.period or "") if y not in self.sentence]
+        if missing:
+            raise ValueError(
+                f"the sentence must say {', '.join(missing)} (from period): supporters see "
+                "only the sentence and the source's year"
+            )
+        return self
 
 
 class AskLink(Strict):

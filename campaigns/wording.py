@@ -55,7 +55,7 @@ def welcome(campaign_title: str, description: str, already: bool, retention_mont
     )
     return (
         f"{first}\n\n{description}\n\n"
-        "Once a week you'll get one short ask, the figure behind it and a link to act. "
+        "Once a week you'll get one short ask, the fact behind it and a link to act. "
         "When you've done it, press \u201cI did it\u201d so we can count it.\n\n"
         "What we keep: this chat's id on this platform, how you found us, your topic "
         f"choices, the asks we send you and the buttons you press, for {retention_months} "

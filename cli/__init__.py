@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib.metadata import version
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.text import Text
-from sqlite_utils import Database
 
-from campaigns.messenger import StartupFailure
-from campaigns.packs import PackError
+from cli.commands import LazyGroup
 from cli.logs import configure_logging, redact
-from db.store import DatabaseUnavailable, open_database
-from settings import Settings, SettingsError, load_settings
+
+# The settings (pydantic), the database (sqlite-utils) and each command's module are
+# imported when a command needs them: `campaignbot --help` needs none of them.
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from settings import Settings
 
 app = typer.Typer(
+    cls=LazyGroup,
     name="campaignbot",
     help="The supporter campaign bot: one ask a week on Telegram, Discord and the terminal.",
     no_args_is_help=True,
@@ -30,6 +33,8 @@ err = Console(stderr=True, highlight=False)
 
 def _show_version(wanted: bool) -> None:
     if wanted:
+        from importlib.metadata import version
+
         out.print(f"campaignbot {version('campaignbot')}", markup=False)
         raise typer.Exit()
 
@@ -60,6 +65,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def settings() -> Settings:
     """The settings, or a clear exit naming the bad one."""
+    from settings import SettingsError, load_settings
+
     try:
         loaded = load_settings()
     except SettingsError as exc:
@@ -77,6 +84,8 @@ def database(config: Settings, *, create: bool = False) -> Database:
     """The bot's database. A command that only reads refuses when there is none (run
     from the wrong folder, the default `data/campaignbot.db` is somewhere else); one
     that writes may make it, and says where."""
+    from db.store import open_database
+
     path = config.db.absolute()
     if not path.exists():
         if not create:
@@ -104,12 +113,25 @@ def main() -> None:
     configure_logging("INFO", _secrets_in_environment(), console=err)
     try:
         app()
-    except PackError as exc:
+    except Exception as exc:
+        _explain(exc)
+        raise
+
+
+def _explain(exc: Exception) -> None:
+    """Exit with one line for a failure people can fix: a pack, a setting, the database.
+    (Their classes are imported on the way out: at start they would slow every command.)"""
+    from campaigns.messenger import StartupFailure
+    from campaigns.packs import PackError
+    from db.store import DatabaseUnavailable
+    from settings import SettingsError
+
+    if isinstance(exc, PackError):
         err.print(str(exc), markup=False, highlight=False)
         sys.exit(2)
-    except (SettingsError, StartupFailure) as exc:
+    if isinstance(exc, SettingsError | StartupFailure):
         _one_line(str(exc))
-    except DatabaseUnavailable as exc:
+    if isinstance(exc, DatabaseUnavailable):
         _one_line(
             f"db (CAMPAIGNBOT_DB): can't open {exc.path}: {exc.reason}. Check the path, and "
             "that this user may write to the file and its folder."
@@ -121,16 +143,3 @@ def _one_line(message: str) -> NoReturn:
         fail(message)
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
-
-
-# Register the commands (each module adds its own to `app`).
-from cli import (  # noqa: E402, F401
-    backup_cmd,
-    campaigns_cmd,
-    chat_cmd,
-    schedule_cmd,
-    sources_cmd,
-    stats_cmd,
-    users_cmd,
-    web_cmd,
-)

@@ -35,8 +35,10 @@ def backup(
         ),
     ] = None,
 ) -> None:
-    """Back up the database (consistent even while the bot runs) and its secret file,
-    check the copy with PRAGMA integrity_check, and name both by UTC time."""
+    """Back up the database and its secret, checked, named by UTC time.
+
+    The copy is consistent even while the bot runs, and checked with PRAGMA
+    integrity_check."""
     config = settings()
     folder = folder or config.backup_dir
     if folder is None:

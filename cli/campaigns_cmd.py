@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from campaigns.catalog import Catalog
-from campaigns.packs import PackError, load_pack, load_packs
-from campaigns.wording import counted
 from cli import app, err, out, settings
+
+# The packs (pydantic models) are imported in the commands: `campaigns --help` needs
+# none of them.
 
 campaigns_app = typer.Typer(help="See and check campaign packs.", no_args_is_help=True)
 app.add_typer(campaigns_app, name="campaigns")
@@ -19,6 +19,8 @@ app.add_typer(campaigns_app, name="campaigns")
 @campaigns_app.command("list")
 def list_campaigns() -> None:
     """Show the campaigns loaded from the packs folder, with their asks and schedules."""
+    from campaigns.catalog import Catalog
+
     config = settings()
     catalog = Catalog.load(config.packs, config.default_campaign)
     # One block per campaign rather than a table: lists of ids read at any width.
@@ -41,6 +43,9 @@ def check(
     path: Annotated[Path, typer.Argument(help="A pack file, or a folder of packs.")],
 ) -> None:
     """Validate a pack (or a folder of packs) without touching the database."""
+    from campaigns.packs import PackError, load_pack, load_packs
+    from campaigns.wording import counted
+
     try:
         packs = load_packs(path) if path.is_dir() else {"": load_pack(path)}
     except PackError as exc:

@@ -6,11 +6,10 @@ import asyncio
 import sys
 
 from cli import app, error, fail, settings
-from cli.lock import BotRunning, hold
-from settings import SettingsError
 
-# The bot and its dashboard (runner, bots, web) are imported inside the two commands
-# that run them: at the top, they would make every other command start slowly.
+# The bot and its dashboard (runner, bots, web), the settings and the database are
+# imported inside the two commands that use them: at the top, they would make every
+# other command start slowly.
 
 
 @app.command()
@@ -35,7 +34,9 @@ def run() -> None:
     """Run the scheduler and every chat adapter that has a token; with none, the console chat.
 
     One bot per database: a second `run` on the same database stops at once."""
+    from cli.lock import BotRunning, hold
     from runner import NothingCanChat, run_bot
+    from settings import SettingsError
 
     config = settings()
     try:

@@ -29,9 +29,10 @@ import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.logging import RichHandler
+if TYPE_CHECKING:
+    from rich.console import Console
 
 MASK = "«hidden»"
 
@@ -152,6 +153,8 @@ def configure_logging(
         handler.setFormatter(JsonLines())
         layout = "%(message)s"
     elif console.is_terminal:
+        from rich.logging import RichHandler  # with rich's tracebacks: only in a terminal
+
         handler = RichHandler(console=console, show_path=False)
         layout = "%(message)s"
     else:

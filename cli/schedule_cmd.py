@@ -9,28 +9,25 @@ from __future__ import annotations
 
 import getpass
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from sqlite_utils import Database
 from typer.core import TyperGroup
 
-from campaigns import prompting
-from campaigns.catalog import Catalog
-from campaigns.compose import plain_card_text
-from campaigns.dialogue import Context
-from campaigns.organising import describe, stopped_text
-from campaigns.progress import running_progress
-from campaigns.supporters import clean_source
 from campaigns.wording import counted
 from cli import app, database, fail, out, settings
-from cli.lock import running_pid
 from cli.tables import terminal_table
-from db import prompts as prompts_db
 from db.states import PromptState
 from db.times import from_text
-from settings import Settings
+
+# The core and the store (sqlite-utils, the packs' pydantic models) are imported in
+# the commands that use them: `schedule --help` and `send --help` need none of them.
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from campaigns.catalog import Catalog
+    from settings import Settings
 
 schedule_app = typer.Typer(help="Schedule, list and cancel prompts.", no_args_is_help=True)
 app.add_typer(schedule_app, name="schedule")
@@ -47,6 +44,8 @@ def actor() -> str:
 
 
 def open_with_packs(config: Settings, *, create: bool = False) -> tuple[Database, Catalog]:
+    from campaigns.catalog import Catalog
+
     catalog = Catalog.load(config.packs, config.default_campaign)
     db = database(config, create=create)
     with db.atomic():
@@ -61,6 +60,8 @@ def list_prompts(
     ] = False,
 ) -> None:
     """List scheduled prompts (and, with --all, past ones), newest first."""
+    from db import prompts as prompts_db
+
     config = settings()
     db = database(config)
     states = () if every else (PromptState.SCHEDULED, PromptState.SENDING)
@@ -90,6 +91,8 @@ def add(
     source: SourceOption = None,
 ) -> None:
     """Schedule a prompt: an ask for an audience at a time."""
+    from campaigns import prompting
+
     config = settings()
     db, catalog = open_with_packs(config, create=True)
     request = prompting.Request(campaign, ask, platform, _source(source))
@@ -108,6 +111,8 @@ def add(
 @schedule_app.command("cancel")
 def cancel(prompt: Annotated[int, typer.Argument(help="The prompt's id.")]) -> None:
     """Cancel a prompt that has not started."""
+    from campaigns import prompting
+
     config = settings()
     db = database(config)
     with db.atomic():
@@ -152,6 +157,8 @@ def send(
     """Send an ask now (a running bot starts it within a second), or --dry-run it.
 
     `ask` may be left out: `campaignbot send CAMPAIGN --now`."""
+    from campaigns import prompting
+
     if not now and not dry_run:
         fail("say --now to send, or --dry-run to see who would get what")
     config = settings()
@@ -183,6 +190,9 @@ def send(
 
 def _picked_up(db: Database, config: Settings, prompt_id: int) -> str:
     """Whether a running bot took the queued prompt up: say so, never promise it."""
+    from cli.lock import running_pid
+    from db import prompts as prompts_db
+
     pid = running_pid(config.db)
     if pid is None:
         return (
@@ -207,6 +217,10 @@ def _picked_up(db: Database, config: Settings, prompt_id: int) -> str:
 @send_app.command("cancel")
 def send_cancel(prompt: Annotated[int, typer.Argument(help="The prompt's id.")]) -> None:
     """Stop a running send (what has not gone out is cancelled), or cancel a scheduled one."""
+    from campaigns import prompting
+    from campaigns.organising import stopped_text
+    from db import prompts as prompts_db
+
     config = settings()
     db = database(config)
     with db.atomic():
@@ -223,6 +237,8 @@ def send_cancel(prompt: Annotated[int, typer.Argument(help="The prompt's id.")])
 
 def _source(value: str | None) -> str | None:
     """A --source as deep links carry it (any case), stored as its code; bad: one line."""
+    from campaigns.supporters import clean_source
+
     if value is None:
         return None
     code = clean_source(value)
@@ -239,6 +255,9 @@ def preview(
     """Show the ask as each platform will render it (Telegram HTML, Discord embed, console)."""
     from bots.discord.render import embed_preview
     from bots.telegram.render import html
+    from campaigns import prompting
+    from campaigns.compose import plain_card_text
+    from campaigns.dialogue import Context
 
     config = settings()
     db, catalog = open_with_packs(config, create=True)
@@ -268,6 +287,9 @@ def status(
     """Show running sends: sent, gone, failed, unknown, cancelled, left, rate, ETA.
 
     In a terminal, a progress bar. The counts are the database's."""
+    from campaigns.organising import describe
+    from campaigns.progress import running_progress
+
     config = settings()
     db = database(config)
     running = running_progress(db)

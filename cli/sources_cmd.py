@@ -13,12 +13,12 @@ from typing import Annotated
 
 import typer
 
-from campaigns.packs import OTHER_SOURCE, SOURCE_CODE
 from cli import app, fail, out, settings
 from cli.schedule_cmd import actor, open_with_packs
 from cli.tables import terminal_table
-from db import audit as audit_db
-from db import sources as sources_db
+
+# The packs (pydantic models) and the store (sqlite-utils) are imported in the
+# commands: `sources --help` needs neither.
 
 sources_app = typer.Typer(
     help="Declare, list and remove source codes (how supporters found us).",
@@ -32,6 +32,8 @@ CodeArgument = Annotated[
 
 
 def _checked(code: str) -> str:
+    from campaigns.packs import OTHER_SOURCE, SOURCE_CODE
+
     if not re.fullmatch(SOURCE_CODE, code):
         fail(
             "a source code is 1 to 64 lowercase letters, digits, hyphens or underscores, "
@@ -45,6 +47,9 @@ def _checked(code: str) -> str:
 @sources_app.command("add")
 def add(code: CodeArgument) -> None:
     """Declare a code, so supporters who bring it are counted under it."""
+    from db import audit as audit_db
+    from db import sources as sources_db
+
     code = _checked(code)
     db, _ = open_with_packs(settings(), create=True)
     with db.atomic():
@@ -59,6 +64,9 @@ def list_sources(
     every: Annotated[bool, typer.Option("--all", help="Include removed codes.")] = False,
 ) -> None:
     """The declared codes, who declared them, and how many subscribed supporters have each."""
+    from campaigns.packs import OTHER_SOURCE
+    from db import sources as sources_db
+
     db, _ = open_with_packs(settings())
     columns = ("code", "declared by", "since", "supporters", "state")
     table = terminal_table("Source codes", columns, numeric=("supporters",), whole=("since",))
@@ -74,6 +82,10 @@ def list_sources(
 @sources_app.command("remove")
 def remove(code: CodeArgument) -> None:
     """Stop taking a code from new supporters (past counts keep its name)."""
+    from campaigns.packs import OTHER_SOURCE
+    from db import audit as audit_db
+    from db import sources as sources_db
+
     db, _ = open_with_packs(settings())
     found = sources_db.get(db, code)
     if found is None or found.removed_at is not None:

@@ -15,11 +15,10 @@ import typer
 from cli import app, database, fail, out, settings
 from cli.schedule_cmd import actor
 from cli.tables import terminal_table
-from db import audit as audit_db
-from db import users as users_db
 from db.states import AccountRole
-from web import accounts, throttle
-from web.accounts import AccountError
+
+# The store (sqlite-utils) and the dashboard's accounts (argon2) are imported in the
+# commands: `users --help` needs neither.
 
 users_app = typer.Typer(
     help="Dashboard accounts: add, list, remove, set a password or a linked chat.",
@@ -41,6 +40,9 @@ def _password() -> str:
 
 
 def _checked(password: str) -> str:
+    from web import accounts
+    from web.accounts import AccountError
+
     try:
         return accounts.check_password(password)
     except AccountError as exc:
@@ -62,6 +64,11 @@ def add(
     ] = None,
 ) -> None:
     """Add an account; asks for its password (or reads it from standard input)."""
+    from db import audit as audit_db
+    from db import users as users_db
+    from web import accounts
+    from web.accounts import AccountError
+
     try:
         accounts.check_name(name)
         linked = accounts.check_chat(chat)
@@ -84,6 +91,8 @@ def add(
 @users_app.command("list")
 def list_users() -> None:
     """List the accounts with their roles and linked chats (never their passwords)."""
+    from db import users as users_db
+
     config = settings()
     db = database(config)
     try:
@@ -103,6 +112,9 @@ def list_users() -> None:
 @users_app.command("remove")
 def remove(name: NameArgument) -> None:
     """Remove an account; its dashboard sessions end at once."""
+    from db import audit as audit_db
+    from db import users as users_db
+
     config = settings()
     db = database(config)
     try:
@@ -120,6 +132,10 @@ def remove(name: NameArgument) -> None:
 @users_app.command("set-password")
 def set_password(name: NameArgument) -> None:
     """Set a new password (asked for, or read from standard input); its sessions end at once."""
+    from db import audit as audit_db
+    from db import users as users_db
+    from web import accounts, throttle
+
     config = settings()
     db = database(config)
     try:
@@ -144,6 +160,11 @@ def set_chat(
     ] = None,
 ) -> None:
     """Link the account to its owner's own chat, where test sends go (or unlink it)."""
+    from db import audit as audit_db
+    from db import users as users_db
+    from web import accounts
+    from web.accounts import AccountError
+
     try:
         linked = accounts.check_chat(chat)
     except AccountError as exc:

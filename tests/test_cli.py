@@ -100,7 +100,9 @@ def test_a_broken_pack_folder_stops_the_bot(env: dict[str, str], tmp_path: Path)
     packs = tmp_path / "packs"
     packs.mkdir()
     text = (BUNDLED_PACKS / "one-step-ahead.toml").read_text()
-    (packs / "p.toml").write_text(text.replace("year = 2018", 'year = "soon"'))
+    (packs / "p.toml").write_text(
+        text.replace('period = "1996 to 2018"', 'year = "soon"\nperiod = "1996 to 2018"')
+    )
     bad = run(["chat"], env | {"CAMPAIGNBOT_PACKS": str(packs)}, "/start\n")
     assert bad.returncode == 2
     assert "p.toml" in bad.stderr and "ask 'pre-screening' (#2), field statistic.year" in bad.stderr

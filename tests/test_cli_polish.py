@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from settings import load_settings
 from tests.cli_run import BIN, assert_one_clean_line, base_env
 
 
@@ -185,3 +186,17 @@ def test_tables_fit_80_columns_and_counts_agree_with_their_nouns(env: dict[str, 
         too_long = [line for line in output.splitlines() if len(line.rstrip()) > 80]
         assert not too_long, output
     assert "ai-images, pre-screening" in listing
+
+
+def test_an_empty_line_in_an_env_file_means_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`TELEGRAM_BOT_TOKEN=` left empty in deploy/env.example's copy: no Telegram, not a
+    start that stops on a refused empty token."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "CAMPAIGNBOT_TELEGRAM_WEBHOOK_URL"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("CAMPAIGNBOT_PUBLIC_BASE_URL", " ")
+    loaded = load_settings()
+    assert loaded.telegram_bot_token is None and loaded.discord_bot_token is None
+    assert loaded.telegram_webhook_url is None and loaded.public_base_url is None

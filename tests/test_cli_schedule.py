@@ -125,9 +125,9 @@ def test_dry_run_lists_who_would_get_what_and_sends_nothing(
 def test_preview_renders_every_platform(runner: CliRunner) -> None:
     result = runner.invoke(app, ["preview", "one-step-ahead", "--ask", "mandatory-reporting"])
     assert result.exit_code == 0, result.output
-    assert "<b>390,000+</b>" in result.output  # Telegram HTML
-    assert '"name": "390,000+"' in result.output  # Discord embed field
-    assert "Open the reporting page | I did it | Not this week" in result.output
+    assert "<b>Most of Europe, Canada and Australia</b>" in result.output  # Telegram HTML
+    assert '"name": "Most of Europe, Canada and Australia"' in result.output  # Discord embed
+    assert "Write to your MP | I did it | Not this week" in result.output
 
 
 def test_status_with_nothing_running(runner: CliRunner, tmp_path: Path) -> None:

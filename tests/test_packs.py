@@ -35,7 +35,7 @@ def test_bundled_pack_has_five_asks_each_with_statistic_and_https_link() -> None
     assert len(pack.asks) == 5
     assert len(pack.topics) == 5
     for ask in pack.asks:
-        assert ask.statistic.figure and ask.statistic.sentence and ask.statistic.year
+        assert ask.statistic.figure and ask.statistic.sentence and ask.statistic.source
         assert ask.link.url.startswith("https://")
         assert len(ask.ask) <= 400
     allowed = {"www.iwf.org.uk", "report.iwf.org.uk", "www.writetothem.com"}
@@ -58,7 +58,11 @@ def test_bundled_pack_has_five_asks_each_with_statistic_and_https_link() -> None
             "ask 'ai-images' (#1), field link.url",
         ),
         ('figure = "2,401"', "", "ask 'age-verification' (#3), field statistic.figure: is missing"),
-        ("year = 2018", "year = 1850", "ask 'pre-screening' (#2), field statistic.year"),
+        (
+            'period = "1996 to 2018"',
+            'year = 1850\nperiod = "1996 to 2018"',
+            "ask 'pre-screening' (#2), field statistic.year",
+        ),
         ('topic = "ai"', 'topic = "AI Images!"', "ask 'ai-images' (#1), field topic"),
         (
             'label = "Write to your MP"',
@@ -116,7 +120,7 @@ def test_no_asks(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
-    path = broken(tmp_path, 'url = "https://report.iwf.org.uk/"', 'url = "ftp://x"')
+    path = broken(tmp_path, 'url = "https://www.writetothem.com/"', 'url = "ftp://x"', count=-1)
     text = path.read_text().replace('weekday = "tuesday"', 'weekday = "someday"')
     path.write_text(text)
     message = problems(path)

@@ -278,7 +278,7 @@ async def test_organisers_preview_and_send_now_with_confirmation(
             confirm["message_id"],
             button(confirm, "Send it now")["callback_data"],
         )
-        await fake.wait_for(lambda: "390,000+" in fake.sent_to(SAM)[-1].get("text", ""))
+        await fake.wait_for(lambda: "Most of Europe" in fake.sent_to(SAM)[-1].get("text", ""))
 
         def audited(db: Database) -> list[str]:
             return [row[0] for row in db.execute("SELECT action FROM audit ORDER BY id")]

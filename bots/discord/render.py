@@ -31,7 +31,7 @@ def embed_for(card: AskCard, note: str = "") -> discord.Embed:
     if note:
         description += "\n\n" + _safe(note)
     embed = discord.Embed(title=title[:256], description=description[:4096], colour=COLOUR)
-    source = f"{wording.SOURCE_LABEL}: [{_safe(stat.source)}]({stat.url}), {stat.year}"
+    source = f"{wording.SOURCE_LABEL}: [{_safe(stat.source)}]({stat.url}){stat.dated}"
     embed.add_field(
         name=stat.figure[:256], value=f"{_safe(stat.sentence)}\n{source}"[:1024], inline=False
     )

@@ -25,7 +25,7 @@ def card_html(card: AskCard) -> str:
     heading = f"<b>{_text(card.campaign_title)}: {_text(card.title)}</b>"
     if card.reminder:
         heading = f"<i>{wording.REMINDER_LABEL}</i>\n" + heading
-    source = f'<a href="{_attr(stat.url)}">{_text(stat.source)}</a>, {stat.year}'
+    source = f'<a href="{_attr(stat.url)}">{_text(stat.source)}</a>{stat.dated}'
     return (
         f"{heading}\n\n{_text(card.ask)}\n\n"
         f"<b>{_text(stat.figure)}</b> {_text(stat.sentence)}\n"
