@@ -335,7 +335,12 @@ async def test_the_entry_point_refuses_a_folder_it_cannot_write_in_one_line(
             "CAMPAIGNBOT_DB": str(folders["CAMPAIGNBOT_DB"] / "campaignbot.db"),
             "CAMPAIGNBOT_BACKUP_DIR": str(folders["CAMPAIGNBOT_BACKUP_DIR"]),
         }
-        code, output = await run_script(ENTRYPOINT, env, prefix)
+        # A copy the other user can read: the checkout may sit in a private folder
+        # (a CI clone in `mktemp -d`, mode 0700). It stops before it needs the bot.
+        script = shared / "entrypoint.sh"
+        shutil.copy2(ENTRYPOINT, script)
+        script.chmod(0o755)
+        code, output = await run_script(script, env, prefix)
         assert code == 2, output
         assert_one_clean_line(output, setting, str(bad))
         assert len(output.strip().splitlines()) == 1, output
