@@ -9,6 +9,9 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Compile bytecode at install, so the first `campaignbot` is as quick as the next (about
+# 0.2 s for --help instead of 0.4 s where Python may not write .pyc files itself).
+export UV_COMPILE_BYTECODE := 1
 # One .venv, a stamp for each set. Once `make test` has put the test tools there, `run`
 # syncs inexactly and leaves them be; a development sync brings the runtime set up too.
 RUNTIME := $(VENV)/.synced-runtime
