@@ -13,7 +13,6 @@ import secrets
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AliasChoices,
@@ -32,7 +31,7 @@ from pydantic_settings import (
 )
 
 from campaigns.model import CHAT
-from campaigns.packs import BUNDLED_PACKS
+from campaigns.packs import BUNDLED_PACKS, iana_zone
 
 CONFIG_ENV = "CAMPAIGNBOT_CONFIG"
 DEFAULT_CONFIG = Path("campaignbot.toml")
@@ -173,11 +172,7 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone (try 'Europe/London')") from None
-        return value
+        return iana_zone(value)
 
     @field_validator(
         "telegram_bot_token",

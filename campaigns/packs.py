@@ -38,6 +38,15 @@ MAX_ASK_CHARS = 400  # about what fits on a phone screen without scrolling
 YEAR = r"\b(?:19|20)\d\d\b"  # a year named in a statistic's period
 
 
+def iana_zone(value: str) -> str:
+    """`value` if it names an IANA time zone (for packs and settings alike)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone (try 'Europe/London')") from None
+    return value
+
+
 class PackError(ValueError):
     """A pack file that cannot be used, with every problem spelled out."""
 
@@ -106,11 +115,7 @@ class Schedule(Strict):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone (try 'Europe/London')") from None
-        return value
+        return iana_zone(value)
 
     @property
     def zone(self) -> ZoneInfo:
