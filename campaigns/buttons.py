@@ -35,6 +35,8 @@ class Verb(StrEnum):
     KEEP = "keep"  # cancel erasure
     SEND = "send"  # an organiser confirms a send
     CANCEL = "cancel"  # an organiser cancels a send
+    CAMPAIGN = "campaign"  # join or leave one campaign (its argument: a short tag of the slug)
+    POLL = "poll"  # answer an outcome poll (its argument: `<poll prompt id>-<answer index>`)
 
 
 @dataclass(frozen=True, slots=True)

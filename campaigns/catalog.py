@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
-from campaigns.packs import Pack, PackError, load_packs
+from campaigns.packs import Ask, Pack, PackError, load_packs
 from db import catalog as catalog_db
 from db import housekeeping as housekeeping_db
 from db import sources as sources_db
@@ -55,6 +57,19 @@ class Catalog:
                 "grace_hours": schedule.grace_hours,
                 "reminder_days": schedule.reminder_days,
                 "pack_file": f"{slug}.toml",
+                "after_last": pack.campaign.after_last.value,
+                "welcome": json.dumps(
+                    [
+                        {
+                            "after_days": message.after_days,
+                            "text": message.text,
+                            "link_label": message.link.label if message.link else None,
+                            "link_url": message.link.url if message.link else None,
+                        }
+                        for message in pack.campaign.welcome
+                    ],
+                    ensure_ascii=False,
+                ),
             }
             asks = [
                 {
@@ -70,6 +85,8 @@ class Catalog:
                     "link_label": ask.link.label,
                     "link_url": ask.link.url,
                     "reminder": ask.reminder,
+                    **_next_step(ask),
+                    **_poll(ask),
                 }
                 for ask in pack.asks
             ]
@@ -80,3 +97,22 @@ class Catalog:
             # before then become 'other'.
             sources_db.settle_undeclared(db)
             housekeeping_db.mark(db, SETTLE_SOURCES)
+
+
+def _next_step(ask: Ask) -> dict[str, Any]:
+    step = ask.next
+    return {
+        "next_text": step.text if step else None,
+        "next_link_label": step.link.label if step and step.link else None,
+        "next_link_url": step.link.url if step and step.link else None,
+        "next_invite": int(bool(step and step.invite)),
+    }
+
+
+def _poll(ask: Ask) -> dict[str, Any]:
+    poll = ask.poll
+    return {
+        "poll_question": poll.question if poll else None,
+        "poll_answers": json.dumps(poll.answers, ensure_ascii=False) if poll else None,
+        "poll_after_days": poll.after_days if poll else None,
+    }

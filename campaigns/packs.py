@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from db.states import AfterLast
+
 BUNDLED_PACKS = Path(__file__).parent / "packs"
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -35,6 +37,8 @@ TOPIC = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"  # fits in a button id
 SOURCE_CODE = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # what a Telegram deep link can carry, lowercased
 OTHER_SOURCE = "other"
 MAX_ASK_CHARS = 400  # about what fits on a phone screen without scrolling
+MAX_WELCOME_MESSAGES = 3
+MAX_POLL_ANSWERS = 5
 YEAR = r"\b(?:19|20)\d\d\b"  # a year named in a statistic's period
 
 
@@ -131,6 +135,21 @@ def _source_code(value: str) -> str:
 SourceCode = Annotated[str, Field(pattern=SOURCE_CODE), AfterValidator(_source_code)]
 
 
+class AskLink(Strict):
+    """The link where a supporter does the ask (the button under it)."""
+
+    label: Annotated[Text, Field(min_length=1, max_length=40)]
+    url: HttpsUrl
+
+
+class WelcomeMessage(Strict):
+    """One message of a campaign's welcome series, some days after a supporter joins."""
+
+    after_days: int = Field(ge=1, le=14, description="Days after joining the campaign.")
+    text: Annotated[Text, Field(min_length=1, max_length=600)]
+    link: AskLink | None = None
+
+
 class Campaign(Strict):
     slug: str = Field(pattern=SLUG)
     title: Annotated[Text, Field(min_length=1, max_length=80)]
@@ -139,6 +158,18 @@ class Campaign(Strict):
     # The "how they found us" codes this campaign's links and posters use (/start <code>);
     # any other code a supporter sends is counted as 'other', never stored as typed.
     sources: list[SourceCode] = Field(default_factory=list, max_length=200)
+    # What the weekly run does once every ask has gone out: start again, or stop.
+    after_last: AfterLast = AfterLast.REPEAT
+    # Up to three messages over a new supporter's first days, in order.
+    welcome: list[WelcomeMessage] = Field(default_factory=list, max_length=MAX_WELCOME_MESSAGES)
+
+    @field_validator("welcome")
+    @classmethod
+    def _welcome_in_order(cls, value: list[WelcomeMessage]) -> list[WelcomeMessage]:
+        days = [message.after_days for message in value]
+        if days != sorted(set(days)):
+            raise ValueError("each message's after_days must be later than the one before")
+        return value
 
 
 class StatisticSpec(Strict):
@@ -176,11 +207,31 @@ class StatisticSpec(Strict):
         return self
 
 
-class AskLink(Strict):
-    """The link where a supporter does the ask (the button under it)."""
+class NextStep(Strict):
+    """What an ask leads to: sent once to each supporter who did it, soon after."""
 
-    label: Annotated[Text, Field(min_length=1, max_length=40)]
-    url: HttpsUrl
+    text: Annotated[Text, Field(min_length=1, max_length=MAX_ASK_CHARS)]
+    link: AskLink | None = None
+    # Add the supporter's own invite link, to bring a friend.
+    invite: bool = False
+
+
+PollAnswer = Annotated[Text, Field(min_length=1, max_length=40)]
+
+
+class Poll(Strict):
+    """A question with fixed answers, sent some days later to those who did the ask."""
+
+    question: Annotated[Text, Field(min_length=1, max_length=200)]
+    answers: list[PollAnswer] = Field(min_length=2, max_length=MAX_POLL_ANSWERS)
+    after_days: int = Field(7, ge=1, le=28, description="Days after the supporter did the ask.")
+
+    @field_validator("answers")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len({answer.casefold() for answer in value}) != len(value):
+            raise ValueError("two answers are the same")
+        return value
 
 
 class Ask(Strict):
@@ -194,6 +245,8 @@ class Ask(Strict):
     # file used.
     link: AskLink = Field(validation_alias=AliasChoices("link", "action"))
     reminder: Annotated[Text, Field(min_length=1, max_length=280)] | None = None
+    next: NextStep | None = None
+    poll: Poll | None = None
 
     @model_validator(mode="before")
     @classmethod

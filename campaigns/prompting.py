@@ -247,6 +247,7 @@ def preview(
         created_at=now_text(),
         started_at=None,
         finished_at=None,
+        step=None,
     )
     audit_db.record(db, actor, "preview", campaign, ask=ask.id)
     return ask, ask_message(ctx.ids, ask, stand_in)

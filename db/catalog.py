@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,19 @@ class AskRow:
     link_url: str
     reminder: str | None
     retired: int
+    next_text: str | None
+    next_link_label: str | None
+    next_link_url: str | None
+    next_invite: bool
+    poll_question: str | None
+    poll_answers: str | None  # a JSON list of labels
+    poll_after_days: int | None
     campaign_title: str
+
+    @property
+    def poll_labels(self) -> list[str]:
+        """The poll's fixed answers, in order (none if the ask has no poll)."""
+        return [str(label) for label in json.loads(self.poll_answers)] if self.poll_answers else []
 
 
 _ASK_SELECT = (
@@ -48,14 +61,15 @@ def upsert_campaign(db: Database, campaign: dict[str, Any], asks: list[dict[str,
         """
         INSERT INTO campaigns
             (slug, title, description, weekday, time, timezone, grace_hours, reminder_days,
-             pack_file, created_at, updated_at)
+             pack_file, after_last, welcome, created_at, updated_at)
         VALUES (:slug, :title, :description, :weekday, :time, :timezone, :grace_hours,
-                :reminder_days, :pack_file, :now, :now)
+                :reminder_days, :pack_file, :after_last, :welcome, :now, :now)
         ON CONFLICT (slug) DO UPDATE SET
             title = excluded.title, description = excluded.description,
             weekday = excluded.weekday, time = excluded.time, timezone = excluded.timezone,
             grace_hours = excluded.grace_hours, reminder_days = excluded.reminder_days,
-            pack_file = excluded.pack_file, updated_at = excluded.updated_at
+            pack_file = excluded.pack_file, after_last = excluded.after_last,
+            welcome = excluded.welcome, updated_at = excluded.updated_at
         """,
         {**campaign, "now": now},
     )
@@ -66,17 +80,23 @@ def upsert_campaign(db: Database, campaign: dict[str, Any], asks: list[dict[str,
             INSERT INTO asks
                 (campaign, id, position, title, topic, ask, stat_figure, stat_sentence,
                  stat_source, stat_url, stat_year, link_label, link_url, reminder, retired,
-                 updated_at)
+                 next_text, next_link_label, next_link_url, next_invite, poll_question,
+                 poll_answers, poll_after_days, updated_at)
             VALUES (:campaign, :id, :position, :title, :topic, :ask, :stat_figure,
                     :stat_sentence, :stat_source, :stat_url, :stat_year, :link_label,
-                    :link_url, :reminder, 0, :now)
+                    :link_url, :reminder, 0, :next_text, :next_link_label, :next_link_url,
+                    :next_invite, :poll_question, :poll_answers, :poll_after_days, :now)
             ON CONFLICT (campaign, id) DO UPDATE SET
                 position = excluded.position, title = excluded.title, topic = excluded.topic,
                 ask = excluded.ask, stat_figure = excluded.stat_figure,
                 stat_sentence = excluded.stat_sentence, stat_source = excluded.stat_source,
                 stat_url = excluded.stat_url, stat_year = excluded.stat_year,
                 link_label = excluded.link_label, link_url = excluded.link_url,
-                reminder = excluded.reminder, retired = 0, updated_at = excluded.updated_at
+                reminder = excluded.reminder, retired = 0, next_text = excluded.next_text,
+                next_link_label = excluded.next_link_label,
+                next_link_url = excluded.next_link_url, next_invite = excluded.next_invite,
+                poll_question = excluded.poll_question, poll_answers = excluded.poll_answers,
+                poll_after_days = excluded.poll_after_days, updated_at = excluded.updated_at
             """,
             {**ask, "campaign": campaign["slug"], "position": position, "now": now},
         )

@@ -447,6 +447,108 @@ def reliable_sends(db: Database) -> None:
     )
 
 
+@migrations(name="0006_journeys")
+def journeys(db: Database) -> None:
+    """Campaigns as choices, journey steps, invite links and outcome polls.
+
+    - `subscriptions`: the campaigns each supporter chose. Until now every supporter
+      got every campaign, so each existing supporter (group members aside) is
+      subscribed to every campaign there is.
+    - `prompts.kind` takes three journey steps: 'next', 'welcome' and 'poll'. Each
+      step is one prompt, so the deliveries' unique key gives each supporter a step at
+      most once; `step` numbers a campaign's welcome messages. The CHECK constraint
+      is widened in place, by SQLite's documented procedure for loosening a
+      constraint (sqlite.org/lang_altertable.html, section 7: every stored row
+      already satisfies the wider CHECK, and nothing on disk changes). Rebuilding
+      `prompts` instead would break the foreign keys of deliveries and actions.
+    - Asks gain an optional next step and poll; campaigns an optional welcome series
+      and what follows their last ask (copied from packs, as the rest is).
+    - `invites`: one random code per supporter pseudonym, removed by /forget.
+      `referrals`: one row per supporter who joined through a code, with the
+      inviter's pseudonym, the campaign and the day only (nothing says who joined).
+    - `poll_answers`: one answer per supporter pseudonym and poll, changeable.
+    """
+    (version,) = db.execute("PRAGMA schema_version").fetchone()
+    db.execute("PRAGMA writable_schema = ON")
+    db.execute(
+        """
+        UPDATE sqlite_master SET sql = replace(sql,
+            'CHECK (kind IN (''weekly'', ''manual'', ''standing'', ''reminder''))',
+            'CHECK (kind IN (''weekly'', ''manual'', ''standing'', ''reminder'','
+            || ' ''next'', ''welcome'', ''poll''))')
+        WHERE type = 'table' AND name = 'prompts'
+        """
+    )
+    db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    db.execute("PRAGMA writable_schema = OFF")
+    (widened,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'prompts'").fetchone()
+    if "'poll'" not in widened:  # a schema this migration does not know: stop, change nothing
+        raise RuntimeError("prompts.kind has an unexpected CHECK constraint; not migrated")
+    statements = [
+        "ALTER TABLE prompts ADD COLUMN step INTEGER",
+        "CREATE UNIQUE INDEX prompts_journey_once ON prompts"
+        " (campaign, kind, ask_id, COALESCE(step, 0)) WHERE kind IN ('next', 'welcome', 'poll')",
+        """
+        CREATE TABLE subscriptions (
+            supporter_id INTEGER NOT NULL REFERENCES supporters(id) ON DELETE CASCADE,
+            campaign TEXT NOT NULL REFERENCES campaigns(slug),
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (supporter_id, campaign)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX subscriptions_by_campaign ON subscriptions (campaign, supporter_id)",
+        """
+        INSERT INTO subscriptions (supporter_id, campaign, created_at)
+        SELECT s.id, c.slug, s.created_at FROM supporters s, campaigns c
+        WHERE s.status != 'member'
+        """,
+        "ALTER TABLE asks ADD COLUMN next_text TEXT",
+        "ALTER TABLE asks ADD COLUMN next_link_label TEXT",
+        "ALTER TABLE asks ADD COLUMN next_link_url TEXT",
+        "ALTER TABLE asks ADD COLUMN next_invite INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE asks ADD COLUMN poll_question TEXT",
+        "ALTER TABLE asks ADD COLUMN poll_answers TEXT",  # a JSON list of 2 to 5 labels
+        "ALTER TABLE asks ADD COLUMN poll_after_days INTEGER",
+        # a JSON list of {"after_days": n, "text": ..., "link_label": ..., "link_url": ...}
+        "ALTER TABLE campaigns ADD COLUMN welcome TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE campaigns ADD COLUMN after_last TEXT NOT NULL DEFAULT 'repeat'"
+        " CHECK (after_last IN ('repeat', 'stop'))",
+        """
+        CREATE TABLE invites (
+            code TEXT PRIMARY KEY,
+            supporter_key TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE referrals (
+            id INTEGER PRIMARY KEY,
+            inviter_key TEXT NOT NULL,
+            campaign TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            joined_on TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX referrals_by_inviter ON referrals (inviter_key)",
+        "CREATE INDEX referrals_by_campaign ON referrals (campaign, joined_on)",
+        """
+        CREATE TABLE poll_answers (
+            prompt_id INTEGER NOT NULL REFERENCES prompts(id),
+            supporter_key TEXT NOT NULL,
+            answer INTEGER NOT NULL CHECK (answer BETWEEN 0 AND 4),
+            platform TEXT NOT NULL,
+            source TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (prompt_id, supporter_key)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX poll_answers_by_supporter ON poll_answers (supporter_key)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names of those applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -28,6 +28,7 @@ class PromptRow:
     created_at: str
     started_at: str | None
     finished_at: str | None
+    step: int | None  # which message of a welcome series (welcome prompts only)
 
     @property
     def answers_to(self) -> int:
@@ -95,7 +96,8 @@ def current(db: Database, campaign: str, now: str) -> PromptRow | None:
     found = _rows(
         db.execute(
             f"""{_SELECT}
-            WHERE campaign = ? AND kind != 'reminder' AND state IN ('sending', 'sent')
+            WHERE campaign = ? AND kind IN ('weekly', 'manual', 'standing')
+              AND state IN ('sending', 'sent')
               AND scheduled_at <= ?
             ORDER BY scheduled_at DESC, id DESC LIMIT 1""",
             [campaign, now],
@@ -105,13 +107,15 @@ def current(db: Database, campaign: str, now: str) -> PromptRow | None:
 
 
 def latest_for_supporter(db: Database, supporter_key: str) -> PromptRow | None:
-    """The newest prompt this supporter was sent (a reminder stands for its parent)."""
+    """The newest ask this supporter was sent (a reminder stands for its parent; journey
+    steps carry no ask)."""
     found = _rows(
         db.execute(
             f"""{_SELECT} WHERE id = (
                 SELECT COALESCE(p.parent_id, p.id) FROM deliveries d
                 JOIN prompts p ON p.id = d.prompt_id
                 WHERE d.supporter_key = ? AND d.state IN ('sent', 'sending', 'unknown')
+                  AND p.kind IN ('weekly', 'manual', 'standing', 'reminder')
                 ORDER BY d.id DESC LIMIT 1)""",
             [supporter_key],
         )

@@ -29,12 +29,18 @@ class SupporterStatus(StrEnum):
 
 
 class PromptKind(StrEnum):
-    """Why a prompt exists: the weekly run, an organiser's send, a standing ask, a reminder."""
+    """Why a prompt exists: the weekly run, an organiser's send, a standing ask, a
+    reminder; or a step of a supporter's journey (a next step, a welcome, a poll)."""
 
     WEEKLY = "weekly"
     MANUAL = "manual"
     STANDING = "standing"  # the ask a new supporter gets, outside any schedule
     REMINDER = "reminder"  # a nudge to those who have not answered its parent
+    # Journey steps: one prompt each, whose deliveries are added as supporters reach
+    # the step (one per supporter, ever, by the deliveries' unique key).
+    NEXT = "next"  # an ask's next step, to those who did it
+    WELCOME = "welcome"  # one message of a campaign's welcome series (`prompts.step`)
+    POLL = "poll"  # an ask's outcome poll, some days after a supporter did it
 
 
 class PromptState(StrEnum):
@@ -84,6 +90,19 @@ class AccountRole(StrEnum):
 
     STAFF = "staff"
     ORGANISER = "organiser"
+
+
+# Prompts that carry an ask (its text, statistic and link): what participation counts,
+# what /ask shows and what /done answers. The others are journey steps.
+ASK_KINDS = (PromptKind.WEEKLY, PromptKind.MANUAL, PromptKind.STANDING, PromptKind.REMINDER)
+JOURNEY_KINDS = (PromptKind.NEXT, PromptKind.WELCOME, PromptKind.POLL)
+
+
+class AfterLast(StrEnum):
+    """What a campaign does once its weekly runs have used every ask."""
+
+    REPEAT = "repeat"  # start again from the first ask
+    STOP = "stop"  # send no more weekly asks until the pack has new ones
 
 
 # A prompt in one of these states is over: it gets a `finished_at` and is not sent.

@@ -69,7 +69,7 @@ WEEK = "date(p.scheduled_at, 'weekday 0', '-6 days')"
 
 
 def _prompt_filter(filters: Filters) -> tuple[str, list[Any]]:
-    clauses = ["p.kind != 'reminder'", "p.state != 'cancelled'"]
+    clauses = ["p.kind IN ('weekly', 'manual', 'standing')", "p.state != 'cancelled'"]
     params: list[Any] = []
     if filters.campaign:
         clauses.append("p.campaign = ?")
