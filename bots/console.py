@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from campaigns import wording
-from campaigns.commands import parse
+from campaigns.commands import parse, plain_word
 from campaigns.core import Core
 from campaigns.messenger import AdapterHealth, RecipientGone
 from campaigns.model import Button, ChatKind, Message, Origin
@@ -82,7 +82,7 @@ class ConsoleChat:
         if line.isdigit():
             await self._press(int(line))
             return
-        command = parse(line)
+        command = parse(line) or plain_word(line)  # STOP, UNSUBSCRIBE, START alone
         if command is None:  # free text: answered with where to get help, never kept
             self.show(Message(text=wording.FREE_TEXT))
             return

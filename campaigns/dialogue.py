@@ -299,7 +299,7 @@ def _group_command(
         return _answer_by_command(db, ctx, origin, kind)
     if name in PRIVATE_ONLY or name == "start":
         return _say(wording.GROUP_PRIVATE_ONLY)
-    return _say(wording.help_text(supporters.is_subscribed(group)))
+    return _say(wording.help_text(supporters.is_subscribed(group), private=False))
 
 
 def handle_command(

@@ -64,14 +64,16 @@ def welcome(campaign_title: str, description: str, already: bool, retention_mont
     )
 
 
-def help_text(subscribed: bool) -> str:
+def help_text(subscribed: bool, *, private: bool = True) -> str:
+    """What the bot does; in a private chat, also that STOP and START work as words."""
     lines = [f"/{name}: {what}" for name, what in COMMANDS]
     intro = (
         "You're subscribed to the weekly ask."
         if subscribed
         else "Send /start to get one short campaign ask a week."
     )
-    return intro + "\n\n" + "\n".join(lines)
+    plain = "You can also send STOP or START on its own, in any case."
+    return intro + "\n\n" + "\n".join(lines) + ("\n\n" + plain if private else "")
 
 
 UNKNOWN = "I only understand commands. Try /ask for this week's ask, or /help for the rest."

@@ -185,3 +185,40 @@ def test_a_period_whose_year_the_sentence_hides_is_named(tmp_path: Path) -> None
         "ask 'age-verification' (#3), field statistic: the sentence must say 2022 (from "
         "period): supporters see only the sentence and the source's year"
     ]
+
+
+# The journey around the asks: welcome messages, next steps and polls add no figure and
+# no claim of their own beyond what the briefing says (its introduction, quoted here).
+BRIEFING_INTRO = (
+    "Over the past five years, the Internet Watch Foundation (IWF) has removed over one "
+    "million web pages showing child sexual abuse images and videos."
+)
+WELCOME_FACTS = {  # our words → the briefing's
+    "over the past five years": "Over the past five years",
+    "removed over one million web pages": "removed over one million web pages",
+}
+EMERGENCY = {"999"}  # the emergency number, which every safeguarding answer gives
+
+
+def journey_texts() -> list[str]:
+    pack = load_pack(BUNDLED)
+    texts = [message.text for message in pack.campaign.welcome]
+    for ask in pack.asks:
+        if ask.next:
+            texts.append(ask.next.text)
+        if ask.poll:
+            texts += [ask.poll.question, *ask.poll.answers]
+    return texts
+
+
+def test_the_journey_adds_no_figure_of_its_own() -> None:
+    for text in journey_texts():
+        assert set(NUMBER.findall(text)) <= EMERGENCY, text
+
+
+def test_the_welcome_says_only_what_the_briefing_says() -> None:
+    welcome = load_pack(BUNDLED).campaign.welcome
+    said = " ".join(" ".join(m.text for m in welcome).split())
+    for ours, theirs in WELCOME_FACTS.items():
+        assert ours in said and theirs in BRIEFING_INTRO
+    assert str(welcome[-1].link.url if welcome[-1].link else "") == "https://report.iwf.org.uk/"

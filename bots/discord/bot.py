@@ -31,7 +31,7 @@ from discord.gateway import DiscordWebSocket
 
 from bots.discord import connection
 from bots.discord.commands import install, keep_syncing, sync_commands
-from bots.discord.origins import PLATFORM, origin_for_command, origin_for_press
+from bots.discord.origins import PLATFORM, origin_for_command, origin_for_dm, origin_for_press
 from bots.discord.render import NO_MENTIONS, parts
 from bots.discord.screening import WRITTEN, AnswerGate, carries_media
 from bots.discord.sending import dm_trouble, send_trouble
@@ -39,6 +39,7 @@ from bots.discord.startup import gateway_stopped
 from campaigns import wording
 from campaigns.backoff import Backoff
 from campaigns.buttons import PREFIX
+from campaigns.commands import plain_word
 from campaigns.core import Core
 from campaigns.messenger import AdapterHealth, StartupFailure
 from campaigns.model import ChatKind, Message
@@ -304,24 +305,34 @@ class DiscordBot(connection.Connecting):
     async def on_message(self, message: discord.Message) -> None:
         """A DM to the bot (the only messages it is sent: no server message intents).
 
-        The bot can't delete in a DM, so media, a sticker, an embed, a link, a forward
-        or a poll gets the report route, and anything else where to get help. What it
-        said is never looked at beyond that, kept, logged or downloaded. One answer per
-        person every `screening.DM_ANSWER_SECONDS`, so a flood can't eat the shared pace."""
+        STOP, UNSUBSCRIBE or START alone run as their commands, always. Otherwise: the
+        bot can't delete in a DM, so media, a sticker, an embed, a link, a forward or a
+        poll gets the report route, and anything else where to get help. What it said is
+        never looked at beyond that, kept, logged or downloaded. One answer per person
+        every `screening.DM_ANSWER_SECONDS`, so a flood can't eat the shared pace."""
         if message.guild is not None or message.author.bot or message.type not in WRITTEN:
             return
-        if not self._dm_gate.allow(message.author.id, time.monotonic()):
-            return
         media = carries_media(message)
-        answer = wording.safeguarding(removed=False) if media else wording.FREE_TEXT
-        if self.pacer is not None:
-            await self.pacer.wait()
+        word = None if media else plain_word(message.content)
+        # A plain STOP is never swallowed by the gate (nor START): it counts as one answer.
+        allowed = self._dm_gate.allow(message.author.id, time.monotonic())
+        if not allowed and word is None:
+            return
+        if word is not None:  # STOP, UNSUBSCRIBE or START alone: the command itself
+            replies = await self.core.command(origin_for_dm(message), word.name, word.args)
+        else:
+            answer = wording.safeguarding(removed=False) if media else wording.FREE_TEXT
+            replies = [Message(text=answer)]
         try:
-            await message.channel.send(answer, allowed_mentions=NO_MENTIONS)
+            for reply in replies:
+                if self.pacer is not None:
+                    await self.pacer.wait()
+                await message.channel.send(**parts(reply))
         except discord.HTTPException as exc:
             log.info("discord: couldn't answer a DM: %s %s", exc.status, exc.code)
             return
-        log.info("discord: answered a DM with %s", "media" if media else "free text")
+        what = "media" if media else f"/{word.name}" if word else "free text"
+        log.info("discord: answered a DM with %s", what)
 
     async def on_app_command_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError

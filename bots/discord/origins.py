@@ -26,3 +26,9 @@ def origin_for_press(interaction: discord.Interaction[Any], *, organiser: bool =
         return Origin(PLATFORM, user, ChatKind.PRIVATE, user=user, organiser=organiser)
     channel = str(interaction.channel_id)
     return Origin(PLATFORM, channel, ChatKind.GROUP, user=user, organiser=organiser)
+
+
+def origin_for_dm(message: discord.Message) -> Origin:
+    """A message in a DM (a plain STOP or START) is the person's, as their commands are."""
+    user = str(message.author.id)
+    return Origin(PLATFORM, user, ChatKind.PRIVATE, user=user)

@@ -68,7 +68,7 @@ from bots.telegram.webhook import SETTING as WEBHOOK_SETTING
 from bots.telegram.webhook import Webhook, route
 from campaigns import wording
 from campaigns.backoff import Backoff
-from campaigns.commands import parse
+from campaigns.commands import parse, plain_word
 from campaigns.core import Core
 from campaigns.messenger import (
     AdapterHealth,
@@ -471,11 +471,18 @@ class TelegramBot:
         await self.reply(message.chat.id, Message(text=wording.safeguarding(removed)))
 
     async def on_free_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Plain text that isn't a command, in a private chat: it may be someone reaching
-        out, so the answer says where to get help. The text is dropped unread."""
-        message = update.effective_message
-        if message is not None:
+        """Plain text that isn't a command, in a private chat. STOP, UNSUBSCRIBE or START
+        alone work as their commands; anything else may be someone reaching out, so the
+        answer says where to get help. The text is dropped unread."""
+        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        if message is None:
+            return
+        word = plain_word(message.text)
+        if word is None or chat is None or user is None:
             await self.reply(message.chat.id, Message(text=wording.FREE_TEXT))
+            return
+        for reply in await self.core.command(self._origin(chat, user), word.name, word.args):
+            await self.reply(chat.id, reply)
 
     async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The bot was blocked, or removed from a group: send that chat nothing more."""
