@@ -3,7 +3,8 @@
 - Each campaign's weekly run is a cron job (stable id `weekly:<slug>`) in the
   campaign's own time zone, so it stays on local time across daylight saving.
   A run makes a weekly prompt for the next ask; the database makes sure a run
-  never makes two.
+  never makes two. A campaign whose pack says stop after its last ask makes none
+  once every ask has gone out (`campaigns.prompting.weekly_ask`).
 - A loop picks up due prompts every half second, including those an organiser
   queued or scheduled from the CLI or the dashboard while the bot runs. A prompt is sent
   if it is still within its campaign's grace window, and recorded as missed if not.
@@ -11,6 +12,9 @@
   was down is made now (then sent or recorded as missed, by the same rule), and
   any send a crash interrupted carries on.
 - Another interval job makes reminders, where a pack asks for them.
+- A job every minute adds the welcome messages and outcome polls whose day has
+  come, and starts every journey step with deliveries waiting
+  (`campaigns.journeys`; a next step is started by the core at once).
 - A daily job erases or anonymises records older than the retention period.
 - When a backup folder is set, a daily job backs the database up (`db/backup.py`),
   a day after the latest backup there, or shortly after start if that is past.
@@ -32,10 +36,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlite_utils import Database
 
-from campaigns import retention
+from campaigns import journeys, retention
 from campaigns.catalog import Catalog
 from campaigns.delivery import DeliveryEngine, grace_passed
-from campaigns.prompting import next_ask
+from campaigns.prompting import weekly_ask
 from campaigns.weekly import latest_run, weekly_trigger
 from db import catalog as catalog_db
 from db import prompts as prompts_db
@@ -53,8 +57,10 @@ T = TypeVar("T")
 BACKUP_AFTER_START = timedelta(minutes=2)
 
 
-def ensure_weekly_prompt(db: Database, catalog: Catalog, slug: str, run: datetime) -> int:
-    """The weekly prompt for one run, made once (a unique index sees to that).
+def ensure_weekly_prompt(db: Database, catalog: Catalog, slug: str, run: datetime) -> int | None:
+    """The weekly prompt for one run, made once (a unique index sees to that); None,
+    and nothing made, when every ask has gone out and the pack says stop (the log
+    says so, once per run checked).
 
     Two runs within a day are one run: on the night clocks go back, a local time
     such as 01:30 happens twice, and the cron trigger fires at both.
@@ -70,10 +76,13 @@ def ensure_weekly_prompt(db: Database, catalog: Catalog, slug: str, run: datetim
     ).fetchone()
     if existing:
         return int(existing[0])
+    ask = weekly_ask(db, slug)
+    if ask is None:
+        return None
     prompt = prompts_db.ensure_weekly(
         db,
         campaign=slug,
-        ask_id=next_ask(db, slug).id,
+        ask_id=ask.id,
         scheduled_at=text,
         timezone=catalog.packs[slug].campaign.schedule.timezone,
     )
@@ -148,7 +157,8 @@ async def in_daemon_thread(fn: Callable[[], T], name: str) -> T:
 
 
 class CampaignScheduler:
-    """The weekly runs, the pick-up of due prompts, reminders, retention and backups."""
+    """The weekly runs, the pick-up of due prompts, reminders, journey steps, retention
+    and backups."""
 
     def __init__(
         self,
@@ -158,6 +168,7 @@ class CampaignScheduler:
         *,
         poll_seconds: float = 0.5,
         reminder_minutes: float = 10.0,
+        journey_seconds: float = 60.0,
         retention_months: int = 24,
         backup_dir: Path | None = None,
         backup_keep: int = 14,
@@ -167,6 +178,7 @@ class CampaignScheduler:
         self.engine = engine
         self.poll_seconds = poll_seconds
         self.reminder_minutes = reminder_minutes
+        self.journey_seconds = journey_seconds
         self.retention_months = retention_months
         self.backup_dir = backup_dir
         self.backup_keep = backup_keep
@@ -193,6 +205,13 @@ class CampaignScheduler:
             replace_existing=True,
         )
         self.scheduler.add_job(
+            self.reach_journeys,
+            IntervalTrigger(seconds=self.journey_seconds),
+            id="journeys",
+            name="welcome messages, polls and next steps",
+            replace_existing=True,
+        )
+        self.scheduler.add_job(
             self.retain,
             IntervalTrigger(hours=24),
             id="retention",
@@ -212,6 +231,7 @@ class CampaignScheduler:
                 next_run_time=first_backup_at(latest[1] if latest else None, utcnow()),
                 misfire_grace_time=None,  # late (a busy loop, a suspended host) beats never
             )
+        await self.reach_journeys()  # first: a welcome series new in the packs starts now
         await self.catch_up()
         await self.engine.resume()
         self.scheduler.start()
@@ -265,6 +285,21 @@ class CampaignScheduler:
         if made:
             log.info("made %d reminder prompt(s)", len(made))
             await self.dispatch()
+
+    async def reach_journeys(self, now: datetime | None = None) -> int:
+        """Add the welcome messages and polls whose day has come (for supporters on the
+        platforms this engine sends to), then start every journey step with deliveries
+        waiting; how many were added."""
+        added = await self.store.write(
+            journeys.reach_due_steps,
+            sorted(self.catalog.packs),
+            sorted(self.engine.messengers),
+            now or utcnow(),
+        )
+        if added:
+            log.info("%d welcome message(s) and poll(s) to send", added)
+        await journeys.start_waiting(self.store, self.engine)
+        return added
 
     async def retain(self) -> None:
         """The daily retention run."""

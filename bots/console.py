@@ -18,6 +18,7 @@ from rich.text import Text
 from campaigns import wording
 from campaigns.commands import parse, plain_word
 from campaigns.core import Core
+from campaigns.invites import StartLinks
 from campaigns.messenger import AdapterHealth, RecipientGone
 from campaigns.model import Button, ChatKind, Message, Origin
 from campaigns.pacing import Pacer
@@ -45,6 +46,8 @@ class ConsoleChat:
         self.console = console or Console(highlight=False)
         self.origin = Origin(PLATFORM, address)
         self._choices: list[Button] = []
+        # No links in a terminal: an invite says what to type (`/start i_<code>`).
+        core.set_start_links(PLATFORM, StartLinks())
 
     def health(self) -> AdapterHealth:
         """The terminal is always there while the bot runs."""

@@ -1,4 +1,5 @@
-"""Composing the weekly ask as a platform-neutral message."""
+"""Composing the weekly ask, and the steps of a supporter's journey (a next step, a
+welcome message, an outcome poll), as platform-neutral messages."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from campaigns import wording
 from campaigns.buttons import ButtonIds, Verb
 from campaigns.model import AskCard, Button, Message, Statistic
 from db.catalog import AskRow
+from db.journeys import WelcomeStep
 from db.prompts import PromptRow
 
 
@@ -68,3 +70,45 @@ def plain_card_text(card: AskCard) -> str:
         f"{stat.figure}: {stat.sentence}\n"
         f"Source: {stat.source}{stat.dated} ({stat.url})"
     )
+
+
+def next_step_message(ask: AskRow, invite: str | None = None) -> Message:
+    """An ask's next step: its words under a thank-you that names the ask, its link (if
+    any) as a button, and, when the step invites a friend, `invite` (the supporter's
+    own invitation, as /invite words it) in a paragraph of its own."""
+    text = f"{wording.next_step_intro(ask.title)}\n\n{ask.next_text or ''}"
+    if invite:
+        text += "\n\n" + invite
+    rows: tuple[tuple[Button, ...], ...] = ()
+    if ask.next_link_label and ask.next_link_url:
+        rows = ((Button(ask.next_link_label, url=ask.next_link_url),),)
+    return Message(text=text, buttons=rows)
+
+
+def welcome_message(step: WelcomeStep) -> Message:
+    """One message of a campaign's welcome series: its words, and its link (if any)."""
+    rows: tuple[tuple[Button, ...], ...] = ()
+    if step.link_label and step.link_url:
+        rows = ((Button(step.link_label, url=step.link_url),),)
+    return Message(text=step.text, buttons=rows)
+
+
+def poll_message(
+    ids: ButtonIds, ask: AskRow, prompt: PromptRow, chosen: int | None = None
+) -> Message:
+    """An ask's outcome poll: the question, and one button per answer (one a row, so
+    longer answers fit on a phone). `chosen` marks the supporter's answer with ✓ (the
+    message as it looks after they answered); another press changes it."""
+    text = f"{wording.poll_intro(ask.title)}\n\n{ask.poll_question or ''}"
+    if chosen is not None:
+        text += "\n\n" + wording.POLL_CHANGE_HINT
+    rows = tuple(
+        (
+            Button(
+                ("\u2713 " if index == chosen else "") + label,
+                id=ids.make(Verb.POLL, f"{prompt.id}-{index}"),
+            ),
+        )
+        for index, label in enumerate(ask.poll_labels)
+    )
+    return Message(text=text, buttons=rows)

@@ -21,11 +21,12 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from campaigns import dialogue, organising, supporters, wording
+from campaigns import dialogue, journeys, organising, supporters, wording
 from campaigns.buttons import PREFIX, ButtonIds, Verb
 from campaigns.catalog import Catalog
 from campaigns.delivery import DeliveryEngine
 from campaigns.dialogue import Context
+from campaigns.invites import StartLinks
 from campaigns.model import ChatKind, Message, Origin, PressResult
 from campaigns.organising import OrganiserDesk
 from db import stats as stats_db
@@ -95,6 +96,11 @@ class Core:
         """Is this id in the organiser list? (Adapters add their platform's rules.)"""
         return user is not None and f"{platform}:{user}" in self.organisers
 
+    def set_start_links(self, platform: str, links: StartLinks) -> None:
+        """How a start argument reaches the bot on this platform (a Telegram adapter knows
+        its t.me link once getMe answered): the core makes invite links with it."""
+        self.ctx.start_links[platform] = links
+
     async def command(
         self,
         origin: Origin,
@@ -123,6 +129,8 @@ class Core:
             return [Message(text=wording.SORRY)]
         if name == "forget" and args == ("yes",):
             await self.store.checkpoint()  # erased rows must not linger in the log
+        if name.lower() == "done":
+            await self._send_next_steps()
         return replies
 
     async def _organiser_command(
@@ -161,7 +169,21 @@ class Core:
             return PressResult(answer=wording.SORRY)
         if result.counted and value.startswith(ERASE_PREFIX):
             await self.store.checkpoint()  # erased rows must not linger in the log
+        if result.counted and button is not None and button.verb is Verb.DONE:
+            await self._send_next_steps()
         return result
+
+    async def _send_next_steps(self) -> None:
+        """Someone said they did an ask, so its next step may wait for them: start the
+        engine on it now, not at the scheduler's next look (within a minute). Without an
+        engine here, the running bot's scheduler sends it."""
+        engine = self.desk.engine
+        if engine is None:
+            return
+        try:
+            await journeys.start_waiting(self.store, engine)
+        except Exception as exc:  # the scheduler's minute job tries again
+            log_failure(exc, "starting a next step failed")
 
     async def gone(self, platform: str, address: str) -> bool:
         """The platform says this chat can't be reached any more: send it nothing."""

@@ -1,5 +1,5 @@
 """What the dashboard's participation pages show, as plain data: the overview, the
-page per ask and week, and the page per source.
+page per ask and week, the page per source and the outcome polls.
 
 The numbers and what they mean (the funnel's stages and shares, who counts as
 returning, which week is "this week", when the next weekly run falls) are
@@ -21,11 +21,12 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from campaigns import invites, journeys, polls, subscriptions
 from campaigns.catalog import Catalog
 from campaigns.progress import Progress, running_progress
 from campaigns.prompting import next_ask
 from campaigns.reports import DataTable, Filters, Participation, Table, report_table
-from campaigns.weekly import weekly_trigger
+from campaigns.weekly import Outlook, campaign_outlook, weekly_trigger
 from db import catalog as catalog_db
 from db import dashboard as dashboard_db
 from db import prompts as prompts_db
@@ -51,7 +52,8 @@ THIS_WEEK = timedelta(days=7)  # an ask sent this recently is "this week's"
 
 @dataclass(frozen=True)
 class CampaignNow:
-    """A campaign's latest ask, the one after it, and when the weekly run next falls."""
+    """A campaign's latest ask, the one after it, when the weekly run next falls, and
+    when the weekly runs use the campaign's last ask (`runs_out_soon`: warn)."""
 
     slug: str
     title: str
@@ -60,6 +62,8 @@ class CampaignNow:
     next_ask: AskRow | None
     next_weekly: str | None
     this_week: bool  # the current ask went out in the last seven days
+    outlook: Outlook
+    runs_out_soon: bool  # has run out, or runs out (or starts again) within two weeks
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ class Overview:
     trend: DataTable
     report: Participation
     running: list[Progress]
+    referrals: DataTable  # joined through invite links, per campaign and platform
+    journeys: DataTable  # next steps, welcome messages and polls: sent, waiting, not sent
+    subscribers: DataTable  # per campaign and platform, by status
 
 
 def week_start(moment: datetime) -> date:
@@ -100,6 +107,51 @@ def _overview(db: Database, catalog: Catalog, now: datetime) -> Overview:
         trend=_trend_table(report, first),
         report=report,
         running=running_progress(db),
+        referrals=_referrals_table(db, now),
+        journeys=_journeys_table(db),
+        subscribers=_subscribers_table(db),
+    )
+
+
+def _subscribers_table(db: Database) -> DataTable:
+    """Who is on each campaign's list, by platform and status: the rows `campaignbot
+    stats --csv --table campaigns` writes. Counts only."""
+    header, rows = subscriptions.table(db)
+    return DataTable(
+        Table.CAMPAIGNS.value,
+        "Subscribers per campaign",
+        header,
+        rows,
+        numeric=frozenset(subscriptions.STATUSES),
+        notes={"platform": "each campaign's “all” row counts its platforms together"},
+    )
+
+
+def _journeys_table(db: Database) -> DataTable:
+    """Each journey step (a next step, a welcome message, a poll) and its deliveries:
+    the rows `campaignbot stats --csv --table journeys` writes. Counts only."""
+    header, rows = journeys.table(db)
+    return DataTable(
+        Table.JOURNEYS.value,
+        "Next steps, welcome messages and polls",
+        header,
+        rows,
+        numeric=frozenset(journeys.COLUMNS),
+        notes=journeys.NOTES,
+    )
+
+
+def _referrals_table(db: Database, now: datetime) -> DataTable:
+    """Who joined through supporters' invite links, per campaign and platform: this week
+    and in all. Counts only: nothing says who invited or who joined."""
+    header, rows = invites.totals(db, week_start(now).isoformat())
+    return DataTable(
+        Table.REFERRALS.value,
+        "Joined through invite links",
+        header,
+        rows,
+        numeric=frozenset(["this_week", "total"]),
+        notes={"this_week": "since Monday (UTC)"},
     )
 
 
@@ -125,9 +177,10 @@ def _campaign_now(db: Database, catalog: Catalog, slug: str, now: datetime) -> C
     current = prompts_db.current(db, slug, to_text(now))
     fire = weekly_trigger(catalog, slug).get_next_fire_time(None, now)
     try:
-        coming: AskRow | None = next_ask(db, slug)
+        coming = next_ask(db, slug)  # None: every ask has gone out, and the pack says stop
     except ValueError:  # a campaign with no asks has no next one
         coming = None
+    outlook = campaign_outlook(db, catalog, slug, now)
     return CampaignNow(
         slug=slug,
         title=catalog.packs[slug].campaign.title,
@@ -136,6 +189,8 @@ def _campaign_now(db: Database, catalog: Catalog, slug: str, now: datetime) -> C
         next_ask=coming,
         next_weekly=to_text(fire) if fire else None,
         this_week=bool(current and current.scheduled_at >= to_text(now - THIS_WEEK)),
+        outlook=outlook,
+        runs_out_soon=outlook.soon(now),
     )
 
 
@@ -293,3 +348,35 @@ def _source_page(
         acting=acting,
         shares=shares,
     )
+
+
+# ---------------------------------------------------------------- outcome polls
+
+
+@dataclass(frozen=True)
+class PollPage:
+    polls: list[polls.PollCounts]  # each poll: its question, answers, counts, and who was asked
+    results: DataTable  # the rows `campaignbot stats --csv --table polls` writes
+    sources: list[str]
+
+
+def poll_page(db: Database, filters: Filters) -> PollPage:
+    """What supporters answered to each ask's outcome poll, as counts and shares, beside
+    how many were sent the poll (so the response rate shows)."""
+    with dashboard_db.snapshot(db):
+        found = polls.results(db, filters)
+        sources = dashboard_db.sources(db)
+    header, rows = polls.table(found)
+    results = DataTable(
+        Table.POLLS.value,
+        "Outcome polls: answers per ask",
+        header,
+        rows,
+        numeric=polls.NUMERIC,
+        notes={
+            "share_percent": "of those who answered that poll",
+            "answered": "supporters who answered it (each once, with their latest answer)",
+            "asked": "supporters it was sent to",
+        },
+    )
+    return PollPage(found, results, sources)

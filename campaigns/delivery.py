@@ -1,6 +1,7 @@
 """The delivery engine: a prompt's deliveries go out once each, at the platform's pace.
 
-A prompt's deliveries are created in one transaction. Then, per platform, a
+A prompt's deliveries are created in one transaction (a journey step's are added
+as supporters reach it: `campaigns.journeys`). Then, per platform, a
 producer pages through the pending ones that are due and a pool of workers sends
 them: each worker waits for the platform's pace, claims the delivery (pending →
 sending, committed before the request leaves), sends, and queues the result;
@@ -33,6 +34,7 @@ from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
+from campaigns import journeys
 from campaigns.compose import ask_message
 from campaigns.dialogue import Context
 from campaigns.messenger import (
@@ -53,7 +55,7 @@ from db import prompts as prompts_db
 from db.catalog import AskRow
 from db.deliveries import Recipient
 from db.prompts import PromptRow
-from db.states import DeliveryState, PromptKind, PromptState
+from db.states import JOURNEY_KINDS, DeliveryState, PromptKind, PromptState
 from db.store import StorageError, Store
 from db.times import from_text, now_text, to_text, utcnow
 
@@ -90,11 +92,14 @@ def prepare(db: Database, prompt_id: int, platforms: list[str]) -> Prepared | No
         prompts_db.set_state(db, prompt_id, PromptState.CANCELLED)
         return None
     now = now_text()
-    if prompt.kind == PromptKind.REMINDER and prompt.parent_id:
+    if prompt.kind in JOURNEY_KINDS:  # its deliveries are added as supporters reach the step
+        created = 0
+    elif prompt.kind == PromptKind.REMINDER and prompt.parent_id:
         created = deliveries_db.create_for_reminder(db, prompt.id, prompt.parent_id, platforms, now)
     else:
         params = deliveries_db.audience_params(
             now=now,
+            campaign=prompt.campaign,
             platforms=platforms,
             platform=prompt.platform,
             source=prompt.source,
@@ -216,6 +221,16 @@ class DeliveryEngine:
             task.add_done_callback(lambda _: self._running.pop(prompt_id, None))
         return task
 
+    def restart(self, prompt_id: int) -> None:
+        """Send a prompt that got new deliveries (a journey step): at once or, if a send
+        of it is under way (which may have looked for the last time already), again as
+        soon as that ends."""
+        task = self._running.get(prompt_id)
+        if task is None or task.done():
+            self.start(prompt_id)
+        elif not self._stopping:
+            task.add_done_callback(lambda _: None if self._stopping else self.start(prompt_id))
+
     async def send_prompt(self, prompt_id: int) -> None:
         """Create the prompt's deliveries and send them all."""
         if self._stopping:
@@ -266,6 +281,20 @@ class DeliveryEngine:
             reminder=reminder,
             note=(ask.reminder or "") if reminder else "",
         )
+
+    async def _step_message(self, prepared: Prepared, delivery_id: int) -> Message | None:
+        """A journey step's message: composed once for all, or, for a step that carries
+        each supporter's own invite link, for this delivery (the code may be made now)."""
+        prompt, ask = prepared.prompt, prepared.ask
+        if journeys.personal(prompt, ask):
+            return await self._write(journeys.step_message, self.ctx, prompt, ask, delivery_id)
+        cached = self._composed.get(prompt.id)
+        if cached is None:
+            found = await self._read(journeys.step_message, self.ctx, prompt, ask, delivery_id)
+            if found is None:
+                return None
+            cached = self._composed[prompt.id] = found
+        return cached
 
     # --- one platform's share of a send ---------------------------------------------
 
@@ -434,6 +463,12 @@ class DeliveryEngine:
     async def _try(
         self, prepared: Prepared, state: PlatformState, recipient: Recipient, probe: bool
     ) -> tuple[DeliveryState, str | None] | None:
+        step: Message | None = None
+        if prepared.prompt.kind in JOURNEY_KINDS:
+            step = await self._step_message(prepared, recipient.delivery_id)
+            if step is None:  # the pack no longer has this step: nothing to send
+                claimed = await self._claim(recipient)
+                return (DeliveryState.CANCELLED, "no longer in the pack") if claimed else None
         messenger = self.messengers[state.name]
         kind = recipient.kind
         try:
@@ -458,7 +493,7 @@ class DeliveryEngine:
             return None  # cancelled or erased meanwhile, or someone else has it
         if pacer is not None:
             await pacer.admit()
-        message = self._message(prepared, recipient.delivery_id)
+        message = step or self._message(prepared, recipient.delivery_id)
         try:
             await messenger.send(recipient.address, kind, message)
         except RecipientGone as exc:

@@ -11,14 +11,16 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from campaigns import supporters, wording
+from campaigns import invites, journeys, polls, supporters, wording
+from campaigns import subscriptions as choice
 from campaigns.buttons import ButtonIds, Verb
 from campaigns.catalog import Catalog
 from campaigns.compose import ask_message
+from campaigns.deeplinks import read_start
 from campaigns.keys import Pseudonyms, tag
 from campaigns.model import (
     MAX_PAUSE_WEEKS,
@@ -42,7 +44,7 @@ from db.states import ActionVia, PromptKind, PromptState
 from db.supporters import SupporterRow
 from db.times import now_text
 
-PRIVATE_ONLY = frozenset({"topics", "pause", "resume", "mydata", "forget"})
+PRIVATE_ONLY = frozenset({"topics", "pause", "resume", "mydata", "forget", "invite", "campaigns"})
 # In a group, these change what the whole group gets: only its admins may use them.
 ADMIN_COMMANDS = frozenset({"subscribe_group", "stop"})
 FORGET_CONFIRM_SECONDS = 600  # a "Yes, erase" button works this long, for its supporter only
@@ -59,6 +61,9 @@ class Context:
     ids: ButtonIds
     pseudonyms: Pseudonyms
     retention_months: int = DEFAULT_RETENTION_MONTHS
+    # per platform, how a start argument reaches the bot: registered by each adapter
+    # once online (`Core.set_start_links`), for invite links
+    start_links: dict[str, invites.StartLinks] = field(default_factory=dict)
 
     @classmethod
     def from_secret(
@@ -71,14 +76,16 @@ def _say(*texts: str) -> list[Message]:
     return [Message(text=text) for text in texts]
 
 
-def current_prompt(db: Database, ctx: Context) -> tuple[PromptRow, AskRow] | None:
-    """The default campaign's ask of the moment.
+def current_prompt(
+    db: Database, ctx: Context, campaign: str | None = None
+) -> tuple[PromptRow, AskRow] | None:
+    """A campaign's ask of the moment (the default campaign's, if none is named).
 
     Before any prompt has gone out, the first ask stands as a 'standing' prompt,
     so a new supporter always has something to act on and every action still
     names a prompt.
     """
-    campaign = ctx.catalog.default
+    campaign = campaign or ctx.catalog.default
     now = now_text()
     prompt = prompts_db.current(db, campaign, now)
     if prompt is None:
@@ -100,15 +107,113 @@ def current_prompt(db: Database, ctx: Context) -> tuple[PromptRow, AskRow] | Non
     return (prompt, ask) if ask else None
 
 
-def _show_current(db: Database, ctx: Context, supporter: SupporterRow) -> list[Message]:
-    found = current_prompt(db, ctx)
-    if found is None:
-        return _say(wording.NO_ASK_YET)
-    prompt, ask = found
-    deliveries_db.record_direct(db, prompt.id, supporter)
+def _show_current(
+    db: Database, ctx: Context, supporter: SupporterRow, campaigns: list[str] | None = None
+) -> list[Message]:
+    """The ask of the moment of each campaign the supporter (or group) joined, or of
+    the `campaigns` named: one message each, each recorded as delivered."""
+    if campaigns is None:
+        campaigns = choice.chosen(db, ctx.catalog, supporter)
+        if not campaigns:
+            return _say(wording.NO_CAMPAIGN)
     chosen = supporters_db.topics(db, supporter.id)
-    note = wording.topic_off(ask.topic) if chosen and ask.topic not in chosen else ""
-    return [ask_message(ctx.ids, ask, prompt, note=note)]
+    shown = []
+    for campaign in campaigns:
+        found = current_prompt(db, ctx, campaign)
+        if found is None:
+            continue
+        prompt, ask = found
+        deliveries_db.record_direct(db, prompt.id, supporter)
+        note = wording.topic_off(ask.topic) if chosen and ask.topic not in chosen else ""
+        shown.append(ask_message(ctx.ids, ask, prompt, note=note))
+    return shown or _say(wording.NO_ASK_YET)
+
+
+def _start_command(
+    db: Database, ctx: Context, origin: Origin, args: tuple[str, ...]
+) -> list[Message]:
+    """Subscribe, and join the campaign a start link names (`<campaign>`,
+    `<campaign>-<code>`, or a code alone for the default campaign). Someone with
+    campaigns already keeps them; someone with none joins the default one."""
+    # a deep link carries exactly one argument; anything else typed after /start is dropped
+    link = read_start(args[0] if len(args) == 1 else None, ctx.catalog.packs)
+    subscribed = supporters.subscribe(db, origin, link.source)
+    supporter = subscribed.supporter
+    if link.campaign is not None:
+        joined = link.campaign if choice.join(db, supporter, link.campaign) else None
+    else:
+        joined = choice.join_first(db, ctx.catalog, supporter)
+    if link.invite and subscribed.first:
+        invites.record_referral(db, link.invite, supporter, link.campaign or ctx.catalog.default)
+    if subscribed.already and joined is not None:
+        pack = ctx.catalog.packs[joined].campaign
+        text = wording.joined_campaign(pack.title, pack.description)
+        return [Message(text=text), *_show_current(db, ctx, supporter, [joined])]
+    mine = choice.chosen(db, ctx.catalog, supporter)
+    named = link.campaign or (ctx.catalog.default if ctx.catalog.default in mine else mine[0])
+    pack = ctx.catalog.packs[named].campaign
+    text = wording.welcome(
+        pack.title,
+        pack.description,
+        subscribed.already,
+        ctx.retention_months,
+        choice=len(ctx.catalog.packs) > 1,
+    )
+    if subscribed.already:
+        return _say(text)
+    return [Message(text=text), *_show_current(db, ctx, supporter)]
+
+
+def _campaigns_command(
+    db: Database, ctx: Context, supporter: SupporterRow, args: tuple[str, ...]
+) -> list[Message]:
+    """`/campaigns`: buttons to join and leave; `/campaigns join|leave <name>` typed."""
+    catalog = ctx.catalog
+    if not args:
+        return [choice.campaigns_message(db, catalog, ctx.ids, supporter)]
+    if len(args) != 2 or args[0].lower() not in ("join", "leave"):
+        return _say(wording.CAMPAIGNS_USAGE)
+    slug = choice.by_name(catalog, args[1])
+    if slug is None:
+        return _say(wording.campaigns_unknown(args[1], choice.ordered(catalog)))
+    title = choice.title(catalog, slug)
+    if args[0].lower() == "join":
+        if not choice.join(db, supporter, slug):
+            return _say(wording.campaign_already(title))
+        return [
+            Message(text=wording.campaign_joined(title)),
+            *_show_current(db, ctx, supporter, [slug]),
+        ]
+    left = choice.leave(db, catalog, supporter, slug)
+    if left is choice.Left.LAST:
+        return _say(wording.last_campaign(title))
+    if left is choice.Left.NOT_ON_IT:
+        return _say(wording.campaign_not_joined(title))
+    return _say(wording.campaign_left(title))
+
+
+def _press_campaign(db: Database, ctx: Context, origin: Origin, argument: str) -> PressResult:
+    """A campaign's button toggles it for the person who pressed it. In a group (a
+    Discord server, where /campaigns answers only its sender) that is the person's
+    own subscription, never the group's, and only the answer says what changed."""
+    own = supporters.find(db, origin)
+    if origin.kind is ChatKind.GROUP:
+        own = supporters_db.get(db, origin.platform, origin.actor)
+    if own is None or not supporters.is_subscribed(own):
+        return PressResult(answer=wording.NOT_SUBSCRIBED)
+    slug = choice.by_tag(ctx.catalog, argument)
+    if slug is None:
+        return PressResult(answer=wording.CAMPAIGN_GONE)
+    toggled = choice.toggle(db, ctx.catalog, own, slug)
+    title = choice.title(ctx.catalog, slug)
+    if toggled.refused:
+        return PressResult(answer=wording.last_campaign(title))
+    answer = wording.campaign_joined(title) if toggled.joined else wording.campaign_left(title)
+    if origin.kind is ChatKind.GROUP:
+        return PressResult(answer=answer, counted=True)
+    shown = _show_current(db, ctx, own, [slug]) if toggled.joined else []
+    edit = choice.campaigns_message(db, ctx.catalog, ctx.ids, own)
+    return PressResult(answer=answer, counted=True, edit=edit, replies=tuple(shown))
 
 
 def record_action(
@@ -119,7 +224,9 @@ def record_action(
     via: str,
     source: str | None,
 ) -> bool:
-    return actions_db.record(
+    """Count an answer; a new "I did it" also sends the ask's next step, if it has one,
+    to the person who acted (`journeys.after_done` says to whom, and only once)."""
+    new = actions_db.record(
         db,
         prompt_id=prompt.answers_to,
         supporter_key=actor.key,
@@ -128,6 +235,9 @@ def record_action(
         source=source,
         via=via,
     )
+    if new and kind is ActionKind.DONE:
+        journeys.after_done(db, actor, prompt)
+    return new
 
 
 def _answer_text(kind: ActionKind, new: bool) -> str:
@@ -223,7 +333,14 @@ def _mydata_command(db: Database, ctx: Context, origin: Origin) -> list[Message]
             ("Subscribed since", supporter.created_at[:10]),
             ("How you found us", supporter.source or "not recorded"),
             ("Topics", "every topic" if topics == "all" else ", ".join(topics)),
+            ("Campaigns", wording.joined_since(data["campaigns"])),
         ]
+        if invite := data.get("invite"):
+            facts.append(wording.invite_fact(invite["code"], invite["people_joined_through_it"]))
+    facts += [
+        wording.poll_fact(item["question"] or item["ask"], item["title"], item["your_answer"])
+        for item in data.get("poll_answers", [])
+    ]
     sent = [
         wording.sent_line(item["at"][:10], item["title"], item["state"], item["your_answer"])
         for item in data.get("deliveries", [])
@@ -274,18 +391,31 @@ def _forget_command(
     return [Message(text=wording.FORGET_CONFIRM, buttons=buttons)]
 
 
+def _subscribe_group(
+    db: Database, ctx: Context, origin: Origin, args: tuple[str, ...]
+) -> list[Message]:
+    """`/subscribe_group [campaign]`: the group joins that campaign (else, if it has
+    none yet, the default one) and is shown the ask of each campaign just joined."""
+    wanted = choice.by_name(ctx.catalog, args[0]) if args else None
+    if args and wanted is None:
+        return _say(wording.campaigns_unknown(args[0], choice.ordered(ctx.catalog)))
+    group = supporters.subscribe(db, origin, None).supporter
+    if wanted is None:
+        choice.join_first(db, ctx.catalog, group)
+        return [Message(text=wording.GROUP_SUBSCRIBED), *_show_current(db, ctx, group)]
+    choice.join(db, group, wanted)
+    text = wording.group_joined(choice.title(ctx.catalog, wanted))
+    return [Message(text=text), *_show_current(db, ctx, group, [wanted])]
+
+
 def _group_command(
-    db: Database, ctx: Context, origin: Origin, name: str, admin: bool
+    db: Database, ctx: Context, origin: Origin, name: str, args: tuple[str, ...], admin: bool
 ) -> list[Message]:
     group = supporters.find(db, origin)
     if name in ADMIN_COMMANDS and not admin:
         return _say(wording.GROUP_ONLY_ADMINS)
     if name == "subscribe_group":
-        subscribed = supporters.subscribe(db, origin, None)
-        return [
-            Message(text=wording.GROUP_SUBSCRIBED),
-            *_show_current(db, ctx, subscribed.supporter),
-        ]
+        return _subscribe_group(db, ctx, origin, args)
     if name == "stop":
         return _say(
             wording.GROUP_STOPPED if supporters.stop(db, origin) else wording.NOT_SUBSCRIBED
@@ -313,19 +443,9 @@ def handle_command(
     """Answer one supporter command. `admin` says the sender administers the group."""
     name = name.lower()
     if origin.kind is ChatKind.GROUP:
-        return _group_command(db, ctx, origin, name, admin)
+        return _group_command(db, ctx, origin, name, args, admin)
     if name == "start":
-        # a deep link carries exactly one code; anything else typed after /start is dropped
-        subscribed = supporters.subscribe(db, origin, args[0] if len(args) == 1 else None)
-        pack = ctx.catalog.packs[ctx.catalog.default].campaign
-        welcome = Message(
-            text=wording.welcome(
-                pack.title, pack.description, subscribed.already, ctx.retention_months
-            )
-        )
-        if subscribed.already:
-            return [welcome]
-        return [welcome, *_show_current(db, ctx, subscribed.supporter)]
+        return _start_command(db, ctx, origin, args)
     if name == "help":
         return _say(wording.help_text(supporters.is_subscribed(supporters.find(db, origin))))
     if name in ("done", "skip"):
@@ -340,8 +460,10 @@ def handle_command(
     handlers: dict[str, Callable[[SupporterRow], list[Message]]] = {
         "ask": lambda s: _show_current(db, ctx, s),
         "topics": lambda s: _topics_command(db, ctx, s, args),
+        "campaigns": lambda s: _campaigns_command(db, ctx, s, args),
         "pause": lambda s: _pause_command(db, s, args),
         "resume": lambda s: _resume(db, s),
+        "invite": lambda s: invites.command(db, ctx.catalog, ctx.start_links, s, args),
     }
     handler = handlers.get(name)
     if handler is None:
@@ -432,8 +554,10 @@ def handle_press(db: Database, ctx: Context, origin: Origin, value: str) -> Pres
     if button.verb in (Verb.DONE, Verb.SKIP):
         kind = ActionKind.DONE if button.verb is Verb.DONE else ActionKind.SKIPPED
         return _press_answer(db, ctx, origin, kind, button.argument)
+    if button.verb is Verb.CAMPAIGN:
+        return _press_campaign(db, ctx, origin, button.argument)
     if origin.kind is ChatKind.GROUP or button.verb in (Verb.SEND, Verb.CANCEL):
-        return STALE  # topic and erasure buttons only exist in private chats
+        return STALE  # topic, erasure and poll buttons only exist in private chats
     if button.verb is Verb.FORGET:
         binding = _erasure_binding(db, ctx, origin)
         if binding is None:
@@ -453,4 +577,6 @@ def handle_press(db: Database, ctx: Context, origin: Origin, value: str) -> Pres
         return _press_topic(db, ctx, supporter, button.argument)
     if button.verb is Verb.TOPICS_ALL:
         return _press_topic(db, ctx, supporter, None)
+    if button.verb is Verb.POLL:
+        return polls.press(db, ctx.ids, supporter, button.argument)
     return STALE

@@ -131,18 +131,18 @@ class OrganiserDesk:
             return [Message(text="Use /sendnow <campaign> [ask], such as /sendnow one-step-ahead")]
         request = prompting.Request(campaign=args[0], ask_id=args[1] if len(args) > 1 else None)
 
-        def check(db: Database) -> str:
+        def check(db: Database) -> tuple[str, int]:
             ask = prompting.resolve_ask(db, self.ctx.catalog, request.campaign, request.ask_id)
             audit_db.record(db, actor, "send-now-requested", request.campaign, ask=ask.id)
-            return ask.id
+            return ask.id, prompting.audience_size(db, request, ask)
 
         try:
-            ask_id = await self.store.write(check)
+            ask_id, audience = await self.store.write(check)
         except prompting.ScheduleError as exc:
             return [Message(text=exc.message)]
         text = (
-            f"Send {request.campaign}/{ask_id} now to every active supporter whose topics "
-            "include it? This can't be undone."
+            f"Send {request.campaign}/{ask_id} now to its {counted(audience, 'subscriber')} "
+            "(those active whose topics include it)? This can't be undone."
         )
         pending = PendingSend(actor, prompting.Request(request.campaign, ask_id), 0.0)
         return [self._ask_to_confirm(pending, text, "Send it now")]

@@ -127,8 +127,12 @@ class Schedule(Strict):
 
 
 def _source_code(value: str) -> str:
+    from campaigns.deeplinks import INVITE_PREFIX  # start links read `i_…` as an invite
+
     if value == OTHER_SOURCE:
         raise ValueError(f"{OTHER_SOURCE!r} is kept for codes nobody declared; choose another")
+    if value.startswith(INVITE_PREFIX) or value == "invite":
+        raise ValueError(f"'invite' and codes starting {INVITE_PREFIX!r} are kept for invite links")
     return value
 
 

@@ -6,6 +6,8 @@ request raises `ScheduleError` naming the field, and changes nothing.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,8 +25,10 @@ from db import deliveries as deliveries_db
 from db import prompts as prompts_db
 from db.catalog import AskRow
 from db.prompts import PromptRow
-from db.states import PromptKind, PromptState
+from db.states import AfterLast, PromptKind, PromptState
 from db.times import now_text, to_text, utcnow
+
+log = logging.getLogger(__name__)
 
 PREVIEW_PROMPT_ID = 0
 
@@ -39,11 +43,20 @@ class ScheduleError(ValueError):
 
 
 def resolve_ask(db: Database, catalog: Catalog, campaign: str, ask_id: str | None) -> AskRow:
+    """The ask an organiser named, or (none named) the campaign's next one."""
     if campaign not in catalog.packs:
         known = ", ".join(sorted(catalog.packs))
         raise ScheduleError("campaign", f"unknown campaign {campaign!r} (known: {known})")
     if ask_id is None:
-        return next_ask(db, campaign)
+        coming = next_ask(db, campaign)
+        if coming is None:
+            known = ", ".join(a.id for a in catalog_db.asks(db, campaign))
+            raise ScheduleError(
+                "ask",
+                f"{campaign} has no next ask: every ask has gone out and the pack says stop; "
+                f"name the ask to send (known: {known})",
+            )
+        return coming
     ask = catalog_db.get_ask(db, campaign, ask_id)
     if ask is None or ask.retired:
         known = ", ".join(a.id for a in catalog_db.asks(db, campaign))
@@ -51,16 +64,118 @@ def resolve_ask(db: Database, catalog: Catalog, campaign: str, ask_id: str | Non
     return ask
 
 
-def next_ask(db: Database, campaign: str) -> AskRow:
-    """The ask after the campaign's latest one that went out, in pack order, wrapping round."""
+# ---------------------------------------------------------------- which ask is next
+#
+# An ask has *gone out* once a weekly or manual prompt of it is being sent or was
+# sent. A prompt that was cancelled or missed sent nothing, so its ask is still to
+# go; reminders, standing asks (the welcome ask a new supporter gets) and journey
+# steps ('next', 'welcome', 'poll') follow an ask, they don't use one up.
+#
+# "Every ask" is every ask in the pack now: an ask taken out of the pack (retired)
+# no longer counts, and one whose id comes back counts as gone out if it went out
+# before. A changed text under the same id is the same ask; a new id is a new ask.
+GONE_OUT_KINDS = (PromptKind.WEEKLY, PromptKind.MANUAL)
+GONE_OUT_STATES = (PromptState.SENDING, PromptState.SENT)
+
+
+@dataclass(frozen=True, slots=True)
+class SentAsks:
+    """A campaign's asks that have gone out, and when each last did (stored UTC text)."""
+
+    when: dict[str, str]
+    last: str | None = None  # the ask that went out latest
+
+
+@dataclass(frozen=True, slots=True)
+class Coming:
+    """The asks the weekly runs send, in order, before the campaign runs out of asks
+    (empty: it has run out, and its pack says stop)."""
+
+    asks: tuple[str, ...]
+    again: bool = False  # every ask had gone out: these start again from the first
+
+
+def sent_asks(db: Database, campaign: str) -> SentAsks:
+    """Which of the campaign's asks have gone out (see above), latest first."""
+    kinds = ", ".join("?" for _ in GONE_OUT_KINDS)
+    states = ", ".join("?" for _ in GONE_OUT_STATES)
+    rows = db.execute(
+        f"""
+        SELECT ask_id, scheduled_at FROM prompts
+        WHERE campaign = ? AND kind IN ({kinds}) AND state IN ({states})
+        ORDER BY scheduled_at DESC, id DESC
+        """,
+        [campaign, *GONE_OUT_KINDS, *GONE_OUT_STATES],
+    ).fetchall()
+    when: dict[str, str] = {}
+    for ask_id, at in rows:
+        when.setdefault(str(ask_id), str(at))
+    return SentAsks(when, str(rows[0][0]) if rows else None)
+
+
+def coming_asks(ids: Sequence[str], sent: SentAsks, after_last: AfterLast) -> Coming:
+    """What the weekly runs send next, from the pack's ask ids in order.
+
+    Each run takes the ask after the one that went out latest. With `after_last =
+    "repeat"` they go round the pack in order, for ever, as they always did (an ask
+    added anywhere is reached on the next time round). With "stop" a run takes the
+    next ask, going round, that has not gone out; when none is left the weekly runs
+    send nothing until the pack gains an ask, which is then next.
+    """
+    start = ids.index(sent.last) + 1 if sent.last is not None and sent.last in ids else 0
+    if after_last is AfterLast.STOP:
+        going_round = [*ids[start:], *ids[:start]]
+        return Coming(tuple(i for i in going_round if i not in sent.when))
+    if start < len(ids):
+        return Coming(tuple(ids[start:]))
+    return Coming(tuple(ids), again=True)
+
+
+def after_last(db: Database, campaign: str) -> AfterLast:
+    """What the campaign's pack says follows its last ask (as the catalog copied it)."""
+    row = db.execute("SELECT after_last FROM campaigns WHERE slug = ?", [campaign]).fetchone()
+    return AfterLast(row[0]) if row else AfterLast.REPEAT
+
+
+def _coming(db: Database, campaign: str) -> tuple[AskRow | None, Coming]:
     asks = catalog_db.asks(db, campaign)
     if not asks:
         raise ScheduleError("campaign", f"campaign {campaign!r} has no asks")
-    last = prompts_db.last_sent_ask(db, campaign)
-    ids = [ask.id for ask in asks]
-    if last not in ids:
-        return asks[0]
-    return asks[(ids.index(last) + 1) % len(asks)]
+    coming = coming_asks([a.id for a in asks], sent_asks(db, campaign), after_last(db, campaign))
+    first = next((a for a in asks if a.id == coming.asks[0]), None) if coming.asks else None
+    return first, coming
+
+
+def next_ask(db: Database, campaign: str) -> AskRow | None:
+    """The ask the campaign's next weekly run sends; None when every ask has gone out
+    and the pack says stop."""
+    return _coming(db, campaign)[0]
+
+
+def ran_out_line(campaign: str) -> str:
+    """What a weekly run that sends nothing says, in the log."""
+    return (
+        f"campaign {campaign}: every ask has gone out and the pack says stop; no weekly ask "
+        '(add asks to the pack, or set after_last = "repeat")'
+    )
+
+
+def weekly_ask(db: Database, campaign: str) -> AskRow | None:
+    """The ask for a weekly run about to be made; None when there is none to send.
+
+    A campaign at the end of its asks says so in the log: one line for a run that
+    sends nothing, or one when its asks start again from the first.
+    """
+    ask, coming = _coming(db, campaign)
+    if ask is None:
+        log.warning("%s", ran_out_line(campaign))
+    elif coming.again:
+        log.info(
+            "campaign %s: every ask has gone out; starting again from the first "
+            "(after_last = repeat)",
+            campaign,
+        )
+    return ask
 
 
 def _platform(platform: str | None) -> str | None:
@@ -208,19 +323,30 @@ class DryRun:
         return sum(self.per_platform.values())
 
 
-def dry_run(
-    db: Database, catalog: Catalog, request: Request, actor: str, limit: int = 50
-) -> DryRun:
-    """Who a prompt would go to now, and with which ask. Sends nothing."""
-    ask = resolve_ask(db, catalog, request.campaign, request.ask_id)
-    params = deliveries_db.audience_params(
+def _audience(request: Request, ask: AskRow) -> dict[str, object]:
+    """Who a prompt of this request reaches: the engine's own audience (`delivery.prepare`)."""
+    return deliveries_db.audience_params(
         now=now_text(),
+        campaign=request.campaign,
         platforms=list(PLATFORMS),
         platform=_platform(request.platform),
         source=request.source,
         topic=ask.topic,
     )
-    per_platform, first = deliveries_db.audience_preview(db, params, limit)
+
+
+def audience_size(db: Database, request: Request, ask: AskRow) -> int:
+    """How many a prompt of this ask would reach if it went out now (not audited)."""
+    per_platform, _ = deliveries_db.audience_preview(db, _audience(request, ask), 0)
+    return sum(per_platform.values())
+
+
+def dry_run(
+    db: Database, catalog: Catalog, request: Request, actor: str, limit: int = 50
+) -> DryRun:
+    """Who a prompt would go to now, and with which ask. Sends nothing."""
+    ask = resolve_ask(db, catalog, request.campaign, request.ask_id)
+    per_platform, first = deliveries_db.audience_preview(db, _audience(request, ask), limit)
     audit_db.record(
         db, actor, "dry-run", request.campaign, ask=ask.id, audience=sum(per_platform.values())
     )
@@ -261,7 +387,7 @@ def asks_by_campaign(db: Database, catalog: Catalog) -> dict[str, list[AskRow]]:
 def listed_prompts(db: Database, *, every: bool = False, limit: int = 300) -> list[PromptRow]:
     """Prompts newest first: those still to come or being sent, or (`every`) all of them."""
     states = () if every else (PromptState.SCHEDULED, PromptState.SENDING)
-    return prompts_db.listed(db, states=states, limit=limit)
+    return prompts_db.listed(db, states=states, journeys=True, limit=limit)
 
 
 def record_test_send(db: Database, actor: str, ask: AskRow, platform: str, result: str) -> None:

@@ -28,6 +28,14 @@ class Table(StrEnum):
     ASKS = "asks"  # per ask and week
     PLATFORMS = "platforms"
     SOURCES = "sources"
+    POLLS = "polls"  # outcome polls: per ask and answer (campaigns/polls.py writes it)
+    # people who joined through invite links, per week, campaign and platform (never who;
+    # campaigns/invites.py writes it)
+    REFERRALS = "referrals"
+    # next steps, welcome messages and polls sent, per step (campaigns/journeys.py writes it)
+    JOURNEYS = "journeys"
+    # subscribers per campaign and platform, by status (campaigns/subscriptions.py writes it)
+    CAMPAIGNS = "campaigns"
 
 
 def _counts(counts: Counts) -> list[int]:
@@ -43,6 +51,8 @@ def table(report: Participation, which: Table) -> tuple[list[str], list[list[Any
             for row in report.by_ask_week
         ]
         return header, rows
+    if which not in (Table.PLATFORMS, Table.SOURCES):
+        raise ValueError(f"{which.value!r} is not a participation table")
     groups = report.by_platform if which is Table.PLATFORMS else report.by_source
     key = "platform" if which is Table.PLATFORMS else "source"
     return [key, *COUNT_COLUMNS], [[row.key, *_counts(row.counts)] for row in groups]
@@ -64,7 +74,10 @@ def to_csv(report: Participation, which: Table) -> str:
     return out.getvalue()
 
 
-def to_json(report: Participation) -> str:
+def to_json(report: Participation, more: dict[str, Any] | None = None) -> str:
+    """Every participation table as JSON, and after them `more`: other tables' records
+    by name (such as the polls')."""
+
     def records(which: Table) -> list[dict[str, Any]]:
         header, rows = table(report, which)
         return [dict(zip(header, row, strict=True)) for row in rows]
@@ -74,6 +87,7 @@ def to_json(report: Participation) -> str:
         "by_platform": records(Table.PLATFORMS),
         "by_source": records(Table.SOURCES),
         "total": asdict(report.total),
+        **(more or {}),
     }
     return json.dumps(data, indent=2, ensure_ascii=False)
 

@@ -8,8 +8,8 @@ re-keyed once, and counts within a month stay exact):
   is erased, exactly as `/forget` erases: the row goes, their deliveries and
   answers stay in the totals under a key nothing leads back from;
 - a group member's pseudonymous record unused since the cutoff is erased the same way;
-- deliveries and actions from before the cutoff that still lead to a supporter
-  (someone still subscribed) move to a fresh random key, one per person and
+- deliveries, actions and poll answers from before the cutoff that still lead to a
+  supporter (someone still subscribed) move to a fresh random key, one per person and
   calendar month, and lose the link to the supporter row. Totals and funnels
   stay exact; "unique" and "returning" supporters before the cutoff count a
   person once per month;
@@ -75,8 +75,8 @@ def erase_departed(db: Database, before: str) -> tuple[int, int]:
 
 
 def anonymise_old_records(db: Database, since: str, before: str) -> int:
-    """Give up to BATCH (person, month) groups of old deliveries and actions that still
-    lead to a supporter a fresh key each. Returns the rows changed."""
+    """Give up to BATCH (person, month) groups of old deliveries, actions and poll answers
+    that still lead to a supporter a fresh key each. Returns the rows changed."""
     db.execute(
         "CREATE TEMP TABLE IF NOT EXISTS rekey"
         " (old TEXT NOT NULL, month TEXT NOT NULL, new TEXT NOT NULL, PRIMARY KEY (old, month))"
@@ -93,12 +93,20 @@ def anonymise_old_records(db: Database, since: str, before: str) -> int:
             SELECT supporter_key, substr(created_at, 1, 7) FROM actions
             WHERE created_at >= :since AND created_at < :before
               AND supporter_key IN (SELECT key FROM supporters)
+            UNION
+            SELECT supporter_key, substr(created_at, 1, 7) FROM poll_answers
+            WHERE created_at >= :since AND created_at < :before
+              AND supporter_key IN (SELECT key FROM supporters)
             LIMIT :batch)
         """,
         {"since": since, "before": before, "batch": BATCH},
     )
     changed = 0
-    for table, unlink in (("deliveries", ", supporter_id = NULL"), ("actions", "")):
+    for table, unlink in (
+        ("deliveries", ", supporter_id = NULL"),
+        ("actions", ""),
+        ("poll_answers", ""),
+    ):
         cursor = db.execute(
             f"""
             UPDATE {table} SET supporter_key = r.new{unlink}

@@ -14,12 +14,14 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from campaigns import wording
+from campaigns import invites, wording
 from campaigns.keys import MEMBER_PREFIX, Pseudonyms
 from campaigns.model import ChatKind, Origin
 from db import actions as actions_db
 from db import deliveries as deliveries_db
+from db import polls as polls_db
 from db import sources as sources_db
+from db import subscriptions as subscriptions_db
 from db import supporters as supporters_db
 from db.states import SupporterStatus
 from db.supporters import SupporterRow
@@ -48,6 +50,7 @@ def source_for(db: Database, typed: str | None) -> str | None:
 class Subscribed:
     supporter: SupporterRow
     already: bool
+    first: bool = False  # this chat was not known before (a brand-new supporter)
 
 
 def find(db: Database, origin: Origin) -> SupporterRow | None:
@@ -113,7 +116,7 @@ def subscribe(db: Database, origin: Origin, source: str | None) -> Subscribed:
             source=source,
             consent_version=wording.CONSENT_VERSION,
         )
-        return Subscribed(row, already=False)
+        return Subscribed(row, already=False, first=True)
     already = found.status == SupporterStatus.ACTIVE
     if not already:
         supporters_db.resubscribe(
@@ -176,6 +179,10 @@ def export(
             "consented_at": supporter.consented_at,
             "paused_until": supporter.paused_until,
             "topics": supporters_db.topics(db, supporter.id) or "all",
+            "campaigns": [
+                {"campaign": row.campaign, "title": row.title, "joined_at": row.created_at}
+                for row in subscriptions_db.of_supporter(db, supporter.id)
+            ],
             "deliveries": [
                 {
                     "prompt": sent.prompt_id,
@@ -190,7 +197,10 @@ def export(
                 for sent in deliveries_db.for_supporter_key(db, supporter.key)
             ],
             "actions": _actions(db, supporter.key),
+            "poll_answers": polls_db.export(db, supporter.key),
         }
+        if (invite := invites.export(db, supporter)) is not None:
+            data["invite"] = invite  # the code and how many joined through it, never who
     if member is not None:
         data["presses_in_groups"] = _actions(db, member.key)
     return data

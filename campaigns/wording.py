@@ -5,6 +5,9 @@ Text here is plain: adapters escape it for their own markup.
 
 from __future__ import annotations
 
+import re
+import textwrap
+
 from campaigns.model import MAX_PAUSE_WEEKS, ActionKind
 from db.states import DeliveryState
 
@@ -21,9 +24,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("ask", "This week's ask again"),
     ("done", "I did this week's ask"),
     ("skip", "Not this week"),
+    ("campaigns", "Choose the campaigns you hear from"),
     ("topics", "Choose the topics you hear about"),
     ("pause", "Pause the weekly ask (optionally for N weeks)"),
     ("resume", "Start the weekly ask again"),
+    ("invite", "Your own link to bring a friend"),
     ("mydata", "See what we hold about you"),
     ("forget", "Erase everything we hold about you"),
     ("stop", "Unsubscribe"),
@@ -47,17 +52,27 @@ def counted(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
-def welcome(campaign_title: str, description: str, already: bool, retention_months: int) -> str:
+def welcome(
+    campaign_title: str,
+    description: str,
+    already: bool,
+    retention_months: int,
+    *,
+    choice: bool = False,
+) -> str:
+    """The answer to /start. `choice`: there are other campaigns to join (/campaigns)."""
     first = (
         "You're already subscribed. Thank you for staying with us."
         if already
         else f"Welcome to {campaign_title}. You're subscribed."
     )
+    others = "\n\nWe run other campaigns too: /campaigns lets you choose." if choice else ""
     return (
-        f"{first}\n\n{description}\n\n"
+        f"{first}\n\n{description}{others}\n\n"
         "Once a week you'll get one short ask, the fact behind it and a link to act. "
         "When you've done it, press \u201cI did it\u201d so we can count it.\n\n"
-        "What we keep: this chat's id on this platform, how you found us, your topic "
+        "What we keep: this chat's id on this platform, how you found us, your "
+        f"{'campaign and topic' if choice else 'topic'} "
         f"choices, the asks we send you and the buttons you press, for {retention_months} "
         "months at most. Never what you type. "
         "See it with /mydata, erase it with /forget, leave with /stop."
@@ -112,10 +127,18 @@ KEPT = "Kept."
 TOPICS_MENU_INTRO = "Choose the topics you want asks about."  # above a select menu
 TOPICS_MENU_PLACEHOLDER = "Topics to hear about"
 TOPICS_UNKNOWN = "I don't know these topics: {names}. The topics are: {known}."
+# Campaigns as choices (/campaigns): buttons to join and leave, or typed names.
+CAMPAIGNS_INTRO = "Choose the campaigns you hear from. Press one to join or leave it."
+CAMPAIGNS_USAGE = (
+    "Use /campaigns to choose with buttons, or /campaigns join <name> or /campaigns leave <name>."
+)
+CAMPAIGN_GONE = "That campaign no longer runs. /campaigns shows those that do."
+NO_CAMPAIGN = "You're in no campaign just now. /campaigns lets you choose one."
 FORGET_CONFIRM = (
     "This erases everything we hold about you: your subscription, how you found us, your "
-    "topic choices, the list of asks we sent you and your presses in groups. Your past "
-    "answers stay in our totals as anonymous counts, with nothing that leads back to you. "
+    "topic choices, your invite link, the list of asks we sent you and your presses in "
+    "groups. Your past answers, and friends who joined through your link, stay in our "
+    "totals as anonymous counts, with nothing that leads back to you. "
     "This can't be undone."
 )
 FORGET_EXPIRED = "That button has expired. Send /forget again if you want to erase your data."
@@ -126,6 +149,23 @@ FORGET_KEPT = "Nothing was erased."
 NOTHING_HELD = "We hold nothing about you."
 BUTTON_STALE = "That button no longer works. Send /ask for this week's ask."
 PREVIEW_PRESS = "This is a preview: nothing was counted."
+# Outcome polls: answered with a press only, one answer per person, changeable.
+POLL_THANKS = "Thank you! Your answer is counted."
+POLL_CHANGED = "Changed. We've counted your new answer instead."
+POLL_ALREADY = "That's the answer we already have. Thank you!"
+POLL_CHANGE_HINT = "\u2713 marks your answer. Press another to change it."
+
+
+def next_step_intro(ask_title: str) -> str:
+    """Above an ask's next step, which comes soon after the supporter did the ask."""
+    return f"Thank you for doing \u201c{ask_title}\u201d. If you have a minute more:"
+
+
+def poll_intro(ask_title: str) -> str:
+    """Above an outcome poll, some days after the supporter did the ask."""
+    return f"A while ago you did \u201c{ask_title}\u201d. One quick question:"
+
+
 SORRY = "Sorry, something went wrong on our side. Please try again in a minute."
 GROUP_ONLY_ADMINS = "Only a group admin can do that."
 GROUP_SUBSCRIBED = (
@@ -185,6 +225,101 @@ def topics_now(chosen: list[str], every: bool) -> str:
 
 def topic_off(topic: str) -> str:
     return f"This week's ask is about {topic}, which you've turned off. /topics changes that."
+
+
+def campaign_line(title: str, description: str) -> str:
+    """A campaign in the /campaigns list: its title and the first sentence of its description."""
+    first = re.split(r"(?<=[.!?])\s", " ".join(description.split()), maxsplit=1)[0]
+    return f"{title}: {textwrap.shorten(first, 160, placeholder='…')}"
+
+
+def campaigns_now(titles: list[str]) -> str:
+    return "You're in: " + ", ".join(titles) + "." if titles else NO_CAMPAIGN
+
+
+def joined_since(campaigns: list[dict[str, str]]) -> str:
+    """The campaigns a supporter joined, as /mydata lists them (from its export)."""
+    joined = [f"{item['title']} (since {item['joined_at'][:10]})" for item in campaigns]
+    return ", ".join(joined) or "none"
+
+
+def campaigns_unknown(name: str, known: list[str]) -> str:
+    return f"I don't know the campaign {name[:64]}. The campaigns are: {', '.join(known)}."
+
+
+def campaign_joined(title: str) -> str:
+    return f"You've joined {title}."
+
+
+def campaign_left(title: str) -> str:
+    return f"You've left {title}. Its asks won't come any more."
+
+
+def campaign_already(title: str) -> str:
+    return f"You're already in {title}."
+
+
+def campaign_not_joined(title: str) -> str:
+    return f"You're not in {title}."
+
+
+def last_campaign(title: str) -> str:
+    """Leaving the one campaign left is refused: /stop is how to leave everything."""
+    return f"{title} is the only campaign you're in, so you can't leave it. To stop, send /stop."
+
+
+def joined_campaign(title: str, description: str) -> str:
+    """/start with another campaign's link, from someone already subscribed."""
+    return (
+        f"You've joined {title}: its weekly ask comes too.\n\n{description}\n\n"
+        "/campaigns shows every campaign you're in."
+    )
+
+
+def group_joined(title: str) -> str:
+    """/subscribe_group <campaign>."""
+    return (
+        f"This group will get the weekly ask of {title}. Anyone here can press the buttons; "
+        "each press counts for the person who pressed it. An admin can send /stop to end it."
+    )
+
+
+def poll_fact(question: str, ask_title: str, answer: str) -> tuple[str, str]:
+    """One poll answer, as a line of /mydata (several asks may ask the same question)."""
+    return f"Your answer to \u201c{question}\u201d (after \u201c{ask_title}\u201d)", answer
+
+
+def joined_through(n: int) -> str:
+    """How many people joined through a supporter's invite link (never who)."""
+    return f"{counted(n, 'person', 'people')} joined through you"
+
+
+def invite(
+    campaign_title: str, url: str | None, typed: str, bot_url: str | None, joined: int
+) -> str:
+    """/invite: the supporter's own link or, on a platform without links, what a friend
+    sends the bot."""
+    friend = f"Invite a friend to {campaign_title}"
+    if url:
+        how = f"{friend} with your own link:\n\n{url}"
+    elif bot_url:
+        how = f"{friend}: they add me ({bot_url}), then send me\n\n{typed}"
+    else:
+        how = f"{friend}: they send me\n\n{typed}"
+    return (
+        f"{how}\n\nWhoever joins through it counts for you. We keep how many, never who. "
+        f"So far, {joined_through(joined)}."
+    )
+
+
+def invite_usage(campaigns: list[str]) -> str:
+    """/invite with a campaign the supporter didn't join (or more than one word)."""
+    return f"Send /invite, or /invite and a campaign you joined: {', '.join(campaigns)}."
+
+
+def invite_fact(code: str, joined: int) -> tuple[str, str]:
+    """The supporter's invite code, as a line of /mydata."""
+    return "Your invite code", f"{code} ({joined_through(joined)})"
 
 
 ANSWERS: dict[str, str] = {ActionKind.DONE: "you did it", ActionKind.SKIPPED: "not that week"}

@@ -32,6 +32,7 @@ CodeArgument = Annotated[
 
 
 def _checked(code: str) -> str:
+    from campaigns.deeplinks import INVITE_PREFIX
     from campaigns.packs import OTHER_SOURCE, SOURCE_CODE
 
     if not re.fullmatch(SOURCE_CODE, code):
@@ -41,6 +42,8 @@ def _checked(code: str) -> str:
         )
     if code == OTHER_SOURCE:
         fail(f"{OTHER_SOURCE!r} is kept for codes nobody declared; choose another")
+    if code.startswith(INVITE_PREFIX) or code == "invite":
+        fail(f"'invite' and codes starting {INVITE_PREFIX!r} are kept for invite links")
     return code
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from campaigns import reports
+from campaigns import invites, journeys, polls, reports, subscriptions
 from campaigns.reports import Table
 from campaigns.wording import counted
 from cli import app, database, fail, out, settings
@@ -52,10 +52,33 @@ def stats(
     db = database(config)
     try:
         report = participation(db, filters)
+        answered = polls.results(db, filters)
+        joined = invites.referrals(db, filters)
+        steps = journeys.table(db, filters)
+        subscribed = subscriptions.table(db, filters)
     finally:
         db.close()
     if as_json:
-        out.print(reports.to_json(report), markup=False, highlight=False, soft_wrap=True)
+        more = {
+            "polls": polls.records(answered),
+            "referrals": invites.records(joined),
+            "journeys": journeys.records(steps),
+            "campaigns": subscriptions.records(subscribed),
+        }
+        text = reports.to_json(report, more)
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+        return
+    if as_csv and which is Table.POLLS:
+        typer.echo(polls.to_csv(answered), nl=False)
+        return
+    if as_csv and which is Table.REFERRALS:
+        typer.echo(invites.to_csv(joined), nl=False)
+        return
+    if as_csv and which is Table.JOURNEYS:
+        typer.echo(journeys.to_csv(steps), nl=False)
+        return
+    if as_csv and which is Table.CAMPAIGNS:
+        typer.echo(subscriptions.to_csv(subscribed), nl=False)
         return
     if as_csv:
         typer.echo(reports.to_csv(report, which), nl=False)
@@ -82,6 +105,69 @@ def stats(
         f"{counted(total.supporters, 'supporter')} took part.",
         markup=False,
     )
+    _print_polls(answered)
+    _print_referrals(joined)
+    _print_journeys(steps)
+    _print_campaigns(subscribed)
+
+
+def _print_campaigns(subscribed: subscriptions.Rows) -> None:
+    """Subscribers per campaign and platform, by status (each campaign's `all` row sums
+    its platforms). Counts only."""
+    header, rows = subscribed
+    table = terminal_table("Subscribers per campaign", header, numeric=subscriptions.STATUSES)
+    for row in rows:
+        table.add_row(*(str(value) for value in row))
+    if not rows:
+        table.add_row("no data yet", *[""] * (len(header) - 1))
+    out.print(table)
+
+
+def _print_journeys(steps: tuple[list[str], list[list[Any]]]) -> None:
+    """Next steps, welcome messages and polls: per campaign and step, how many were
+    sent, wait to go, may have arrived, or could not be sent. Counts only."""
+    header, rows = steps
+    names = [name.replace("_", " ") for name in header]
+    counts = [name.replace("_", " ") for name in journeys.COLUMNS]
+    table = terminal_table("Journeys: next steps, welcome messages, polls", names, numeric=counts)
+    for row in rows:
+        table.add_row(*(str(value) for value in row))
+    if not rows:
+        table.add_row("no data yet", *[""] * (len(header) - 1))
+    out.print(table)
+
+
+def _print_referrals(joined: invites.Rows) -> None:
+    """People who joined through invite links, per week, campaign and platform: counts
+    only, never who invited or who joined."""
+    header, rows = joined
+    table = terminal_table(
+        "Joined through invite links", header, numeric=("joined",), whole=("week",)
+    )
+    for row in rows:
+        table.add_row(*(str(value) for value in row))
+    if not rows:
+        table.add_row("no data yet", *[""] * (len(header) - 1))
+    out.print(table)
+
+
+def _print_polls(found: list[polls.PollCounts]) -> None:
+    """The outcome polls: each poll's question (over `campaign/ask_id`) on its first
+    answer's row, then each answer's count and share of those who answered."""
+    columns = ["poll", "answer", "count", "share", "answered", "asked"]
+    table = terminal_table("Outcome polls", columns, numeric=columns[2:])
+    for poll in found:
+        title = f"{poll.question or poll.ask_title}\n{poll.campaign}/{poll.ask_id}"
+        for index, (label, n) in enumerate(zip(poll.labels, poll.counts, strict=True)):
+            share = polls.share(n, poll.answered)
+            shown = "" if share is None else f"{share}%"
+            if index == 0:
+                table.add_row(title, label, str(n), shown, str(poll.answered), str(poll.asked))
+            else:
+                table.add_row("", label, str(n), shown, "", "")
+    if not found:
+        table.add_row("no data yet", *[""] * (len(columns) - 1))
+    out.print(table)
 
 
 def _one_ask_column(header: list[str], rows: list[list[Any]]) -> tuple[list[str], list[list[Any]]]:

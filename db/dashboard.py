@@ -90,9 +90,11 @@ def sources(db: Database) -> list[str]:
 
 
 def recent_sends(db: Database, limit: int = 5) -> list[PromptRow]:
-    """Prompts that went out (or are going out), latest first; reminders included."""
+    """Prompts that went out (or are going out), latest first; reminders included, journey
+    steps not (each goes on for as long as supporters reach it: see the journeys table)."""
     cursor = db.execute(
         f"""SELECT {_PROMPT_COLUMNS} FROM prompts p WHERE p.state IN ('sending', 'sent')
+        AND p.kind IN ('weekly', 'manual', 'standing', 'reminder')
         ORDER BY COALESCE(p.started_at, p.scheduled_at) DESC, p.id DESC LIMIT ?""",
         [limit],
     )

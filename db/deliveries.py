@@ -118,10 +118,17 @@ class SentAsk:
 
 
 def for_supporter_key(db: Database, supporter_key: str) -> list[SentAsk]:
-    """Every delivery to this supporter, oldest first, with what they answered."""
+    """Every delivery to this supporter, oldest first, with what they answered. A
+    journey step's title says which: "next step after <ask>", "welcome message 2",
+    "poll: <ask>"."""
     cursor = db.execute(
         """
-        SELECT p.id AS prompt_id, p.campaign, p.ask_id, COALESCE(a.title, p.ask_id) AS title,
+        SELECT p.id AS prompt_id, p.campaign, p.ask_id,
+            CASE p.kind
+                WHEN 'next' THEN 'next step after ' || COALESCE(a.title, p.ask_id)
+                WHEN 'welcome' THEN 'welcome message ' || p.step
+                WHEN 'poll' THEN 'poll: ' || COALESCE(a.title, p.ask_id)
+                ELSE COALESCE(a.title, p.ask_id) END AS title,
             p.kind = 'reminder' AS reminder, d.state, COALESCE(d.sent_at, d.created_at) AS at,
             (SELECT kind FROM actions x WHERE x.supporter_key = d.supporter_key
                AND x.prompt_id = COALESCE(p.parent_id, p.id) AND x.kind IN ('done', 'skipped'))
@@ -138,6 +145,8 @@ def for_supporter_key(db: Database, supporter_key: str) -> list[SentAsk]:
 _ELIGIBLE = """
     (s.status = 'active'
      OR (s.status = 'paused' AND s.paused_until IS NOT NULL AND s.paused_until <= :now))
+    AND EXISTS (SELECT 1 FROM subscriptions j
+                WHERE j.supporter_id = s.id AND j.campaign = :campaign)
     AND s.platform IN (SELECT value FROM json_each(:platforms))
     AND (:platform IS NULL OR s.platform = :platform)
     AND (:source IS NULL OR s.source = :source)
@@ -148,10 +157,19 @@ _ELIGIBLE = """
 
 
 def audience_params(
-    *, now: str, platforms: list[str], platform: str | None, source: str | None, topic: str
+    *,
+    now: str,
+    campaign: str,
+    platforms: list[str],
+    platform: str | None,
+    source: str | None,
+    topic: str,
 ) -> dict[str, object]:
+    """Who a prompt of `campaign` goes to: its subscribers, active (or paused until a
+    time now past), on the given platforms, whose topics include the ask's."""
     return {
         "now": now,
+        "campaign": campaign,
         "platforms": json.dumps(sorted(platforms)),
         "platform": platform,
         "source": source,
@@ -160,8 +178,9 @@ def audience_params(
 
 
 def create_for_prompt(db: Database, prompt_id: int, params: dict[str, object]) -> int:
-    """Create every delivery of a prompt in one statement: active supporters on the
-    given platforms whose topics include the ask's. Existing ones are kept."""
+    """Create every delivery of a prompt in one statement: the campaign's active
+    subscribers on the given platforms whose topics include the ask's. Existing ones
+    are kept."""
     cursor = db.execute(
         f"""
         INSERT INTO deliveries

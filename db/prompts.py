@@ -8,7 +8,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from db.rows import fetch_all
-from db.states import PROMPT_FINISHED, PromptKind, PromptState
+from db.states import ASK_KINDS, PROMPT_FINISHED, PromptKind, PromptState
 from db.times import now_text
 
 
@@ -137,17 +137,29 @@ def set_state(db: Database, prompt_id: int, state: str) -> None:
     )
 
 
-def listed(db: Database, *, states: tuple[str, ...] = (), limit: int = 200) -> list[PromptRow]:
-    """Prompts newest first, optionally only in some states."""
+def listed(
+    db: Database,
+    *,
+    states: tuple[str, ...] = (),
+    journeys: bool = False,
+    limit: int = 200,
+) -> list[PromptRow]:
+    """Prompts newest first, optionally only in some states; journey steps (which live
+    as long as their pack step does) only when asked for."""
+    where = ["1"]
+    params: list[Any] = []
     if states:
-        marks = ", ".join("?" for _ in states)
-        return _rows(
-            db.execute(
-                f"{_SELECT} WHERE state IN ({marks}) ORDER BY scheduled_at DESC, id DESC LIMIT ?",
-                [*states, limit],
-            )
+        where.append(f"state IN ({', '.join('?' for _ in states)})")
+        params += states
+    if not journeys:
+        where.append(f"kind IN ({', '.join('?' for _ in ASK_KINDS)})")
+        params += ASK_KINDS
+    return _rows(
+        db.execute(
+            f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY scheduled_at DESC, id DESC LIMIT ?",
+            [*params, limit],
         )
-    return _rows(db.execute(f"{_SELECT} ORDER BY scheduled_at DESC, id DESC LIMIT ?", [limit]))
+    )
 
 
 def start_sending(db: Database, prompt_id: int) -> bool:

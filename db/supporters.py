@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from db import invites as invites_db
 from db.rows import fetch_one
 from db.states import ChatKind, SupporterStatus
 from db.times import now_text
@@ -161,6 +162,7 @@ def delete(db: Database, supporter_id: int) -> None:
         """,
         [now, supporter_id],
     )
+    invites_db.remove_code_of(db, supporter_id)  # their old invite link counts nobody now
     db.execute("DELETE FROM supporters WHERE id = ?", [supporter_id])
 
 

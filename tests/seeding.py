@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 
 from db import prompts as prompts_db
+from db import subscriptions as subscriptions_db
 from db import supporters as supporters_db
 from db.times import now_text
 
@@ -19,7 +20,8 @@ def add_supporters(
     addresses: list[str] | None = None,
     **fields: str,
 ) -> list[int]:
-    """`n` private-chat supporters at `<platform>-<i>` (or at `addresses`); their ids."""
+    """`n` private-chat supporters at `<platform>-<i>` (or at `addresses`), each on every
+    campaign; their ids."""
     ids = []
     for address in addresses or [f"{platform}-{i}" for i in range(start, start + n)]:
         row = supporters_db.insert(
@@ -32,7 +34,16 @@ def add_supporters(
             consent_version="test",
         )
         ids.append(row.id)
+    if fields.get("status") != "member":  # subscribed to every campaign, as 0006 did
+        join_every_campaign(db, ids)
     return ids
+
+
+def join_every_campaign(db: Database, /, supporter_ids: list[int]) -> None:
+    """Subscribe these supporters to every campaign in the store."""
+    for supporter_id in supporter_ids:
+        for (slug,) in db.execute("SELECT slug FROM campaigns").fetchall():
+            subscriptions_db.join(db, supporter_id, slug)
 
 
 def manual_prompt(

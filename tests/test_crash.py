@@ -20,9 +20,9 @@ import pytest
 
 from campaigns.catalog import Catalog
 from campaigns.prompting import Request, send_now
-from db import supporters as supporters_db
 from db.store import open_database
 from tests.fakes.telegram import FakeTelegram
+from tests.seeding import add_supporters
 
 BIN = Path(sys.executable).parent / "campaignbot"
 SUPPORTERS = 240
@@ -34,16 +34,8 @@ def seed(db_path: Path, catalog: Catalog) -> int:
     db = open_database(db_path)
     with db.atomic():
         catalog.sync(db)
-        for n in range(SUPPORTERS):
-            supporters_db.insert(
-                db,
-                platform="telegram",
-                address=str(FIRST_ID + n),
-                kind="private",
-                status="active",
-                source="crash-test",
-                consent_version="test",
-            )
+        addresses = [str(FIRST_ID + n) for n in range(SUPPORTERS)]
+        add_supporters(db, SUPPORTERS, addresses=addresses, source="crash-test")
         prompt = send_now(db, catalog, Request("one-step-ahead", "age-verification"), "test")
     db.close()
     return prompt.id

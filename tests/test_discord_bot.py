@@ -144,9 +144,7 @@ async def test_connects_without_privileged_intents_and_registers_commands(
 async def test_subscribe_in_a_dm_shows_the_ask_with_its_buttons(
     bot: DiscordBot, fake: FakeDiscord, core: Core
 ) -> None:
-    first = await slash(
-        fake, "subscribe", options=[{"name": "source", "type": 3, "value": "social"}]
-    )
+    first = await slash(fake, "subscribe", options=[{"name": "code", "type": 3, "value": "social"}])
     assert "You're subscribed" in first["data"]["content"]
     ask = await ask_message_of(fake, SAM)
     embed = ask["embeds"][0]

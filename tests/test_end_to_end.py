@@ -70,7 +70,7 @@ async def test_an_ask_sent_from_the_cli_reaches_both_platforms_and_is_counted(
                 await discord.run_slash_command(
                     "subscribe",
                     user_id=DC_USER,
-                    options=[{"name": "source", "type": 3, "value": "social"}],
+                    options=[{"name": "code", "type": 3, "value": "social"}],
                 )
                 await telegram.wait_for(lambda: len(telegram.sent_to(TG_USER)) >= 2, timeout=20)
                 await discord.wait_for(lambda: len(discord.dms_to(DC_USER)) >= 2, timeout=20)

@@ -230,10 +230,15 @@ def test_mydata_lists_every_delivery(db: Database, ctx: Context, catalog: Catalo
 
     data = json.loads(reply.attachment.content)
     sent = [(d["ask"], d["state"], d["your_answer"]) for d in data["deliveries"]]
-    assert sent == [("ai-images", "sent", "done"), ("pre-screening", "sent", None)]
+    assert sent == [
+        ("ai-images", "sent", "done"),
+        ("ai-images", "pending", None),  # its next step, on its way since "I did it"
+        ("pre-screening", "sent", None),
+    ]
     titles = [row[0] for row in db.execute("SELECT title FROM asks ORDER BY position")]
+    assert data["deliveries"][1]["title"] == f"next step after {titles[0]}"
     assert titles[0] in reply.text and "you did it" in reply.text
-    assert "Asks we sent you: 2" in reply.text and "24 months" in reply.text
+    assert "Asks we sent you: 3" in reply.text and "24 months" in reply.text
 
 
 # --- group members ------------------------------------------------------------------

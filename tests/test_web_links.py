@@ -23,6 +23,7 @@ from db.times import now_text
 from runner import open_core
 from settings import Settings
 from tests.messengers import RecordingMessenger
+from tests.seeding import add_supporters
 from tests.web_support import SECRET, asgi_client, make_settings, prepared_db
 from web.app import create_app
 
@@ -215,15 +216,7 @@ async def test_the_engine_sends_tracked_links(tracked: tuple[Settings, Core]) ->
     messenger = RecordingMessenger("telegram")
 
     def setup(db: Database) -> int:
-        supporters_db.insert(
-            db,
-            platform="telegram",
-            address="1001",
-            kind="private",
-            status="active",
-            source=None,
-            consent_version="test",
-        )
+        add_supporters(db, 1, addresses=["1001"])
         return prompts_db.create(
             db,
             campaign="one-step-ahead",

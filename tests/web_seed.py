@@ -72,6 +72,11 @@ def seed_demo(
             for n, key, platform, source, status, joined, _ in people
         ],
     )
+    if "subscriptions" in db.table_names():  # not in a database from before 0006
+        db.conn.executemany(
+            "INSERT INTO main.subscriptions (supporter_id, campaign, created_at) VALUES (?, ?, ?)",
+            [(n, campaign, joined) for n, _, _, _, _, joined, _ in people],
+        )
     landmarks: dict[str, int] = {}
     for week, moment in enumerate(times):
         at = to_text(moment)

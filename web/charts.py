@@ -1,7 +1,7 @@
-"""The dashboard's four bar charts, drawn on the server as small SVG images.
+"""The dashboard's five bar charts, drawn on the server as small SVG images.
 
 Python works out the geometry (scales, whole-number ticks, where each bar and
-label goes) and `templates/chart.svg` writes it out. No charting library: four
+label goes) and `templates/chart.svg` writes it out. No charting library: five
 bar charts are a few rectangles and labels, and the renderer they replaced
 (Altair with vl-convert) took 84 MB of disk and nearly 90 MB of memory
 (docs/benchmarks.md, "Footprint").
@@ -349,6 +349,25 @@ def shares(rows: list[tuple[str, float]]) -> Chart:
         thickness=18,
         axis_title="share who took part",
         unit="%",
+        gap=5,
+    )
+
+
+def poll(answers: list[tuple[str, int]]) -> Chart:
+    """One outcome poll: how many chose each answer, in the poll's order, with the
+    count and its share of all answers after each bar."""
+    answered = sum(n for _, n in answers)
+
+    def text(n: int) -> str:
+        return f"{n:,} ({100 * n / answered:.1f}%)" if answered else "0"
+
+    return _rows(
+        "Answers to one outcome poll",
+        [(label, n, COLOURS["link opened"], text(n)) for label, n in answers],
+        width=WIDTH - 200,
+        height=max(60, 26 * len(answers)),
+        thickness=18,
+        axis_title="supporters who chose it",
         gap=5,
     )
 

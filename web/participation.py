@@ -1,4 +1,5 @@
-"""The participation pages: overview, per ask and week, per source, and their CSVs.
+"""The participation pages: overview, per ask and week, per source, outcome polls, and
+their CSVs.
 
 HTTP only: the filters come from the query string, the pages' numbers from the
 core (`campaigns.dashboard`, each page in one read on the store's read pool), and
@@ -98,7 +99,8 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
 
     async def overview_csv(request: Request) -> Response:
         data = await store.read(dashboard.overview, catalog, utcnow())
-        tables = {t.name: t for t in (data.supporters, data.trend)}
+        shown = (data.supporters, data.trend, data.referrals, data.journeys, data.subscribers)
+        tables = {t.name: t for t in shown}
         return _csv(request, "overview", tables, None)
 
     async def asks_csv(request: Request) -> Response:
@@ -112,6 +114,26 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         data = await load_ask_page(form.filters)
         tables = {t.name: t for t in (data.funnel, data.supporters)}
         return _csv(request, "participation", tables, data.report)
+
+    async def polls_page(request: Request) -> Response:
+        form = read_filters(request, dash.zone, catalog)
+        data = await store.read(dashboard.poll_page, form.filters)
+        poll_charts = [
+            await dash.charts.svg(charts.poll(list(zip(poll.labels, poll.counts, strict=True))))
+            for poll in data.polls
+        ]
+        context = {
+            "data": data,
+            "form": form,
+            "poll_charts": poll_charts,
+            **choices(data.sources),
+        }
+        return dash.render(request, "polls.html", context)
+
+    async def polls_csv(request: Request) -> Response:
+        form = read_filters(request, dash.zone, catalog)
+        data = await store.read(dashboard.poll_page, form.filters)
+        return _csv(request, "polls", {data.results.name: data.results}, None)
 
     async def sources_csv(request: Request) -> Response:
         form = read_filters(request, dash.zone, catalog)
@@ -129,6 +151,8 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         Route("/participation/{table}.csv", asks_csv, methods=["GET"]),
         Route("/sources", sources_page, methods=["GET"]),
         Route("/sources/{table}.csv", sources_csv, methods=["GET"]),
+        Route("/polls", polls_page, methods=["GET"]),
+        Route("/polls/{table}.csv", polls_csv, methods=["GET"]),
     ]
 
 

@@ -30,7 +30,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from bots.discord import connection
-from bots.discord.commands import install, keep_syncing, sync_commands
+from bots.discord.commands import install, keep_syncing, start_links, sync_commands
 from bots.discord.origins import PLATFORM, origin_for_command, origin_for_dm, origin_for_press
 from bots.discord.render import NO_MENTIONS, parts
 from bots.discord.screening import WRITTEN, AnswerGate, carries_media
@@ -146,6 +146,8 @@ class DiscordBot(connection.Connecting):
         """After the first login: persistent buttons, and the slash commands. Failing to
         sync those never stops the bot: it tries again in the background."""
         self.add_dynamic_items(CoreButton)
+        # Invite links: the application id (known once logged in) makes the install link.
+        self.core.set_start_links(PLATFORM, start_links(self.application_id))
         if self.organiser_guild is None:
             log.info(
                 "discord: no organiser commands: set discord_organiser_guild "

@@ -17,10 +17,14 @@ from bots.discord.render import parts
 from campaigns import wording
 from campaigns.backoff import Backoff
 from campaigns.core import Core
+from campaigns.deeplinks import start_argument
+from campaigns.invites import ARGUMENT, StartLinks
 from campaigns.model import MAX_PAUSE_WEEKS, ChatKind, Message, Origin
+from campaigns.subscriptions import ordered
 
 log = logging.getLogger(__name__)
 Interaction = discord.Interaction[Any]
+MAX_CHOICES = 25  # Discord's limit on an option's choices
 
 
 class CommandsBot(Protocol):
@@ -73,6 +77,23 @@ class TopicsMenu(discord.ui.View):
         await self.bot.command(interaction, "topics", tuple(self.select.values))
 
 
+def start_links(application_id: int | None) -> StartLinks:
+    """Discord has no deep links: a friend sends `/subscribe` with the start argument
+    as its `code`, after adding the bot by its install link (the application's own
+    install settings, when we know its id)."""
+    bot_url = discord.utils.oauth_url(application_id, scopes=None) if application_id else None
+    return StartLinks(typed=f"/subscribe code:{ARGUMENT}", bot_url=bot_url)
+
+
+def campaign_choices(core: Core) -> list[app_commands.Choice[str]]:
+    """The campaigns, by title, for an option to offer (Discord takes 25 at most)."""
+    catalog = core.ctx.catalog
+    return [
+        app_commands.Choice(name=catalog.packs[slug].campaign.title[:100], value=slug)
+        for slug in ordered(catalog)[:MAX_CHOICES]
+    ]
+
+
 def install(bot: CommandsBot) -> None:
     """Add every command to the bot's tree."""
     tree = bot.tree
@@ -84,14 +105,34 @@ def install(bot: CommandsBot) -> None:
 
         tree.command(name=name, description=description)(run)
 
+    campaigns = campaign_choices(bot.core)
+
     @tree.command(name="subscribe", description=described["start"])
-    @app_commands.describe(source="How you found us (a short code), if you were given one")
-    async def subscribe(interaction: Interaction, source: str | None = None) -> None:
-        await bot.command(interaction, "start", (source,) if source else ())
+    @app_commands.describe(
+        campaign="The campaign to join (leave out for our main one)",
+        code="A code from a link, poster or friend, if you were given one",
+    )
+    @app_commands.choices(campaign=campaigns)
+    async def subscribe(
+        interaction: Interaction,
+        campaign: app_commands.Choice[str] | None = None,
+        code: str | None = None,
+    ) -> None:
+        # the same start argument a Telegram deep link carries: `<campaign>-<code>`
+        argument = start_argument(campaign.value if campaign else None, code)
+        await bot.command(interaction, "start", (argument,) if argument else ())
 
     simple("unsubscribe", "stop", described["stop"])
-    for name in ("ask", "done", "skip", "resume", "mydata", "forget", "help"):
+    for name in ("ask", "campaigns", "done", "skip", "resume", "mydata", "forget", "help"):
         simple(name, name, described[name])
+
+    @tree.command(name="invite", description=described["invite"])
+    @app_commands.describe(campaign="A campaign you joined (leave out for our main one)")
+    @app_commands.choices(campaign=campaigns)
+    async def invite(
+        interaction: Interaction, campaign: app_commands.Choice[str] | None = None
+    ) -> None:
+        await bot.command(interaction, "invite", (campaign.value,) if campaign else ())
 
     @tree.command(name="pause", description=described["pause"])
     @app_commands.describe(
@@ -120,11 +161,19 @@ def install(bot: CommandsBot) -> None:
     @tree.command(
         name="channel", description="Post the weekly ask in a channel here (Manage Server)"
     )
-    @app_commands.describe(channel="The channel", stop="Stop posting there instead")
+    @app_commands.describe(
+        channel="The channel",
+        stop="Stop posting there instead",
+        campaign="The campaign whose ask to post (leave out for our main one)",
+    )
+    @app_commands.choices(campaign=campaigns)
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     async def channel(
-        interaction: Interaction, channel: discord.TextChannel, stop: bool = False
+        interaction: Interaction,
+        channel: discord.TextChannel,
+        stop: bool = False,
+        campaign: app_commands.Choice[str] | None = None,
     ) -> None:
         permissions = interaction.permissions
         if not permissions.manage_guild:
@@ -132,7 +181,8 @@ def install(bot: CommandsBot) -> None:
             return
         origin = Origin(PLATFORM, str(channel.id), ChatKind.GROUP, user=str(interaction.user.id))
         name = "stop" if stop else "subscribe_group"
-        replies = await bot.core.command(origin, name, admin=True)
+        args = (campaign.value,) if campaign and not stop else ()
+        replies = await bot.core.command(origin, name, args, admin=True)
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             for reply in replies:

@@ -70,6 +70,7 @@ from campaigns import wording
 from campaigns.backoff import Backoff
 from campaigns.commands import parse, plain_word
 from campaigns.core import Core
+from campaigns.invites import ARGUMENT, StartLinks
 from campaigns.messenger import (
     AdapterHealth,
     DeliveryError,
@@ -105,6 +106,12 @@ REFUSED_BY_TELEGRAM = (
     "Telegram refused the bot token: copy TELEGRAM_BOT_TOKEN again from @BotFather "
     "(and if you set TELEGRAM_API_URL, check that it ends in /bot)."
 )
+
+
+def start_links(username: str) -> StartLinks:
+    """A deep link opens a chat with the bot and sends `/start <argument>` once the
+    person presses Start (https://core.telegram.org/bots/features#deep-linking)."""
+    return StartLinks(url=f"https://t.me/{username}?start={ARGUMENT}")
 
 
 def origin_of(chat: Chat, user: User | None, *, organiser: bool = False) -> Origin:
@@ -245,6 +252,8 @@ class TelegramBot:
     async def _start(self) -> None:
         """One try at each step not yet done; PTB skips what is already initialised."""
         await self.app.initialize()  # getMe: the token and the address are checked here
+        # Invite links are deep links to this bot, by the username getMe gave us.
+        self.core.set_start_links(PLATFORM, start_links(self.app.bot.username))
         if not self._menus_tried:
             await self._menus_or_later()
             self._menus_tried = True
