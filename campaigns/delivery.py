@@ -650,9 +650,15 @@ class _ClaimRefused(Exception):
 def cancel_send(db: Database, prompt_id: int) -> int | None:
     """An organiser stops a running send: the prompt is 'cancelled' and its pending
     deliveries too (how many is returned); requests in flight finish. None if the
-    prompt is not sending. The running engine finds nothing more to send by itself."""
+    prompt is not sending. The running engine finds nothing more to send by itself.
+
+    A journey step (a next step, a welcome message, a poll) is one prompt for as long
+    as the pack has the step: stopping it cancels what is waiting now and leaves the
+    step 'sent', so supporters who reach it later still get it. (Take the step out of
+    the pack to end it.)"""
     cursor = db.execute(
-        "UPDATE prompts SET state = 'cancelled', finished_at = ?"
+        "UPDATE prompts SET state = CASE WHEN kind IN ('next', 'welcome', 'poll')"
+        " THEN 'sent' ELSE 'cancelled' END, finished_at = ?"
         " WHERE id = ? AND state = 'sending'",
         [now_text(), prompt_id],
     )

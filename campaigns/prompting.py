@@ -66,16 +66,15 @@ def resolve_ask(db: Database, catalog: Catalog, campaign: str, ask_id: str | Non
 
 # ---------------------------------------------------------------- which ask is next
 #
-# An ask has *gone out* once a weekly or manual prompt of it is being sent or was
-# sent. A prompt that was cancelled or missed sent nothing, so its ask is still to
-# go; reminders, standing asks (the welcome ask a new supporter gets) and journey
-# steps ('next', 'welcome', 'poll') follow an ask, they don't use one up.
+# An ask has *gone out* (`db.prompts.gone_out`) once a weekly or manual prompt of it
+# is being sent or was sent. A prompt that was cancelled or missed sent nothing, so
+# its ask is still to go; reminders, standing asks (the welcome ask a new supporter
+# gets) and journey steps ('next', 'welcome', 'poll') follow an ask, they don't use
+# one up.
 #
 # "Every ask" is every ask in the pack now: an ask taken out of the pack (retired)
 # no longer counts, and one whose id comes back counts as gone out if it went out
 # before. A changed text under the same id is the same ask; a new id is a new ask.
-GONE_OUT_KINDS = (PromptKind.WEEKLY, PromptKind.MANUAL)
-GONE_OUT_STATES = (PromptState.SENDING, PromptState.SENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,20 +96,11 @@ class Coming:
 
 def sent_asks(db: Database, campaign: str) -> SentAsks:
     """Which of the campaign's asks have gone out (see above), latest first."""
-    kinds = ", ".join("?" for _ in GONE_OUT_KINDS)
-    states = ", ".join("?" for _ in GONE_OUT_STATES)
-    rows = db.execute(
-        f"""
-        SELECT ask_id, scheduled_at FROM prompts
-        WHERE campaign = ? AND kind IN ({kinds}) AND state IN ({states})
-        ORDER BY scheduled_at DESC, id DESC
-        """,
-        [campaign, *GONE_OUT_KINDS, *GONE_OUT_STATES],
-    ).fetchall()
+    rows = prompts_db.gone_out(db, campaign)
     when: dict[str, str] = {}
     for ask_id, at in rows:
-        when.setdefault(str(ask_id), str(at))
-    return SentAsks(when, str(rows[0][0]) if rows else None)
+        when.setdefault(ask_id, at)
+    return SentAsks(when, rows[0][0] if rows else None)
 
 
 def coming_asks(ids: Sequence[str], sent: SentAsks, after_last: AfterLast) -> Coming:

@@ -8,11 +8,12 @@ re-keyed once, and counts within a month stay exact):
   is erased, exactly as `/forget` erases: the row goes, their deliveries and
   answers stay in the totals under a key nothing leads back from;
 - a group member's pseudonymous record unused since the cutoff is erased the same way;
-- deliveries, actions and poll answers from before the cutoff that still lead to a
-  supporter (someone still subscribed) move to a fresh random key, one per person and
-  calendar month, and lose the link to the supporter row. Totals and funnels
-  stay exact; "unique" and "returning" supporters before the cutoff count a
-  person once per month;
+- deliveries, actions, poll answers and referrals (people who joined through an
+  invite) from before the cutoff that still lead to a supporter (someone still
+  subscribed) move to a fresh random key, one per person and calendar month, and lose
+  the link to the supporter row (so an old referral leaves its inviter's own
+  count). Totals and funnels stay exact; "unique" and "returning" supporters
+  before the cutoff count a person once per month;
 - audit entries from before the cutoff are deleted.
 
 Each step is a short write job of at most `BATCH` rows, so the writer never
@@ -97,6 +98,10 @@ def anonymise_old_records(db: Database, since: str, before: str) -> int:
             SELECT supporter_key, substr(created_at, 1, 7) FROM poll_answers
             WHERE created_at >= :since AND created_at < :before
               AND supporter_key IN (SELECT key FROM supporters)
+            UNION
+            SELECT inviter_key, substr(joined_on, 1, 7) FROM referrals
+            WHERE joined_on >= substr(:since, 1, 10) AND joined_on < substr(:before, 1, 10)
+              AND inviter_key IN (SELECT key FROM supporters)
             LIMIT :batch)
         """,
         {"since": since, "before": before, "batch": BATCH},
@@ -117,7 +122,18 @@ def anonymise_old_records(db: Database, since: str, before: str) -> int:
             {"since": since, "before": before},
         )
         changed += cursor.rowcount
-    return changed
+    # Referrals carry a day, not a time: the months are compared by their first day.
+    cursor = db.execute(
+        """
+        UPDATE referrals SET inviter_key = r.new
+        FROM temp.rekey r
+        WHERE referrals.inviter_key = r.old AND substr(referrals.joined_on, 1, 7) = r.month
+          AND referrals.joined_on >= substr(:since, 1, 10)
+          AND referrals.joined_on < substr(:before, 1, 10)
+        """,
+        {"since": since, "before": before},
+    )
+    return changed + cursor.rowcount
 
 
 def delete_old_audit(db: Database, before: str) -> int:

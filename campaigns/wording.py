@@ -342,7 +342,7 @@ def mydata_summary(
 ) -> str:
     lines = ["What we hold about you:"]
     lines += [f"{label}: {value}" for label, value in facts]
-    lines.append(f"Asks we sent you: {len(sent)}")
+    lines.append(f"Messages we sent you: {len(sent)}")
     shown = sent[-SHOWN_DELIVERIES:]
     lines += [f"  {line}" for line in shown]
     if len(sent) > len(shown):

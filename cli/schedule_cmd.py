@@ -69,7 +69,9 @@ def list_prompts(
     table = terminal_table("Prompts", columns, numeric=("id",), whole=("when",))
     for prompt in prompts_db.listed(db, states=states):
         local = from_text(prompt.scheduled_at).astimezone(ZoneInfo(prompt.timezone))
-        audience = ", ".join(filter(None, [prompt.platform, prompt.source])) or "everyone"
+        audience = (
+            ", ".join(filter(None, [prompt.platform, prompt.source])) or "all its subscribers"
+        )
         table.add_row(
             str(prompt.id),
             f"{local:%Y-%m-%d %H:%M} {prompt.timezone}",

@@ -496,7 +496,7 @@ def journeys(db: Database) -> None:
             PRIMARY KEY (supporter_id, campaign)
         ) WITHOUT ROWID
         """,
-        "CREATE INDEX subscriptions_by_campaign ON subscriptions (campaign, supporter_id)",
+        "CREATE INDEX subscriptions_by_campaign ON subscriptions (campaign, created_at)",
         """
         INSERT INTO subscriptions (supporter_id, campaign, created_at)
         SELECT s.id, c.slug, s.created_at FROM supporters s, campaigns c

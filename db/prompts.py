@@ -207,17 +207,18 @@ def ensure_weekly(
     return found[0]
 
 
-def last_sent_ask(db: Database, campaign: str) -> str | None:
-    """The ask of the campaign's latest weekly or manual prompt that went out or is due."""
-    row = db.execute(
+def gone_out(db: Database, campaign: str) -> list[tuple[str, str]]:
+    """(ask id, scheduled at) of the campaign's weekly and manual prompts that are being
+    sent or were sent, latest first: the asks that have gone out."""
+    rows = db.execute(
         """
-        SELECT ask_id FROM prompts
+        SELECT ask_id, scheduled_at FROM prompts
         WHERE campaign = ? AND kind IN ('weekly', 'manual') AND state IN ('sending', 'sent')
-        ORDER BY scheduled_at DESC, id DESC LIMIT 1
+        ORDER BY scheduled_at DESC, id DESC
         """,
         [campaign],
-    ).fetchone()
-    return str(row[0]) if row else None
+    ).fetchall()
+    return [(str(ask_id), str(at)) for ask_id, at in rows]
 
 
 def cancel(db: Database, prompt_id: int) -> bool:

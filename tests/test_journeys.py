@@ -23,7 +23,7 @@ from sqlite_utils import Database
 from bots.console import ConsoleChat
 from bots.discord.bot import DiscordBot
 from bots.telegram.bot import TelegramBot
-from campaigns import journeys, wording
+from campaigns import journeys, prompting, wording
 from campaigns.buttons import Verb
 from campaigns.catalog import Catalog
 from campaigns.compose import poll_message
@@ -36,8 +36,9 @@ from campaigns.prompting import Request, send_now
 from campaigns.supporters import export
 from db import catalog as catalog_db
 from db import journeys as journeys_db
+from db import prompts as prompts_db
 from db import supporters as supporters_db
-from db.states import PromptKind
+from db.states import PromptKind, PromptState
 from db.store import Store
 from db.times import to_text, utcnow
 from scheduler import CampaignScheduler
@@ -834,3 +835,22 @@ async def test_stats_and_the_dashboard_show_the_counts(tmp_path: Path, packs: Pa
             assert "message 2" in prompts.text and "each supporter as they reach it" in prompts.text
     finally:
         core.close()
+
+
+async def test_stopping_a_step_cancels_what_waits_and_the_step_stays_for_later(
+    jcore: Core,
+) -> None:
+    """An organiser's stop on a running journey step cancels the deliveries waiting now;
+    the step itself stays, so a supporter who reaches it afterwards still gets it."""
+    prompt_id = await jcore.store.write(reach_next_step, "8821")
+    stopped = await jcore.store.write(prompting.stop, prompt_id, "dashboard:olu")
+    assert stopped is not None and stopped.running and stopped.cancelled == 1
+    step = await jcore.store.read(prompts_db.get, prompt_id)
+    assert step is not None and step.state is PromptState.SENT
+    await jcore.store.write(reach_next_step, "8822")  # someone does the ask later
+    messenger = RecordingMessenger()
+    engine = DeliveryEngine(jcore.store, jcore.ctx, {"telegram": messenger}, tuning=QUICK)
+    await engine.resume()
+    await quiet(jcore, engine)
+    assert messenger.addresses() == ["8822"]  # never the one who was stopped
+    assert await jcore.store.read(states, "next") == {"cancelled": 1, "sent": 1}

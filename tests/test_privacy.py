@@ -238,7 +238,7 @@ def test_mydata_lists_every_delivery(db: Database, ctx: Context, catalog: Catalo
     titles = [row[0] for row in db.execute("SELECT title FROM asks ORDER BY position")]
     assert data["deliveries"][1]["title"] == f"next step after {titles[0]}"
     assert titles[0] in reply.text and "you did it" in reply.text
-    assert "Asks we sent you: 3" in reply.text and "24 months" in reply.text
+    assert "Messages we sent you: 3" in reply.text and "24 months" in reply.text
 
 
 # --- group members ------------------------------------------------------------------

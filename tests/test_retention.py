@@ -6,9 +6,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
+from sqlite_utils import Database
+
 from campaigns import retention
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine
+from db import invites as invites_db
 from db import supporters as supporters_db
 from db.stats import Counts, Filters, Participation, participation
 from db.store import Store
@@ -159,3 +162,31 @@ async def test_the_daily_run_is_scheduled(core: Core) -> None:
     finally:
         scheduler.shutdown()
         await engine.stop()
+
+
+def test_old_referrals_leave_the_inviters_count_and_stay_in_the_totals(db: Database) -> None:
+    """Someone who joined through an invite long ago stops counting for the inviter (the
+    link to them goes, month by month), but stays in the staff totals; a recent one and
+    one on the first day of the cutoff month stay the inviter's."""
+    inviter = supporters_db.insert(
+        db,
+        platform="telegram",
+        address="addr-inviter",
+        kind="private",
+        status="active",
+        source=None,
+        consent_version="t",
+    )
+    for day in ("2024-06-01", "2024-06-30", "2024-11-30", "2024-12-01", "2026-01-15"):
+        invites_db.record_referral(db, inviter.key, "one-step-ahead", "telegram")
+        db.execute("UPDATE referrals SET joined_on = ? WHERE id = last_insert_rowid()", [day])
+    assert invites_db.joined_through(db, inviter.key) == 5
+    assert retention.anonymise_old_records(db, "", "2024-12-01T00:00:00Z") == 3
+    assert invites_db.joined_through(db, inviter.key) == 2  # 2024-12-01 and 2026
+    months = db.execute(
+        "SELECT substr(joined_on, 1, 7), count(DISTINCT inviter_key) FROM referrals"
+        " WHERE joined_on < '2024-12' GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert months == [("2024-06", 1), ("2024-11", 1)]  # one fresh key per month
+    assert db.execute("SELECT count(*) FROM referrals").fetchone()[0] == 5
+    assert retention.anonymise_old_records(db, "", "2024-12-01T00:00:00Z") == 0

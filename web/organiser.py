@@ -67,7 +67,7 @@ def _values(form: FormData | None, defaults: dict[str, str]) -> dict[str, str]:
 
 
 def _audience(prompt: PromptRow) -> str:
-    return ", ".join(filter(None, [prompt.platform, prompt.source])) or "everyone"
+    return ", ".join(filter(None, [prompt.platform, prompt.source])) or "all its subscribers"
 
 
 def routes(dash: Dashboard) -> list[BaseRoute]:
