@@ -27,6 +27,7 @@ from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine
 from campaigns.links import link_maker
 from campaigns.messenger import Adapter, Messenger, StartupFailure
+from campaigns.reloading import CatalogFollower
 from db.backup import latest_backup
 from db.catalog import AskRow
 from scheduler import CampaignScheduler
@@ -95,6 +96,8 @@ def chat_adapters(settings: Settings, core: Core) -> list[Adapter]:
                 settings.telegram_bot_token.get_secret_value(),
                 base_url=settings.telegram_api_url,
                 max_rate=settings.telegram_max_rate,
+                paid_broadcast=settings.telegram_paid_broadcast,
+                paid_rate=settings.telegram_paid_rate,
                 webhook=Webhook.derived(url, settings.button_secret()) if url else None,
             )
         )
@@ -230,6 +233,8 @@ async def run_bot(settings: Settings, *, interactive: bool) -> None:
         retention_months=settings.retention_months,
         backup_dir=settings.backup_dir,
         backup_keep=settings.backup_keep,
+        # campaigns imported or edited while the bot runs are picked up within seconds
+        follower=CatalogFollower(core.store, core.ctx, settings.default_campaign),
     )
     chats = Adapters(adapters, engine, stop)
     tasks: list[asyncio.Task[None]] = []

@@ -18,6 +18,10 @@
 - A daily job erases or anonymises records older than the retention period.
 - When a backup folder is set, a daily job backs the database up (`db/backup.py`),
   a day after the latest backup there, or shortly after start if that is past.
+- Given a `CatalogFollower`, a job every two seconds picks up campaigns changed in
+  the database (`campaigns.reloading`: one small read when nothing changed) and moves
+  the weekly jobs to match: a new campaign gets one, a changed schedule moves it, a
+  retired campaign loses it (one log line each).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from campaigns import journeys, retention
 from campaigns.catalog import Catalog
 from campaigns.delivery import DeliveryEngine, grace_passed
 from campaigns.prompting import weekly_ask
+from campaigns.reloading import FOLLOW_SECONDS, CatalogFollower
 from campaigns.weekly import latest_run, weekly_trigger
 from db import catalog as catalog_db
 from db import prompts as prompts_db
@@ -133,6 +138,17 @@ def settle_due(db: Database, catalog: Catalog, now: str) -> list[int]:
     return to_send
 
 
+def weekly_job_id(slug: str) -> str:
+    """A campaign's weekly job, by an id that stays: rescheduling replaces it."""
+    return f"weekly:{slug}"
+
+
+def weekly_when(catalog: Catalog, slug: str) -> str:
+    """When a campaign's weekly run falls, as the log says it: 'tuesdays 18:30 Europe/London'."""
+    schedule = catalog.packs[slug].campaign.schedule
+    return f"{schedule.weekday}s {schedule.time:%H:%M} {schedule.timezone}"
+
+
 def first_backup_at(latest: datetime | None, now: datetime) -> datetime:
     """A day after the latest backup; shortly after start if that is past, or if none."""
     soon = now + BACKUP_AFTER_START
@@ -157,8 +173,8 @@ async def in_daemon_thread(fn: Callable[[], T], name: str) -> T:
 
 
 class CampaignScheduler:
-    """The weekly runs, the pick-up of due prompts, reminders, journey steps, retention
-    and backups."""
+    """The weekly runs, the pick-up of due prompts, reminders, journey steps, retention,
+    backups and, given a `follower`, campaign changes made while the bot runs."""
 
     def __init__(
         self,
@@ -172,9 +188,13 @@ class CampaignScheduler:
         retention_months: int = 24,
         backup_dir: Path | None = None,
         backup_keep: int = 14,
+        follower: CatalogFollower | None = None,
+        follow_seconds: float = FOLLOW_SECONDS,
     ) -> None:
         self.store = store
         self.catalog = catalog
+        self.follower = follower
+        self.follow_seconds = follow_seconds
         self.engine = engine
         self.poll_seconds = poll_seconds
         self.reminder_minutes = reminder_minutes
@@ -188,14 +208,14 @@ class CampaignScheduler:
     async def start(self) -> None:
         """Register the jobs, catch up on a run missed while down, resume sends."""
         for slug in sorted(self.catalog.packs):
+            self._weekly_job(slug)
+        if self.follower is not None:
             self.scheduler.add_job(
-                self.weekly,
-                weekly_trigger(self.catalog, slug),
-                args=[slug],
-                id=f"weekly:{slug}",
-                name=f"weekly ask of {slug}",
+                self.follow_catalog,
+                IntervalTrigger(seconds=self.follow_seconds),
+                id="catalog",
+                name="pick up campaign changes",
                 replace_existing=True,
-                misfire_grace_time=None,
             )
         self.scheduler.add_job(
             self.remind,
@@ -242,6 +262,49 @@ class CampaignScheduler:
         await self.dispatch()
         self._poller = asyncio.create_task(self._poll(), name="pick up due prompts")
 
+    def _weekly_job(self, slug: str) -> None:
+        """Add the campaign's weekly job, or replace it (the same id) with its schedule now."""
+        self.scheduler.add_job(
+            self.weekly,
+            weekly_trigger(self.catalog, slug),
+            args=[slug],
+            id=weekly_job_id(slug),
+            name=f"weekly ask of {slug}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def follow_catalog(self) -> bool:
+        """Pick up campaign changes made in the database (the follower swaps the core's
+        catalog), then move the weekly jobs to match. True if the catalog changed."""
+        if self.follower is None:
+            return False
+        try:
+            catalog = await self.follower.check()
+        except Exception as exc:  # the store is busy or closing: the next look tries again
+            log.warning("campaigns: can't look for changes now (%s)", type(exc).__name__)
+            return False
+        if catalog.version <= self.catalog.version:
+            return False
+        self.follow(catalog)
+        return True
+
+    def follow(self, catalog: Catalog) -> None:
+        """Run `catalog` from now on: a weekly job for each new campaign, a changed
+        schedule moved (the job keeps its id), a retired campaign's job removed. One
+        log line for each; at once, on the event loop, so no job sees half of it."""
+        before, self.catalog = self.catalog, catalog
+        for slug in sorted(before.packs.keys() | catalog.packs.keys()):
+            if slug not in catalog.packs:
+                if self.scheduler.get_job(weekly_job_id(slug)) is not None:
+                    self.scheduler.remove_job(weekly_job_id(slug))
+                log.info("campaign %s: retired, so no weekly ask", slug)
+            elif slug not in before.packs or weekly_when(before, slug) != weekly_when(
+                catalog, slug
+            ):
+                self._weekly_job(slug)
+                log.info("campaign %s: weekly ask now %s", slug, weekly_when(catalog, slug))
+
     async def catch_up(self, now: datetime | None = None) -> None:
         """Make the latest weekly run of each campaign if it never happened."""
         now = now or utcnow()
@@ -254,9 +317,12 @@ class CampaignScheduler:
 
     async def weekly(self, slug: str) -> None:
         """A campaign's weekly run: make its prompt, then send it."""
-        run = latest_run(weekly_trigger(self.catalog, slug), utcnow(), utcnow() - timedelta(days=8))
+        catalog = self.catalog
+        if slug not in catalog.packs:  # retired just as its job fired
+            return
+        run = latest_run(weekly_trigger(catalog, slug), utcnow(), utcnow() - timedelta(days=8))
         if run is not None:
-            await self.store.write(ensure_weekly_prompt, self.catalog, slug, run)
+            await self.store.write(ensure_weekly_prompt, catalog, slug, run)
         await self.dispatch()
 
     async def dispatch(self, now: datetime | None = None) -> None:

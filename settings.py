@@ -103,6 +103,19 @@ class Settings(BaseSettings):
         description="Telegram messages a second, evenly spaced; 0 turns pacing off "
         "(CAMPAIGNBOT_TELEGRAM_MAX_RATE).",
     )
+    telegram_paid_broadcast: bool = Field(
+        False,
+        description="Send weekly asks, reminders and journey messages as Telegram paid "
+        "broadcasts, up to telegram_paid_rate a second for 0.1 Stars each, from the bot's "
+        "balance; replies stay free (CAMPAIGNBOT_TELEGRAM_PAID_BROADCAST).",
+    )
+    telegram_paid_rate: float = Field(
+        1000,
+        ge=30,
+        le=1000,
+        description="Telegram's limit for paid broadcasts, messages a second, 30 to 1000; "
+        "sends keep 2% under it (CAMPAIGNBOT_TELEGRAM_PAID_RATE).",
+    )
     discord_bot_token: SecretStr | None = Field(
         None, validation_alias=_alias("DISCORD_BOT_TOKEN", "discord_bot_token")
     )
@@ -151,6 +164,12 @@ class Settings(BaseSettings):
         le=120,
         description="Per-person records older than this are erased or made anonymous, daily "
         "(CAMPAIGNBOT_RETENTION_MONTHS).",
+    )
+    require_approval: bool = Field(
+        False,
+        description="A new or changed ask written in the dashboard is published only once a "
+        "second organiser (another dashboard account) approved it "
+        "(CAMPAIGNBOT_REQUIRE_APPROVAL).",
     )
 
     @classmethod

@@ -10,6 +10,7 @@ import sys
 
 RUNS = (
     ["bench.telegram", "all"],
+    ["bench.engine", "all"],
     ["bench.discord", "all"],
     ["bench.web"],
     ["bench.faults", "all"],

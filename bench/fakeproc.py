@@ -70,6 +70,7 @@ def _telegram_child(conn: Connection, options: dict[str, Any]) -> None:
                 "too_many_requests": fake.too_many_requests,
                 "early_retries": fake.limiter.early_retries,
                 "internal_errors": len(fake.internal_errors),
+                "paid": fake.limiter.paid,
             },
             "latency": lambda value: setattr(fake, "latency", value),
             "limits": lambda value: setattr(fake.limiter, "enabled", value),
@@ -80,6 +81,9 @@ def _telegram_child(conn: Connection, options: dict[str, Any]) -> None:
                 for c in fake.requests
                 if c.method == "answerCallbackQuery"
                 and c.params.get("callback_query_id") in presses
+            ],
+            "send_log": lambda: [
+                (c.at, c.status) for c in fake.requests if c.method == "sendMessage"
             ],
             "message_times": lambda mark: [
                 c.at
@@ -198,6 +202,11 @@ class FakeProcess:
         self.info: dict[str, str] = info
         self.base_url: str = info.get("base_url", "")
         self.token: str = info["token"]
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (to read the fake's own CPU time)."""
+        return self._process.pid
 
     def call(self, name: str, *args: Any) -> Any:
         self._conn.send((name, args))

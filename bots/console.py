@@ -27,6 +27,33 @@ PLATFORM = "console"
 ADDRESS = "local"
 
 
+def render(message: Message) -> Group:
+    """A message as the terminal shows it, its buttons numbered in order. The chat prints
+    this, and the dashboard's preview draws the same, so the two can't differ."""
+    parts: list[Text | Panel] = []
+    if message.card is not None:
+        card = message.card
+        stat = card.statistic
+        body = Text()
+        if card.reminder:
+            body.append(f"{wording.REMINDER_LABEL}\n", style="bold yellow")
+        body.append(card.ask + "\n\n")
+        body.append(stat.figure, style="bold")
+        body.append(f" {stat.sentence}\n")
+        body.append(f"{wording.SOURCE_LABEL}: {stat.source}{stat.dated} ({stat.url})", style="dim")
+        title = Text(f"{card.campaign_title}: {card.title}", style="bold")
+        parts.append(Panel(body, title=title, title_align="left", expand=False))
+    if message.text:
+        parts.append(Text(message.text))
+    if message.attachment is not None:
+        parts.append(Text(f"--- {message.attachment.filename} ---", style="dim"))
+        parts.append(Text(message.attachment.content.decode("utf-8", "replace")))
+    for number, button in enumerate(message.all_buttons(), start=1):
+        link = f" → {button.url}" if button.url else ""
+        parts.append(Text(f"  [{number}] {button.label}{link}", style="cyan"))
+    return Group(*parts)
+
+
 class ConsoleChat:
     """One supporter's chat with the bot, in a terminal."""
 
@@ -110,32 +137,9 @@ class ConsoleChat:
 
     def show(self, message: Message) -> None:
         """Print a message; its buttons become the numbered choices."""
-        parts: list[Text | Panel] = []
-        if message.card is not None:
-            card = message.card
-            stat = card.statistic
-            body = Text()
-            if card.reminder:
-                body.append(f"{wording.REMINDER_LABEL}\n", style="bold yellow")
-            body.append(card.ask + "\n\n")
-            body.append(stat.figure, style="bold")
-            body.append(f" {stat.sentence}\n")
-            body.append(
-                f"{wording.SOURCE_LABEL}: {stat.source}{stat.dated} ({stat.url})", style="dim"
-            )
-            title = Text(f"{card.campaign_title}: {card.title}", style="bold")
-            parts.append(Panel(body, title=title, title_align="left", expand=False))
-        if message.text:
-            parts.append(Text(message.text))
-        if message.attachment is not None:
-            parts.append(Text(f"--- {message.attachment.filename} ---", style="dim"))
-            parts.append(Text(message.attachment.content.decode("utf-8", "replace")))
         if message.buttons:
             self._choices = message.all_buttons()
-            for number, button in enumerate(self._choices, start=1):
-                link = f" → {button.url}" if button.url else ""
-                parts.append(Text(f"  [{number}] {button.label}{link}", style="cyan"))
-        self.console.print(Group(*parts))
+        self.console.print(render(message))
         self.console.print()
 
     async def prepare(self, address: str, kind: ChatKind) -> None:

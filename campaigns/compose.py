@@ -42,12 +42,16 @@ def ask_message(
     reminder: bool = False,
     note: str = "",
     answerable: bool = True,
+    last_week: int | None = None,
 ) -> Message:
     """The ask with its statistic, a link button and, if `answerable`, the two answer buttons.
 
     `link_url` replaces the pack's link (a tracked link); `note` is a line shown
-    under the card (a reminder's words, or "counted").
+    under the card (a reminder's words, or "counted"); `last_week`, how many did the
+    campaign's previous ask, adds a line saying so (`campaigns.impact.last_week`).
     """
+    if last_week is not None:
+        note = "\n\n".join(part for part in (note, wording.did_last_week(last_week)) if part)
     card = ask_card(ask, prompt, reminder=reminder)
     link = Button(ask.link_label, url=link_url or ask.link_url)
     rows: list[tuple[Button, ...]] = [(link,)]

@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from campaigns import dialogue, journeys, organising, supporters, wording
 from campaigns.buttons import PREFIX, ButtonIds, Verb
-from campaigns.catalog import Catalog
+from campaigns.catalog import PackFolder
 from campaigns.delivery import DeliveryEngine
 from campaigns.dialogue import Context
 from campaigns.invites import StartLinks
@@ -77,11 +77,16 @@ class Core:
         retention_months: int = dialogue.DEFAULT_RETENTION_MONTHS,
         organisers: Iterable[str] = (),
     ) -> Core:
-        """Open the store, load and copy the packs, and get ready to answer."""
-        catalog = Catalog.load(packs, default_campaign)
+        """Read the packs folder, open the store, copy in the pack files that changed,
+        and get ready to answer with every campaign the store holds."""
+        folder = PackFolder.read(packs)  # a broken pack stops us before the store opens
         store = Store(db)
+        try:
+            catalog = store.submit(folder.catalog, default_campaign).result()
+        except BaseException:
+            store.close()
+            raise
         ctx = Context.from_secret(catalog, secret, retention_months)
-        store.submit(catalog.sync).result()
         store.submit(supporters.pseudonymise_members, ctx.pseudonyms).result()
         return cls(store, ctx, organisers)
 
@@ -118,8 +123,10 @@ class Core:
             needed = origin.kind is ChatKind.GROUP and name in dialogue.ADMIN_COMMANDS
             admin = await admin() if needed else False
         try:
+            # pinned: a catalog swapped in meanwhile (`campaigns.reloading`) waits for the
+            # next answer, so this one reads one catalog throughout
             replies = await self.store.write(
-                dialogue.handle_command, self.ctx, origin, name, args, admin
+                dialogue.handle_command, self.ctx.pinned(), origin, name, args, admin
             )
         except StorageError as exc:  # a full disk or a lock elsewhere: one line, no traceback
             log.error("command /%s on %s not answered: %s", name[:32], origin.platform, exc)
@@ -160,7 +167,7 @@ class Core:
             if to_desk:
                 assert button is not None
                 return await self.desk.confirm(origin.person, button.verb, button.argument)
-            result = await self.store.write(dialogue.handle_press, self.ctx, origin, value)
+            result = await self.store.write(dialogue.handle_press, self.ctx.pinned(), origin, value)
         except StorageError as exc:
             log.error("button press on %s not recorded: %s", origin.platform, exc)
             return PressResult(answer=wording.SORRY)

@@ -5,7 +5,10 @@ as supporters reach it: `campaigns.journeys`). Then, per platform, a
 producer pages through the pending ones that are due and a pool of workers sends
 them: each worker waits for the platform's pace, claims the delivery (pending →
 sending, committed before the request leaves), sends, and queues the result;
-results are committed in batches every 50 ms. A delivery that is sent or unknown
+results are committed in batches every 50 ms. With a pace, the pool grows to what
+its rate needs (rate × the time a send takes, with room to spare: 1,000 a second
+50 ms away needs about 80 workers, not the 32 to start with). A delivery that is
+sent or unknown
 is never sent again, so a crash leaves as 'unknown' only the requests that were
 out and the results of the last few milliseconds.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import sqlite3
 from collections import Counter
@@ -34,7 +38,8 @@ from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
-from campaigns import journeys
+from campaigns import impact, journeys, versions
+from campaigns.catalog import Catalog
 from campaigns.compose import ask_message
 from campaigns.dialogue import Context
 from campaigns.messenger import (
@@ -49,7 +54,6 @@ from campaigns.messenger import (
 )
 from campaigns.model import Message
 from campaigns.pacing import until
-from db import catalog as catalog_db
 from db import deliveries as deliveries_db
 from db import prompts as prompts_db
 from db.catalog import AskRow
@@ -65,6 +69,7 @@ T = TypeVar("T")
 
 OUTAGE_AFTER = 5  # deliveries failing in a row, none succeeding between: an outage
 RESCAN = 0.2  # seconds: the shortest wait between looks for deliveries to try again
+WORKER_HEADROOM = 1.5  # workers for a pace: busy ones, and half as many waiting for a slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,19 +80,24 @@ class Prepared:
     to_send: int  # pending, including those created before a restart
     unknown_after_crash: int  # made unknown by this start
     unknown_total: int  # unknown in all, as the database holds them
+    last_week: int | None = None  # how many did the campaign's previous ask, when shown
 
 
-def prepare(db: Database, prompt_id: int, platforms: list[str]) -> Prepared | None:
+def prepare(
+    db: Database, prompt_id: int, platforms: list[str], catalog: Catalog | None = None
+) -> Prepared | None:
     """Start a prompt (if it is due and nobody else has) and create its deliveries.
 
     Deliveries left 'sending' by a crash become 'unknown': they may have arrived.
+    With the `catalog`, a weekly ask whose pack shows the count reads it here, once.
     """
     prompt = prompts_db.get(db, prompt_id)
     if prompt is None or prompt.state not in (PromptState.SCHEDULED, PromptState.SENDING):
         return None
     if prompt.state == PromptState.SCHEDULED and not prompts_db.start_sending(db, prompt_id):
         return None
-    ask = catalog_db.get_ask(db, prompt.campaign, prompt.ask_id)
+    # Started before a publish: still the version it began with (`prompts.ask_version`).
+    ask = versions.ask_for_prompt(db, prompt)
     if ask is None:
         prompts_db.set_state(db, prompt_id, PromptState.CANCELLED)
         return None
@@ -118,6 +128,7 @@ def prepare(db: Database, prompt_id: int, platforms: list[str]) -> Prepared | No
         counts.get(DeliveryState.PENDING, 0),
         unknown,
         counts.get(DeliveryState.UNKNOWN, 0),
+        impact.last_week(db, catalog, refreshed) if catalog is not None else None,
     )
 
 
@@ -137,7 +148,12 @@ def finish_if_done(db: Database, prompt_id: int) -> bool:
 class Tuning:
     """How hard the engine pushes; the defaults suit Telegram and Discord."""
 
+    # Workers sending at once: at least `workers`; with a pace, as many as its rate
+    # times the time a send takes needs (1,000 a second at 50 ms: about 80), up to
+    # `max_workers`: no more than an adapter's connections (Telegram's: 256), or a
+    # claimed delivery would wait for one.
     workers: int = 32
+    max_workers: int = 256
     page: int = 500
     # A delivery failing alone (the rest go through) is given up after about a minute.
     max_attempts: int = 6  # counted tries before a delivery is 'failed'
@@ -166,10 +182,21 @@ class PlatformState:
     probing: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     counts: Counter[str] = field(default_factory=Counter)  # see DeliveryEngine.counts
+    send_time: float = 0.0  # seconds from claim to answer, recent sends weighted most
 
     def notify(self) -> None:
         changed, self.changed = self.changed, asyncio.Event()
         changed.set()
+
+    def took(self, seconds: float) -> None:
+        """A send went through in `seconds`, from its claim to the platform's answer."""
+        self.send_time += (seconds - self.send_time) * (0.1 if self.send_time else 1.0)
+
+    def workers_for(self, rate: float, tuning: Tuning) -> int:
+        """Workers enough to keep a pace of `rate` a second: each is busy for about
+        `send_time` per delivery, and half as many again wait for their slots."""
+        wanted = math.ceil(rate * self.send_time * WORKER_HEADROOM) + 2
+        return max(tuning.workers, min(tuning.max_workers, wanted))
 
 
 class DeliveryEngine:
@@ -235,7 +262,7 @@ class DeliveryEngine:
         """Create the prompt's deliveries and send them all."""
         if self._stopping:
             return
-        prepared = await self._write(prepare, prompt_id, sorted(self.messengers))
+        prepared = await self._write(prepare, prompt_id, sorted(self.messengers), self.ctx.catalog)
         if prepared is None:
             return
         crash = ""
@@ -257,8 +284,11 @@ class DeliveryEngine:
             *(self._drain(prepared, platform) for platform in sorted(self.messengers))
         )
         self._composed.pop(prompt_id, None)
-        if not self._stopping and await self._write(finish_if_done, prompt_id):
-            log.info("prompt %d sent", prompt_id)
+        # Also when stopping: a send whose last result was recorded just before the stop
+        # is finished (with anything left to send, it stays 'sending' and is resumed).
+        with contextlib.suppress(StorageError):
+            if await self._write(finish_if_done, prompt_id):
+                log.info("prompt %d sent", prompt_id)
 
     def _message(self, prepared: Prepared, delivery_id: int) -> Message:
         """The ask as this delivery sends it (the same for all, unless links are tracked)."""
@@ -280,6 +310,7 @@ class DeliveryEngine:
             link_url=self.link_for(delivery_id, ask) if self.link_for else None,
             reminder=reminder,
             note=(ask.reminder or "") if reminder else "",
+            last_week=prepared.last_week,
         )
 
     async def _step_message(self, prepared: Prepared, delivery_id: int) -> Message | None:
@@ -313,6 +344,18 @@ class DeliveryEngine:
         idle = asyncio.Event()  # nothing queued or with a worker
         results: list[tuple[int, DeliveryState, str | None]] = []
         flushed = asyncio.Event()
+        state = self.platforms[platform]
+        pacer = self.messengers[platform].pacer
+        added: list[asyncio.Task[None]] = []  # workers beyond `tuning.workers`
+        closing = False  # the producer is done: no more workers
+
+        def grow() -> None:
+            """More workers, if the pace needs them (see `PlatformState.workers_for`)."""
+            if pacer is None or closing:
+                return
+            wanted = state.workers_for(pacer.rate, self.tuning) - self.tuning.workers
+            while len(added) < wanted:
+                added.append(asyncio.create_task(work()))
 
         async def one_pass(retries_only: bool) -> None:
             after = 0
@@ -338,6 +381,7 @@ class DeliveryEngine:
                         await queue.put(recipient)
 
         async def produce() -> None:
+            nonlocal closing
             retries_only = False
             try:
                 while not self._stopping:
@@ -361,7 +405,8 @@ class DeliveryEngine:
                     if idle.is_set():
                         await asyncio.sleep(0.01)  # let a put-back commit settle
             finally:
-                for _ in range(self.tuning.workers):
+                closing = True
+                for _ in range(self.tuning.workers + len(added)):
                     await queue.put(None)
 
         async def work() -> None:
@@ -372,6 +417,7 @@ class DeliveryEngine:
                     outcome = await self._deliver(prepared, platform, recipient)
                     if outcome is not None:
                         results.append((recipient.delivery_id, *outcome))
+                        grow()
                         if len(results) >= self.tuning.flush_size:
                             await flush()
                 except _ClaimRefused:
@@ -406,9 +452,15 @@ class DeliveryEngine:
                 await flush()
 
         flusher = asyncio.create_task(flush_often())
+        grow()  # as the last send on this platform found the pace needs
         try:
             await asyncio.gather(produce(), *(work() for _ in range(self.tuning.workers)))
+        except asyncio.CancelledError:
+            for task in added:
+                task.cancel()
+            raise
         finally:
+            await asyncio.gather(*added, return_exceptions=True)  # each got its None
             flushed.set()
             await flusher
             await flush()
@@ -489,9 +541,13 @@ class DeliveryEngine:
                 # A 429 or an outage came while this one waited for its slot: sending
                 # now would only draw another (slots were taken up to a second ahead).
                 raise _HeldBack
+        claimed_at = asyncio.get_running_loop().time()
         if not await self._claim(recipient):
             return None  # cancelled or erased meanwhile, or someone else has it
         if pacer is not None:
+            # After the claim, right before the request: a claim held up by the database
+            # must not leave together with the next ones (at 1,000 a second, admitting
+            # first let 1,043 leave within a second).
             await pacer.admit()
         message = step or self._message(prepared, recipient.delivery_id)
         try:
@@ -509,6 +565,7 @@ class DeliveryEngine:
             await self._not_sent(state, recipient, exc)
             return None
         self._answered(state)
+        state.took(asyncio.get_running_loop().time() - claimed_at)
         return (DeliveryState.SENT, None)
 
     def _held_back(self, state: PlatformState) -> bool:

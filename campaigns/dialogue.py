@@ -11,11 +11,11 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlite_utils import Database
 
-from campaigns import invites, journeys, polls, supporters, wording
+from campaigns import invites, journeys, polls, supporters, versions, wording
 from campaigns import subscriptions as choice
 from campaigns.buttons import ButtonIds, Verb
 from campaigns.catalog import Catalog
@@ -55,7 +55,14 @@ _PAUSE_WEEKS = re.compile(r"[0-9]{1,2}")
 
 @dataclass(frozen=True)
 class Context:
-    """What the conversation needs besides the database."""
+    """What the conversation needs besides the database.
+
+    One object for the whole running bot: the core, its organiser desk, the delivery
+    engine and the dashboard all hold it and read `catalog` when they need it, so a
+    change to the campaigns in the database (`campaigns.reloading`) is swapped in here
+    once (`swap_catalog`, on the event loop) for all of them. An answer that reads the
+    catalog more than once works on `pinned()`, so a swap can't give it two.
+    """
 
     catalog: Catalog
     ids: ButtonIds
@@ -70,6 +77,16 @@ class Context:
         cls, catalog: Catalog, secret: bytes, retention_months: int = DEFAULT_RETENTION_MONTHS
     ) -> Context:
         return cls(catalog, ButtonIds(secret), Pseudonyms(secret), retention_months)
+
+    def swap_catalog(self, catalog: Catalog) -> None:
+        """Run `catalog` from now on. The only change this object allows: one reference
+        replaced (atomic), so a reader in any thread sees the old catalog or the new."""
+        object.__setattr__(self, "catalog", catalog)
+
+    def pinned(self) -> Context:
+        """This context with the catalog it has now, for one answer (the same start
+        links: adapters register theirs once)."""
+        return replace(self)
 
 
 def _say(*texts: str) -> list[Message]:
@@ -103,7 +120,7 @@ def current_prompt(
             created_by="system",
             state=PromptState.SENT,
         )
-    ask = catalog_db.get_ask(db, prompt.campaign, prompt.ask_id)
+    ask = versions.ask_for_prompt(db, prompt)  # the text that prompt went out with
     return (prompt, ask) if ask else None
 
 
@@ -502,7 +519,7 @@ def _press_answer(
     prompt = prompts_db.get(db, prompt_id)
     if prompt is None or prompt.state is PromptState.CANCELLED:
         return STALE
-    ask = catalog_db.get_ask(db, prompt.campaign, prompt.ask_id)
+    ask = versions.ask_for_prompt(db, prompt)  # the edit shows the text the message had
     if ask is None:
         return STALE
     group = origin.kind is ChatKind.GROUP

@@ -116,10 +116,22 @@ class Watched(Protocol):
     def health(self) -> AdapterHealth: ...
 
 
+@runtime_checkable
+class PaidSends(Protocol):
+    """A messenger whose `send` may be paid for (Telegram's paid broadcasts, when the
+    charity turns them on). `send_free` sends one message unpaid, as `send` otherwise
+    would: what a one-off outside the engine uses."""
+
+    async def send_free(self, address: str, kind: ChatKind, message: Message) -> None: ...
+
+
 async def send_one(messenger: Messenger, address: str, kind: ChatKind, message: Message) -> None:
     """One message outside the engine (a test send), taking the platform's shared pace
-    like every other message to a chat: get ready, wait for a slot, send."""
+    like every other message to a chat: get ready, wait for a slot, send (never paid)."""
     await messenger.prepare(address, kind)
     if messenger.pacer is not None:
         await messenger.pacer.wait()
+    if isinstance(messenger, PaidSends):
+        await messenger.send_free(address, kind, message)
+        return
     await messenger.send(address, kind, message)

@@ -10,6 +10,13 @@ Two rules together:
   `per_second` requests left in the last second (plus a margin for the network
   jitter between our clock and the platform's). After a stall (a pause of the
   process), the slots that went by would otherwise all leave at once.
+
+Slots are never closer together than the window allows (`per_second` in a second and
+its margin), so only a stall makes anyone wait at the window. Before, 29.4 a second
+(30 in 1.025 s: at most 29.27 a second) had slots run ahead of the window by one every
+eight seconds; the engine's workers, which claim a delivery before they pass the
+window, piled up there claimed but not sent, and a crash would have made them
+'unknown'.
 """
 
 from __future__ import annotations
@@ -27,9 +34,9 @@ class Pacer:
         if rate <= 0:
             raise ValueError("a pace needs a positive rate")
         self.rate = rate
-        self.interval = 1.0 / rate
         self.per_second = per_second or math.floor(rate) + 1
         self.window = 1.0 + margin
+        self.interval = max(1.0 / rate, self.window / self.per_second)
         self._next = 0.0
         self._sent: deque[float] = deque()
 

@@ -166,6 +166,9 @@ class Campaign(Strict):
     after_last: AfterLast = AfterLast.REPEAT
     # Up to three messages over a new supporter's first days, in order.
     welcome: list[WelcomeMessage] = Field(default_factory=list, max_length=MAX_WELCOME_MESSAGES)
+    # Each weekly ask says how many supporters did last week's ("312 supporters did
+    # last week's ask."), never a count under 10 (`campaigns.impact`).
+    show_count: bool = False
 
     @field_validator("welcome")
     @classmethod

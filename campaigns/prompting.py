@@ -10,10 +10,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlite_utils import Database
 
+from campaigns import versions
 from campaigns.catalog import Catalog
 from campaigns.compose import ask_message
 from campaigns.delivery import cancel_send
@@ -43,7 +45,12 @@ class ScheduleError(ValueError):
 
 
 def resolve_ask(db: Database, catalog: Catalog, campaign: str, ask_id: str | None) -> AskRow:
-    """The ask an organiser named, or (none named) the campaign's next one."""
+    """The ask an organiser named, or (none named) the campaign's next one. A draft
+    named (or a campaign with none but drafts) is refused as such: only a published
+    version is ever sent."""
+    unpublished = versions.not_published(db, campaign, ask_id)
+    if unpublished is not None:
+        raise ScheduleError("ask" if ask_id else "campaign", unpublished)
     if campaign not in catalog.packs:
         known = ", ".join(sorted(catalog.packs))
         raise ScheduleError("campaign", f"unknown campaign {campaign!r} (known: {known})")
@@ -302,11 +309,35 @@ def stop(db: Database, prompt_id: int, actor: str) -> Stopped | None:
     return None if cancelled is None else Stopped(prompt_id, running=True, cancelled=cancelled)
 
 
+STARS_PER_PAID_MESSAGE = Decimal("0.1")  # Telegram's fee for a paid broadcast message
+
+
+@dataclass(frozen=True, slots=True)
+class PaidCost:
+    """What a send costs when Telegram's paid broadcasts are on: 0.1 Stars for each
+    message, from the bot's balance (replies to supporters stay free)."""
+
+    telegram: int  # supporters on Telegram the send reaches
+
+    @property
+    def stars(self) -> Decimal:
+        return STARS_PER_PAID_MESSAGE * self.telegram
+
+    def line(self) -> str:
+        """`Telegram: 12,345 supporters × 0.1 Stars = 1,234.5 Stars (paid broadcast is on)`"""
+        who = "supporter" if self.telegram == 1 else "supporters"
+        return (
+            f"Telegram: {self.telegram:,} {who} × {STARS_PER_PAID_MESSAGE} Stars = "
+            f"{self.stars:,} Stars (paid broadcast is on)"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class DryRun:
     ask: AskRow
     per_platform: dict[str, int]
     first: list[tuple[str, str, str | None]]
+    paid: PaidCost | None = None  # what it costs, when Telegram's paid broadcasts are on
 
     @property
     def total(self) -> int:
@@ -332,15 +363,30 @@ def audience_size(db: Database, request: Request, ask: AskRow) -> int:
 
 
 def dry_run(
-    db: Database, catalog: Catalog, request: Request, actor: str, limit: int = 50
+    db: Database,
+    catalog: Catalog,
+    request: Request,
+    actor: str,
+    limit: int = 50,
+    *,
+    paid: bool = False,
 ) -> DryRun:
-    """Who a prompt would go to now, and with which ask. Sends nothing."""
+    """Who a prompt would go to now, and with which ask, and (`paid`: Telegram's paid
+    broadcasts are on) what it would cost. Sends nothing."""
     ask = resolve_ask(db, catalog, request.campaign, request.ask_id)
     per_platform, first = deliveries_db.audience_preview(db, _audience(request, ask), limit)
     audit_db.record(
         db, actor, "dry-run", request.campaign, ask=ask.id, audience=sum(per_platform.values())
     )
-    return DryRun(ask, per_platform, first)
+    cost = PaidCost(per_platform.get("telegram", 0)) if paid else None
+    return DryRun(ask, per_platform, first, cost)
+
+
+def send_cost(db: Database, catalog: Catalog, request: Request) -> PaidCost:
+    """What a prompt of this request would cost now as a paid broadcast (not audited)."""
+    ask = resolve_ask(db, catalog, request.campaign, request.ask_id)
+    per_platform, _ = deliveries_db.audience_preview(db, _audience(request, ask), 0)
+    return PaidCost(per_platform.get("telegram", 0))
 
 
 def preview(
@@ -380,11 +426,15 @@ def listed_prompts(db: Database, *, every: bool = False, limit: int = 300) -> li
     return prompts_db.listed(db, states=states, journeys=True, limit=limit)
 
 
-def record_test_send(db: Database, actor: str, ask: AskRow, platform: str, result: str) -> None:
+def record_test_send(
+    db: Database, actor: str, ask: AskRow, platform: str, result: str, *, draft: bool = False
+) -> None:
     """Audit an organiser's test of an ask sent to their own chat; `result` is "ok" or
-    "error". The test is no prompt and counts nothing, so the audit is its only trace."""
+    "error"; `draft`: of a version not yet published (`ask.version`). The test is no
+    prompt and counts nothing, so the audit is its only trace."""
     target = f"{ask.campaign}/{ask.id}"
-    audit_db.record(db, actor, "test-send", target, platform=platform, ok=result)
+    more = {"version": ask.version, "draft": True} if draft else {}
+    audit_db.record(db, actor, "test-send", target, platform=platform, ok=result, **more)
 
 
 def audit_log(db: Database, limit: int = 100) -> list[audit_db.AuditRow]:

@@ -166,6 +166,11 @@ def poll_intro(ask_title: str) -> str:
     return f"A while ago you did \u201c{ask_title}\u201d. One quick question:"
 
 
+def did_last_week(count: int) -> str:
+    """Under a weekly ask whose pack shows the count (never one under 10: `campaigns.impact`)."""
+    return f"{count:,} supporters did last week\u2019s ask."
+
+
 SORRY = "Sorry, something went wrong on our side. Please try again in a minute."
 GROUP_ONLY_ADMINS = "Only a group admin can do that."
 GROUP_SUBSCRIBED = (

@@ -64,7 +64,7 @@ COMMANDS: dict[str, Listed] = {
     "web": Listed(
         "cli.web_cmd", "Serve the staff and organiser dashboard on its own until Ctrl+C."
     ),
-    "campaigns": Listed("cli.campaigns_cmd", "See and check campaign packs."),
+    "campaigns": Listed("cli.campaigns_cmd", "See, check, export and import campaign packs."),
     "schedule": Listed("cli.schedule_cmd", "Schedule, list and cancel prompts."),
     "send": Listed(
         "cli.schedule_cmd",

@@ -44,12 +44,14 @@ def actor() -> str:
 
 
 def open_with_packs(config: Settings, *, create: bool = False) -> tuple[Database, Catalog]:
-    from campaigns.catalog import Catalog
+    """The database and the campaigns it runs: changed pack files copied in first, as at
+    the bot's start, so imported campaigns are known here too."""
+    from campaigns.catalog import PackFolder
 
-    catalog = Catalog.load(config.packs, config.default_campaign)
+    folder = PackFolder.read(config.packs)
     db = database(config, create=create)
     with db.atomic():
-        catalog.sync(db)
+        catalog = folder.catalog(db, config.default_campaign)
     return db, catalog
 
 
@@ -169,7 +171,9 @@ def send(
     try:
         with db.atomic():
             if dry_run:
-                result = prompting.dry_run(db, catalog, request, actor())
+                result = prompting.dry_run(
+                    db, catalog, request, actor(), paid=config.telegram_paid_broadcast
+                )
             else:
                 prompt = prompting.send_now(db, catalog, request, actor())
     except prompting.ScheduleError as exc:
@@ -182,6 +186,8 @@ def send(
     for name, count in sorted(result.per_platform.items()):
         out.print(f"  {name}: {counted(count, 'supporter')}", markup=False)
     out.print(f"  total: {result.total} (platforms without a running adapter are skipped)")
+    if result.paid is not None:
+        out.print(f"  cost: {result.paid.line()}", markup=False)
     if result.first:
         table = terminal_table(f"First {len(result.first)}", ("platform", "chat", "source"))
         for platform_name, address, from_source in result.first:

@@ -48,16 +48,21 @@ class LinkTarget:
 
 
 def link_target(db: Database, delivery_id: int) -> LinkTarget | None:
-    """A delivery's ask, its link and (pseudonymous) supporter."""
+    """A delivery's ask, its link and (pseudonymous) supporter. The link is the one of
+    the ask's version the prompt sent (`prompts.ask_version`, `db.versions`), where
+    that version is in the store: the address the supporter's button showed."""
     cursor = db.execute(
         """
         SELECT CASE WHEN p.kind = 'reminder' AND p.parent_id IS NOT NULL
                     THEN p.parent_id ELSE p.id END AS prompt_id,
-            p.campaign, p.ask_id, a.link_url AS url, d.supporter_key, d.platform, d.source,
-            d.supporter_id IS NULL AS erased
+            p.campaign, p.ask_id,
+            COALESCE(json_extract(v.content, '$.link.url'), a.link_url) AS url,
+            d.supporter_key, d.platform, d.source, d.supporter_id IS NULL AS erased
         FROM deliveries d
         JOIN prompts p ON p.id = d.prompt_id
         JOIN asks a ON a.campaign = p.campaign AND a.id = p.ask_id
+        LEFT JOIN ask_versions v ON v.campaign = p.campaign AND v.ask_id = p.ask_id
+            AND v.version = p.ask_version AND p.ask_version != a.version
         WHERE d.id = ?
         """,
         [delivery_id],

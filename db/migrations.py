@@ -549,6 +549,154 @@ def journeys(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations(name="0007_campaigns_in_the_database")
+def campaigns_in_the_database(db: Database) -> None:
+    """The database, not the packs folder, holds the campaigns the bot runs.
+
+    - `campaigns.origin`: what wrote the stored copy last: its pack file ('pack'), an
+      imported pack ('import') or the dashboard ('dashboard').
+    - `campaigns.pack_hash`: the SHA-256 of the pack file as last copied in. At start a
+      pack file replaces the stored copy only when the file changed since, so imports
+      and dashboard edits outlive restarts. NULL here, so the first start after this
+      migration copies each file in once more, filling the two columns below.
+    - `campaigns.retired`: left out of the running bot (its prompts and counts stay).
+    - `campaigns.sources`: the campaign's own source codes, in its order (a JSON list;
+      the `sources` table says which codes are declared, and by whom first).
+    - `asks.stat_period`: the time a statistic covers, which packs had and the store
+      did not.
+    - `campaigns.extra`, `asks.extra`: a pack's other fields, those with no column of
+      their own (a JSON object), so a field added to packs is kept without a migration.
+    - `catalog_version`: one row whose number moves on with every change to a campaign
+      or an ask (triggers), so a running bot can see a change with one read.
+    """
+    statements = [
+        "ALTER TABLE campaigns ADD COLUMN origin TEXT NOT NULL DEFAULT 'pack'"
+        " CHECK (origin IN ('pack', 'import', 'dashboard'))",
+        "ALTER TABLE campaigns ADD COLUMN pack_hash TEXT",
+        "ALTER TABLE campaigns ADD COLUMN retired INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE campaigns ADD COLUMN sources TEXT NOT NULL DEFAULT '[]'",
+        """
+        UPDATE campaigns SET sources = COALESCE((
+            SELECT json_group_array(code) FROM (
+                SELECT code FROM sources
+                WHERE declared_by = 'pack:' || campaigns.slug AND removed_at IS NULL
+                ORDER BY code)), '[]')
+        """,
+        "ALTER TABLE asks ADD COLUMN stat_period TEXT",
+        "ALTER TABLE campaigns ADD COLUMN extra TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE asks ADD COLUMN extra TEXT NOT NULL DEFAULT '{}'",
+        """
+        CREATE TABLE catalog_version (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            version INTEGER NOT NULL,
+            changed_at TEXT NOT NULL
+        )
+        """,
+        "INSERT INTO catalog_version (id, version, changed_at)"
+        " VALUES (1, 1, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+    ]
+    # What the bot runs: not which file a campaign was compared with, nor who wrote it.
+    run = (
+        "title, description, weekday, time, timezone, grace_hours, reminder_days,"
+        " after_last, welcome, sources, extra, retired"
+    )
+    for table in ("campaigns", "asks"):
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            change = f"UPDATE OF {run}" if (table, event) == ("campaigns", "UPDATE") else event
+            statements.append(
+                f"""
+                CREATE TRIGGER catalog_version_{table}_{event.lower()} AFTER {change} ON {table}
+                BEGIN
+                    UPDATE catalog_version SET version = version + 1,
+                        changed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
+                END
+                """
+            )
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations(name="0008_ask_versions")
+def ask_versions(db: Database) -> None:
+    """Asks written in the dashboard: drafts, approval and versions.
+
+    - `ask_versions`: every version of every ask, its content the ask's pack fields
+      as JSON (as `campaigns.pack_io.ask_content` writes them). 'draft' and
+      'awaiting_approval' are open (at most one per ask, never sent to supporters);
+      'published' is what the bot sends (at most one per ask); 'superseded' were
+      published once. A published version's text never changes: an edit is a new
+      version.
+    - `asks.version`: the published version the `asks` row holds (the row stays "what
+      the bot sends now", so everything that reads asks keeps working).
+    - `prompts.ask_version`: the version a prompt sent, set when it starts sending,
+      so its counts stay with the text supporters received. NULL for a prompt still
+      to start, and for journey steps (they follow the ask as it is now).
+
+    Every existing ask becomes version 1, published, with its row as content, and
+    every prompt of an ask that went out sent version 1.
+    """
+    statements = [
+        """
+        CREATE TABLE ask_versions (
+            campaign TEXT NOT NULL REFERENCES campaigns(slug),
+            ask_id TEXT NOT NULL,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            content TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('draft', 'awaiting_approval', 'published', 'superseded')),
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            approved_by TEXT,
+            approved_at TEXT,
+            published_by TEXT,
+            published_at TEXT,
+            PRIMARY KEY (campaign, ask_id, version)
+        )
+        """,
+        "CREATE UNIQUE INDEX ask_versions_one_published ON ask_versions (campaign, ask_id)"
+        " WHERE state = 'published'",
+        "CREATE UNIQUE INDEX ask_versions_one_open ON ask_versions (campaign, ask_id)"
+        " WHERE state IN ('draft', 'awaiting_approval')",
+        "ALTER TABLE asks ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE prompts ADD COLUMN ask_version INTEGER",
+        "UPDATE prompts SET ask_version = 1"
+        " WHERE kind IN ('weekly', 'manual', 'standing', 'reminder')"
+        " AND state IN ('sending', 'sent')",
+        # The row as an ask of a pack: the shape `Ask.model_dump(mode="json")` has.
+        """
+        INSERT INTO ask_versions
+            (campaign, ask_id, version, content, state, created_by, created_at,
+             published_by, published_at)
+        SELECT campaign, id, 1, json_patch(json_object(
+                'id', id, 'title', title, 'ask', ask, 'topic', topic,
+                'statistic', json_object(
+                    'figure', stat_figure, 'sentence', stat_sentence,
+                    'source', stat_source, 'url', stat_url,
+                    'year', CASE WHEN stat_year = 0 THEN NULL ELSE stat_year END,
+                    'period', stat_period),
+                'link', json_object('label', link_label, 'url', link_url),
+                'reminder', reminder,
+                'next', json(CASE WHEN next_text IS NOT NULL THEN json_object(
+                    'text', next_text,
+                    'link', json(CASE WHEN next_link_label IS NOT NULL
+                                       AND next_link_url IS NOT NULL
+                                 THEN json_object('label', next_link_label,
+                                                  'url', next_link_url) END),
+                    'invite', json(CASE WHEN next_invite THEN 'true' ELSE 'false' END))
+                    END),
+                'poll', json(CASE WHEN poll_question IS NOT NULL THEN json_object(
+                    'question', poll_question, 'answers', json(poll_answers),
+                    'after_days', poll_after_days) END)
+            ), extra),
+            'published', 'migration', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'),
+            'migration', strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+        FROM asks
+        """,
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names of those applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -29,6 +29,10 @@ class PromptRow:
     started_at: str | None
     finished_at: str | None
     step: int | None  # which message of a welcome series (welcome prompts only)
+    # The version of the ask it sent (`db.versions`): set when it starts sending (a
+    # reminder takes its parent's). None: not started, or a journey step (those follow
+    # the ask's published version).
+    ask_version: int | None = None
 
     @property
     def answers_to(self) -> int:
@@ -38,6 +42,11 @@ class PromptRow:
 
 _COLUMNS = ", ".join(PromptRow.__slots__)
 _SELECT = f"SELECT {_COLUMNS} FROM prompts"
+# The ask version a prompt starting now sends: a reminder its parent's, any other the
+# one published. In an UPDATE or INSERT of `prompts` (the alias `prompts` is the row).
+_VERSION_NOW = """COALESCE(
+    (SELECT parent.ask_version FROM prompts parent WHERE parent.id = {parent}),
+    (SELECT a.version FROM asks a WHERE a.campaign = {campaign} AND a.id = {ask}))"""
 
 
 def _rows(cursor: Any) -> list[PromptRow]:
@@ -59,12 +68,14 @@ def create(
     parent_id: int | None = None,
 ) -> PromptRow:
     now = now_text()
+    going = state in (PromptState.SENDING, PromptState.SENT)  # it sends the ask as it is now
+    version = _VERSION_NOW.format(parent="?", campaign="?", ask="?") if going else "?"
     cursor = db.execute(
-        """
+        f"""
         INSERT INTO prompts
             (campaign, ask_id, kind, parent_id, scheduled_at, timezone, platform, source,
-             state, created_by, created_at, started_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             state, created_by, created_at, started_at, ask_version)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {version})
         """,
         [
             campaign,
@@ -78,7 +89,8 @@ def create(
             state,
             created_by,
             now,
-            now if state in (PromptState.SENDING, PromptState.SENT) else None,
+            now if going else None,
+            *([parent_id, campaign, ask_id] if going else [None]),
         ],
     )
     prompt = get(db, int(cursor.lastrowid or 0))
@@ -163,9 +175,15 @@ def listed(
 
 
 def start_sending(db: Database, prompt_id: int) -> bool:
-    """scheduled → sending; False if another caller already started (or cancelled) it."""
+    """scheduled → sending; False if another caller already started (or cancelled) it.
+    The prompt now sends the ask's published version (a reminder, its parent's)."""
+    version = _VERSION_NOW.format(
+        parent="prompts.parent_id", campaign="prompts.campaign", ask="prompts.ask_id"
+    )
     cursor = db.execute(
-        "UPDATE prompts SET state = 'sending', started_at = ? WHERE id = ? AND state = 'scheduled'",
+        f"""UPDATE prompts SET state = 'sending', started_at = ?,
+            ask_version = COALESCE(ask_version, {version})
+        WHERE id = ? AND state = 'scheduled'""",
         [now_text(), prompt_id],
     )
     return cursor.rowcount == 1

@@ -1,11 +1,11 @@
 """The dashboard as one Starlette app.
 
 Two parts. The open part is the health check (`web.health`), the metrics
-(`web.metrics`: this machine and trusted proxies only), the tracked-link redirect
-and the static files: no session, no cookies, no database writes but the link's
-own count. Everything else is the dashboard proper, behind (outermost first)
-the signed session cookie, the session and account lookup, the CSRF check and
-the sign-in requirement.
+(`web.metrics`: this machine and trusted proxies only), the public impact counter
+(`web.impact`), the tracked-link redirect and the static files: no session, no
+cookies, no database writes but the link's own count. Everything else is the
+dashboard proper, behind (outermost first) the signed session cookie, the
+session and account lookup, the CSRF check and the sign-in requirement.
 
 In front of both, X-Forwarded-For and X-Forwarded-Proto are believed only from
 a peer in `trusted_proxies` (uvicorn's ProxyHeadersMiddleware, here rather
@@ -32,10 +32,13 @@ from campaigns.core import Core
 from campaigns.links import LinkTokens
 from campaigns.messenger import Messenger
 from settings import Settings
-from web import auth, organiser, participation
+from web import auth, editor, organiser, participation, preview
 from web import links as link_routes
+from web import packs as pack_routes
 from web.context import STATIC, Dashboard
 from web.health import Health, JobScheduler
+from web.impact import METHODS as IMPACT_METHODS
+from web.impact import ImpactBoard
 from web.metrics import LastBackup, Metrics, SendCounts
 from web.security import (
     CSRF_COOKIE,
@@ -106,6 +109,9 @@ def create_app(
             *auth.routes(dash, sessions),
             *participation.routes(dash),
             *organiser.routes(dash),
+            *preview.routes(dash),
+            *pack_routes.routes(dash),
+            *editor.routes(dash),
         ],
         middleware=[
             Middleware(
@@ -139,11 +145,17 @@ def create_app(
         engine=engine,
         last_backup=last_backup,
     )
+    # The public counter: any site may frame or embed these (web.security.FRAMEABLE).
+    impact = ImpactBoard(core.store, lambda: core.ctx.catalog, dash.zone)
 
     app = Starlette(
         routes=[
             Route("/healthz", health.endpoint, methods=["GET", "HEAD"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
+            # Each takes every method, so none falls through to the dashboard's forms.
+            Route("/impact", impact.page, methods=IMPACT_METHODS),
+            Route("/impact.json", impact.data, methods=IMPACT_METHODS),
+            Route("/impact.svg", impact.badge, methods=IMPACT_METHODS),
             link_routes.route(core.store, tokens),
             *routes,
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
@@ -156,6 +168,7 @@ def create_app(
         exception_handlers={500: server_error},
     )
     app.state.dashboard = dash
+    app.state.impact = impact
     return app
 
 

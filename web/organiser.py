@@ -70,10 +70,57 @@ def _audience(prompt: PromptRow) -> str:
     return ", ".join(filter(None, [prompt.platform, prompt.source])) or "all its subscribers"
 
 
+async def send_test(
+    dash: Dashboard, request: Request, message: Message, ask: AskRow, *, draft: bool = False
+) -> tuple[str, str]:
+    """Send `message` (an ask, or a draft of one: `draft`) to the signed-in organiser's
+    linked chat, through the running bot's adapter at the platform's shared pace, and
+    audit it. ("ok" | "error", one line saying what happened.)"""
+    user = current_user(request)
+    if not user.chat:
+        return (
+            "error",
+            "Your account has no linked chat. Link one with "
+            f"`campaignbot users set-chat {user.name} telegram:<your chat id>`.",
+        )
+    platform, address = user.chat.split(":", 1)
+    messengers = dash.messengers
+    if messengers is None:
+        return (
+            "error",
+            "Test sends need the bot: this dashboard is running on its own. "
+            "Start it with `campaignbot run` and try again.",
+        )
+    messenger = messengers.get(platform)
+    if messenger is None:
+        return ("error", f"The bot isn't connected to {platform}, so it can't send there.")
+    try:
+        await send_one(messenger, address, ChatKind.PRIVATE, message)
+    except RecipientGone:
+        result = (
+            "error",
+            f"{platform.title()} says your chat can't be reached: start a chat with "
+            "the bot first, then try again.",
+        )
+    except DeliveryError:
+        result = ("error", f"{platform.title()} didn't take the message; try again shortly.")
+    except Exception:
+        log.exception("test send to an organiser's chat failed")
+        result = ("error", "Sorry, the test send failed. The log has the details.")
+    else:
+        target = f"{ask.campaign}/{ask.id}" + (f" (draft v{ask.version})" if draft else "")
+        result = ("ok", f"Sent a test of {target} to your {platform} chat.")
+    await dash.core.store.write(
+        prompting.record_test_send, actor(request), ask, platform, result[0], draft=draft
+    )
+    return result
+
+
 def routes(dash: Dashboard) -> list[BaseRoute]:
     store = dash.core.store
+    # `ctx.catalog` is read per request, never kept: the running bot swaps in campaign
+    # changes made while it runs (`campaigns.reloading`)
     ctx = dash.core.ctx
-    catalog = ctx.catalog
 
     async def form_page(
         request: Request,
@@ -83,7 +130,9 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         preview: Preview | None = None,
         notice: tuple[str, str] | None = None,
         status: int = 200,
+        cost: prompting.PaidCost | None = None,
     ) -> Response:
+        catalog = ctx.catalog
         asks = await store.read(prompting.asks_by_campaign, catalog)
         user = current_user(request)
         context: dict[str, Any] = {
@@ -97,12 +146,14 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
             "notice": notice,
             "chat": user.chat,
             "bot_running": dash.messengers is not None,
+            "paid_broadcast": dash.settings.telegram_paid_broadcast,
+            "cost": cost,
         }
         return dash.render(request, "schedule.html", context, status)
 
     def defaults() -> dict[str, str]:
         return {
-            "campaign": catalog.default,
+            "campaign": ctx.catalog.default,
             "ask": "",
             "date": "",
             "time": "",
@@ -133,7 +184,8 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
                 return await form_page(request, values, errors={exc.field: exc.message}, status=422)
             shown = Preview(ask, message)
             if intent == "preview":
-                return await form_page(request, values, preview=shown)
+                cost = await _paid_cost(values, ask.id)
+                return await form_page(request, values, preview=shown, cost=cost)
             notice = await _test_send(request, shown)
             return await form_page(request, values, preview=shown, notice=notice)
         errors: dict[str, str] = {}
@@ -155,7 +207,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         at = f"{values['date']} {values['time']}"
         try:
             prompt = await store.write(
-                prompting.schedule, catalog, request_, at, values["timezone"], who
+                prompting.schedule, ctx.catalog, request_, at, values["timezone"], who
             )
         except prompting.ScheduleError as exc:
             return await form_page(request, values, errors={exc.field: exc.message}, status=422)
@@ -166,45 +218,24 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         )
         return RedirectResponse("/prompts", status_code=303)
 
-    async def _test_send(request: Request, shown: Preview) -> tuple[str, str]:
-        user = current_user(request)
-        if not user.chat:
-            return (
-                "error",
-                "Your account has no linked chat. Link one with "
-                f"`campaignbot users set-chat {user.name} telegram:<your chat id>`.",
-            )
-        platform, address = user.chat.split(":", 1)
-        messengers = dash.messengers
-        if messengers is None:
-            return (
-                "error",
-                "Test sends need the bot: this dashboard is running on its own. "
-                "Start it with `campaignbot run` and try again.",
-            )
-        messenger = messengers.get(platform)
-        if messenger is None:
-            return ("error", f"The bot isn't connected to {platform}, so it can't send there.")
-        try:
-            await send_one(messenger, address, ChatKind.PRIVATE, shown.message)
-        except RecipientGone:
-            result = (
-                "error",
-                f"{platform.title()} says your chat can't be reached: start a chat with "
-                "the bot first, then try again.",
-            )
-        except DeliveryError:
-            result = ("error", f"{platform.title()} didn't take the message; try again shortly.")
-        except Exception:
-            log.exception("test send to an organiser's chat failed")
-            result = ("error", "Sorry, the test send failed. The log has the details.")
-        else:
-            target = f"{shown.ask.campaign}/{shown.ask.id}"
-            result = ("ok", f"Sent a test of {target} to your {platform} chat.")
-        await store.write(
-            prompting.record_test_send, actor(request), shown.ask, platform, result[0]
+    async def _paid_cost(values: dict[str, str], ask_id: str) -> prompting.PaidCost | None:
+        """What a send of this ask to the chosen audience would cost now, when Telegram's
+        paid broadcasts are on (none when they are off, or the audience can't be read)."""
+        if not dash.settings.telegram_paid_broadcast:
+            return None
+        audience = prompting.Request(
+            campaign=values["campaign"],
+            ask_id=ask_id,
+            platform=values["platform"] or None,
+            source=clean_source(values["source"]) if values["source"] else None,
         )
-        return result
+        try:
+            return await store.read(prompting.send_cost, ctx.catalog, audience)
+        except prompting.ScheduleError:  # a platform it doesn't know: no audience to count
+            return None
+
+    async def _test_send(request: Request, shown: Preview) -> tuple[str, str]:
+        return await send_test(dash, request, shown.message, shown.ask)
 
     async def prompt_list(request: Request) -> Response:
         every = request.query_params.get("all") == "1"

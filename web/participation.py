@@ -17,6 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from campaigns import dashboard
+from campaigns.catalog import Catalog
 from campaigns.dashboard import AskPage, SourcePage
 from campaigns.model import PLATFORMS
 from campaigns.reports import (
@@ -37,7 +38,11 @@ from web.tables import chunks, csv_text
 
 def routes(dash: Dashboard) -> list[BaseRoute]:
     store = dash.core.store
-    catalog = dash.core.ctx.catalog
+
+    def catalog() -> Catalog:
+        """The campaigns the bot runs now: read per request, as the running bot swaps in
+        changes made while it runs (`campaigns.reloading`)."""
+        return dash.core.ctx.catalog
 
     # Each page's numbers come from one read, in one snapshot of the database.
     async def load_ask_page(filters: Filters) -> AskPage:
@@ -48,14 +53,14 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
 
     def choices(sources: list[str]) -> dict[str, Any]:
         return {
-            "campaigns": sorted(catalog.packs.items()),
+            "campaigns": sorted(catalog().packs.items()),
             "platforms": PLATFORMS,
             "sources": sources,
             "no_source": NO_SOURCE,
         }
 
     async def overview(request: Request) -> Response:
-        data = await store.read(dashboard.overview, catalog, utcnow())
+        data = await store.read(dashboard.overview, catalog(), utcnow())
         trend_chart = await dash.charts.svg(
             charts.trend([(row[0], row[2]) for row in data.trend.rows])
         )
@@ -66,7 +71,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         )
 
     async def asks_page(request: Request) -> Response:
-        form = read_filters(request, dash.zone, catalog)
+        form = read_filters(request, dash.zone, catalog())
         data = await load_ask_page(form.filters)
         total = data.report.total
         opened = total.opened if data.opened_tracked else None
@@ -86,7 +91,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         return dash.render(request, "participation.html", context)
 
     async def sources_page(request: Request) -> Response:
-        form = read_filters(request, dash.zone, catalog)
+        form = read_filters(request, dash.zone, catalog())
         data = await load_source_page(form.filters)
         shares_chart = await dash.charts.svg(charts.shares(data.shares)) if data.shares else None
         context = {
@@ -98,13 +103,13 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         return dash.render(request, "sources.html", context)
 
     async def overview_csv(request: Request) -> Response:
-        data = await store.read(dashboard.overview, catalog, utcnow())
+        data = await store.read(dashboard.overview, catalog(), utcnow())
         shown = (data.supporters, data.trend, data.referrals, data.journeys, data.subscribers)
         tables = {t.name: t for t in shown}
         return _csv(request, "overview", tables, None)
 
     async def asks_csv(request: Request) -> Response:
-        form = read_filters(request, dash.zone, catalog)
+        form = read_filters(request, dash.zone, catalog())
         which = request.path_params["table"]
         if which in (Table.ASKS.value, Table.PLATFORMS.value):
             # the report alone: the same query, and nothing else, as `campaignbot stats`
@@ -116,7 +121,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         return _csv(request, "participation", tables, data.report)
 
     async def polls_page(request: Request) -> Response:
-        form = read_filters(request, dash.zone, catalog)
+        form = read_filters(request, dash.zone, catalog())
         data = await store.read(dashboard.poll_page, form.filters)
         poll_charts = [
             await dash.charts.svg(charts.poll(list(zip(poll.labels, poll.counts, strict=True))))
@@ -131,12 +136,12 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         return dash.render(request, "polls.html", context)
 
     async def polls_csv(request: Request) -> Response:
-        form = read_filters(request, dash.zone, catalog)
+        form = read_filters(request, dash.zone, catalog())
         data = await store.read(dashboard.poll_page, form.filters)
         return _csv(request, "polls", {data.results.name: data.results}, None)
 
     async def sources_csv(request: Request) -> Response:
-        form = read_filters(request, dash.zone, catalog)
+        form = read_filters(request, dash.zone, catalog())
         if request.path_params["table"] == Table.SOURCES.value:
             report = await store.read(participation, form.filters)
             table = report_table(report, Table.SOURCES, "")

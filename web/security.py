@@ -47,6 +47,13 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+# The public impact counter (web/impact.py), which any site may frame or embed: no
+# X-Frame-Options, and a policy that allows any frame ancestor and runs no script.
+FRAMEABLE = frozenset({"/impact", "/impact.json", "/impact.svg"})
+FRAMEABLE_POLICY = (
+    "default-src 'none'; img-src 'self' data:; style-src 'self'; form-action 'none'; "
+    "frame-ancestors *; base-uri 'none'"
+)
 
 
 def session_key(secret: bytes) -> str:
@@ -190,14 +197,17 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         static = scope["path"].startswith("/static/")
+        framed = scope["path"] in FRAMEABLE
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                if not framed:
+                    headers.setdefault("X-Frame-Options", "DENY")
+                policy = FRAMEABLE_POLICY if framed else CONTENT_SECURITY_POLICY
+                headers.setdefault("Content-Security-Policy", policy)
                 if not static:
                     # Staff data: nothing kept in caches once someone signs out.
                     headers.setdefault("Cache-Control", "no-store")

@@ -85,13 +85,38 @@ def start_links(application_id: int | None) -> StartLinks:
     return StartLinks(typed=f"/subscribe code:{ARGUMENT}", bot_url=bot_url)
 
 
-def campaign_choices(core: Core) -> list[app_commands.Choice[str]]:
-    """The campaigns, by title, for an option to offer (Discord takes 25 at most)."""
+def campaign_choices(core: Core, typed: str = "") -> list[app_commands.Choice[str]]:
+    """The campaigns whose slug or title holds what the person typed so far, by title
+    (Discord shows 25 at most). Asked as they type (autocomplete), from the catalog the
+    bot runs now: a campaign imported a moment ago is offered without a re-sync."""
     catalog = core.ctx.catalog
+    wanted = typed.strip().casefold()
+    titles = {slug: catalog.packs[slug].campaign.title for slug in ordered(catalog)}
     return [
-        app_commands.Choice(name=catalog.packs[slug].campaign.title[:100], value=slug)
-        for slug in ordered(catalog)[:MAX_CHOICES]
-    ]
+        app_commands.Choice(name=title[:100], value=slug)
+        for slug, title in titles.items()
+        if wanted in slug or wanted in title.casefold()
+    ][:MAX_CHOICES]
+
+
+def campaign_named(core: Core, typed: str) -> str | None:
+    """The campaign someone picked or typed (its slug or its title, in any case); None
+    if no running campaign is called that. Autocomplete only suggests: whatever was
+    typed may come instead."""
+    catalog = core.ctx.catalog
+    wanted = typed.strip().casefold()
+    for slug, pack in catalog.packs.items():
+        if wanted in (slug, pack.campaign.title.casefold()):
+            return slug
+    return None
+
+
+async def suggest_campaigns(
+    interaction: Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete for every `campaign` option, over the bot the interaction reached."""
+    bot: CommandsBot = interaction.client
+    return campaign_choices(bot.core, current)
 
 
 def install(bot: CommandsBot) -> None:
@@ -105,21 +130,28 @@ def install(bot: CommandsBot) -> None:
 
         tree.command(name=name, description=description)(run)
 
-    campaigns = campaign_choices(bot.core)
+    async def unknown(interaction: Interaction, typed: str) -> None:
+        known = ordered(bot.core.ctx.catalog)
+        await bot.respond(interaction, [Message(text=wording.campaigns_unknown(typed, known))])
 
+    # Each `campaign` option suggests the running campaigns as it is typed (autocomplete)
+    # rather than fixing them at sync time, so a campaign added while the bot runs is
+    # offered at once; what comes back is checked here, as anything may be typed.
     @tree.command(name="subscribe", description=described["start"])
     @app_commands.describe(
         campaign="The campaign to join (leave out for our main one)",
         code="A code from a link, poster or friend, if you were given one",
     )
-    @app_commands.choices(campaign=campaigns)
+    @app_commands.autocomplete(campaign=suggest_campaigns)
     async def subscribe(
-        interaction: Interaction,
-        campaign: app_commands.Choice[str] | None = None,
-        code: str | None = None,
+        interaction: Interaction, campaign: str | None = None, code: str | None = None
     ) -> None:
+        slug = campaign_named(bot.core, campaign) if campaign else None
+        if campaign and slug is None:
+            await unknown(interaction, campaign)
+            return
         # the same start argument a Telegram deep link carries: `<campaign>-<code>`
-        argument = start_argument(campaign.value if campaign else None, code)
+        argument = start_argument(slug, code)
         await bot.command(interaction, "start", (argument,) if argument else ())
 
     simple("unsubscribe", "stop", described["stop"])
@@ -128,11 +160,11 @@ def install(bot: CommandsBot) -> None:
 
     @tree.command(name="invite", description=described["invite"])
     @app_commands.describe(campaign="A campaign you joined (leave out for our main one)")
-    @app_commands.choices(campaign=campaigns)
-    async def invite(
-        interaction: Interaction, campaign: app_commands.Choice[str] | None = None
-    ) -> None:
-        await bot.command(interaction, "invite", (campaign.value,) if campaign else ())
+    @app_commands.autocomplete(campaign=suggest_campaigns)
+    async def invite(interaction: Interaction, campaign: str | None = None) -> None:
+        # a campaign not found goes on as typed: the core says which ones it can be
+        slug = (campaign_named(bot.core, campaign) or campaign) if campaign else None
+        await bot.command(interaction, "invite", (slug,) if slug else ())
 
     @tree.command(name="pause", description=described["pause"])
     @app_commands.describe(
@@ -166,22 +198,26 @@ def install(bot: CommandsBot) -> None:
         stop="Stop posting there instead",
         campaign="The campaign whose ask to post (leave out for our main one)",
     )
-    @app_commands.choices(campaign=campaigns)
+    @app_commands.autocomplete(campaign=suggest_campaigns)
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     async def channel(
         interaction: Interaction,
         channel: discord.TextChannel,
         stop: bool = False,
-        campaign: app_commands.Choice[str] | None = None,
+        campaign: str | None = None,
     ) -> None:
         permissions = interaction.permissions
         if not permissions.manage_guild:
             await interaction.response.send_message(wording.GROUP_ONLY_ADMINS, ephemeral=True)
             return
+        slug = campaign_named(bot.core, campaign) if campaign and not stop else None
+        if campaign and not stop and slug is None:
+            await unknown(interaction, campaign)  # to the admin alone, not in the channel
+            return
         origin = Origin(PLATFORM, str(channel.id), ChatKind.GROUP, user=str(interaction.user.id))
         name = "stop" if stop else "subscribe_group"
-        args = (campaign.value,) if campaign and not stop else ()
+        args = (slug,) if slug else ()
         replies = await bot.core.command(origin, name, args, admin=True)
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:

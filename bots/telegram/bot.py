@@ -61,7 +61,13 @@ from telegram.ext import (
 
 from bots.telegram.limiter import HAND_BACK, GroupSpacing
 from bots.telegram.render import html, keyboard
-from bots.telegram.request import AiohttpRequest, LostInTransit, NotBotApi
+from bots.telegram.request import (
+    AiohttpRequest,
+    LostInTransit,
+    NotBotApi,
+    form_encoded,
+    with_chat,
+)
 from bots.telegram.retry import PollingWatch, quiet_network_tracebacks, reason
 from bots.telegram.screening import NOTICE, PLAIN_TEXT
 from bots.telegram.webhook import SETTING as WEBHOOK_SETTING
@@ -91,6 +97,14 @@ PLATFORM = "telegram"
 # Telegram allows about 30 messages a second overall and 20 a minute to one group.
 # Evenly spaced at 29.4 a second, any one-second window holds 30 or fewer.
 OVERALL_RATE = 29.4
+# Paid broadcasts (allow_paid_broadcast, 0.1 Stars a message) may go up to 1,000 a
+# second; the engine's sends keep 2% under the limit, as 29.4 is under 30.
+PAID_LIMIT = 1000.0
+PAID_PACE = 0.98
+# The pace's one-second window allows for this much network jitter (seconds). Up to
+# 1/PAID_PACE - 1 (20 ms) it costs no speed; the 25 ms the free pace allows would hold
+# 980 a second down to 976 (see `campaigns.pacing`).
+PAID_MARGIN = 0.02
 GROUP_SPACING_SECONDS = 3.05
 GONE_MARKERS = ("chat not found", "user not found", "bot was kicked", "peer_id_invalid")
 # Edited messages come too: an edit can add a link to a message that was plain text.
@@ -98,6 +112,7 @@ UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 PRIVATE = filters.ChatType.PRIVATE
 NEW = filters.UpdateType.MESSAGE  # not an edit: an edited command is not run again
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+FORMS_KEPT = 16  # encoded messages kept for the engine's sends (one per prompt sending)
 SCREENED_MEMORY = 4096  # message ids (only ids) remembered so one message gets one answer
 # Seconds of requests failing without the Bot API's answer before health says so: PTB
 # tries a failed poll again within seconds, and one blip is not an outage.
@@ -141,12 +156,23 @@ class TelegramBot:
         menus_retry_cap: float = 3600.0,
         webhook: Webhook | None = None,
         health_grace: float = HEALTH_GRACE,
+        paid_broadcast: bool = False,
+        paid_rate: float = PAID_LIMIT,
     ) -> None:
         self.core = core
         self.webhook = webhook
         # Every message to a chat takes a slot of this one pace: replies, edits and the
-        # engine's sends (the engine takes its slot before claiming a delivery).
-        self.pacer = Pacer(max_rate) if limits and max_rate > 0 else None
+        # engine's sends (the engine takes its slot before claiming a delivery). With
+        # paid broadcasts the engine's sends are paid and the pace is the paid limit's;
+        # replies and edits stay unpaid, so they also keep to the free pace (`_free`).
+        self.paid_broadcast = paid_broadcast
+        free = Pacer(max_rate) if limits and max_rate > 0 else None
+        self._free: Pacer | None = None
+        self.pacer = free
+        if paid_broadcast and free is not None:
+            self.pacer = Pacer(paid_rate * PAID_PACE, per_second=int(paid_rate), margin=PAID_MARGIN)
+            self._free = free
+        self._forms: dict[tuple[int, bool], tuple[Message, bytes]] = {}  # see `_form`
         self.polling = PollingWatch(token=token)
         requests = (
             AiohttpRequest(read_timeout=read_timeout),
@@ -163,13 +189,15 @@ class TelegramBot:
         )
         if webhook is not None:  # Telegram posts updates to the route in `routes()`
             builder = builder.updater(None)
+        self._spacing: GroupSpacing | None = None
         if limits:
             # Spacing to each group, and replies that wait out a 429 (the engine's sends
             # don't: it pauses the pace itself); the overall pace is `self.pacer`, which
             # keeps its rate exactly where a bucket of one falls short of it.
-            builder = builder.rate_limiter(
-                GroupSpacing(group_rate=1, group_period=GROUP_SPACING_SECONDS, retries=3)
+            self._spacing = GroupSpacing(
+                group_rate=1, group_period=GROUP_SPACING_SECONDS, retries=3
             )
+            builder = builder.rate_limiter(self._spacing)
         self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self._requests = requests
         self._token = token
@@ -239,6 +267,13 @@ class TelegramBot:
             await self.offline()
             raise
         self._online = True
+        if self.paid_broadcast:
+            rate = f" at up to {self.pacer.rate:.0f} a second" if self.pacer else ""
+            log.info(
+                "telegram: paid broadcasts on: asks go out%s for 0.1 Stars each, from the "
+                "bot's balance; replies stay free",
+                rate,
+            )
         if self.webhook is None:
             log.info("telegram: polling as @%s", self.app.bot.username)
         else:
@@ -448,8 +483,7 @@ class TelegramBot:
             await query.answer(answer[:200])
 
     async def _edit(self, message: TgMessage, new: Message) -> None:
-        if self.pacer is not None:
-            await self.pacer.wait()
+        await self._free_slot()
         try:
             await message.edit_text(
                 html(new),
@@ -521,14 +555,23 @@ class TelegramBot:
     # --- sending -----------------------------------------------------------
 
     async def reply(self, chat_id: int, message: Message) -> None:
-        """Send a reply in a chat, at the pace."""
-        if self.pacer is not None:
-            await self.pacer.wait()
+        """Send a reply in a chat, at the pace (never paid)."""
+        await self._free_slot()
         await self._post(chat_id, message)
 
-    async def _post(self, chat_id: int, message: Message, *, wait_out_429: bool = True) -> None:
+    async def _free_slot(self) -> None:
+        """A slot for an unpaid message (a reply, an edit): of the shared pace and, when
+        the engine's sends are paid broadcasts, of the free pace too."""
+        if self._free is not None:
+            await self._free.wait()
+        if self.pacer is not None:
+            await self.pacer.wait()
+
+    async def _post(
+        self, chat_id: int, message: Message, *, wait_out_429: bool = True, paid: bool = False
+    ) -> None:
         """One message; a 429 is waited out (a reply) or raised at once (the engine's send,
-        which pauses the pace itself)."""
+        which pauses the pace itself). `paid`: a paid broadcast (allow_paid_broadcast)."""
         bot = self.app.bot
         hand_back = not wait_out_429 and bot.rate_limiter is not None
         retries = HAND_BACK if hand_back else None
@@ -538,42 +581,87 @@ class TelegramBot:
                 chat_id,
                 InputFile(attachment.content, filename=attachment.filename),
                 caption=message.text[:1024] or None,
+                allow_paid_broadcast=paid or None,
                 rate_limit_args=retries,
             )
             return
-        await bot.send_message(
-            chat_id,
-            html(message),
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard(message),
-            link_preview_options=NO_PREVIEW,
-            rate_limit_args=retries,
+        if wait_out_429:
+            await bot.send_message(
+                chat_id,
+                html(message),
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(message),
+                link_preview_options=NO_PREVIEW,
+            )
+            return
+        # The engine's send: the same request, its body encoded once for every chat that
+        # gets this message, and Telegram's answer not made into objects nobody reads
+        # (see `request.FormBody`). Group spacing still applies; a 429 comes back.
+        request, body = self._requests[0], with_chat(chat_id, self._form(message, paid))
+        url = f"{bot.base_url}/sendMessage"
+        if self._spacing is None:
+            await request.post(url, body)
+            return
+        await self._spacing.process_request(
+            request.post, (url, body), {}, "sendMessage", {"chat_id": chat_id}, HAND_BACK
         )
+
+    def _form(self, message: Message, paid: bool) -> bytes:
+        """The sendMessage parameters of a message, but its chat, url-encoded; kept for the
+        last few messages (the engine sends one message object to a whole audience)."""
+        key = (id(message), paid)
+        found = self._forms.get(key)
+        if found is not None and found[0] is message:
+            return found[1]
+        form = form_encoded(
+            {
+                "text": html(message),
+                "parse_mode": ParseMode.HTML.value,
+                "reply_markup": keyboard(message),
+                "link_preview_options": NO_PREVIEW,
+                "allow_paid_broadcast": True if paid else None,
+            }
+        )
+        while len(self._forms) >= FORMS_KEPT:
+            self._forms.pop(next(iter(self._forms)))
+        self._forms[key] = (message, form)
+        return form
 
     async def prepare(self, address: str, kind: ChatKind) -> None:
         """Nothing to get ready: a Telegram send is one request."""
 
     async def send(self, address: str, kind: ChatKind, message: Message) -> None:
-        """The engine's messenger (which has taken a slot of the pace already): send, and
-        say how it went in the core's terms. Every failure is one of the DeliveryErrors."""
+        """The engine's messenger (which has taken a slot of the pace already): send, as a
+        paid broadcast when they are on, and say how it went in the core's terms. Every
+        failure is one of the DeliveryErrors."""
+        await self._deliver(address, message, paid=self.paid_broadcast)
+
+    async def send_free(self, address: str, kind: ChatKind, message: Message) -> None:
+        """A one-off (an organiser's test send, `send_one`), never paid: as `send`, and it
+        keeps to the free pace too."""
+        if self._free is not None:
+            await self._free.wait()
+        await self._deliver(address, message, paid=False)
+
+    async def _deliver(self, address: str, message: Message, *, paid: bool) -> None:
         if not self._online:  # PTB would raise RuntimeError: nothing can leave yet
             raise TransientFailure("the Telegram adapter is not online")
         try:
-            await self._send(address, message)
+            await self._send(address, message, paid)
         except DeliveryError:
             raise
         except Exception as exc:  # a bug of ours, not Telegram's answer: keep its traceback
             log.exception("telegram: unexpected error sending to a chat")
             raise Refused(f"unexpected error: {type(exc).__name__}") from exc
 
-    async def _send(self, address: str, message: Message) -> None:
+    async def _send(self, address: str, message: Message, paid: bool) -> None:
         try:
-            await self._post(int(address), message, wait_out_429=False)
+            await self._post(int(address), message, wait_out_429=False, paid=paid)
         except ChatMigrated as exc:
             await self.core.moved(PLATFORM, address, str(exc.new_chat_id))
             if self.pacer is not None:  # a second request: it takes a slot of its own
                 await self.pacer.wait()
-            await self._send(str(exc.new_chat_id), message)
+            await self._send(str(exc.new_chat_id), message, paid)
         except Forbidden as exc:
             raise RecipientGone(exc.message) from exc
         except RetryAfter as exc:

@@ -1,10 +1,12 @@
-"""What tests make users do: run slash commands, press buttons, pick from selects, type.
+"""What tests make users do: run slash commands, type into an option that suggests
+(autocomplete), press buttons, pick from selects, type.
 
 Each action is checked against what a real user could do (the command is
-registered and allowed here, the button exists on a message this user can see
-and is enabled, the values are among the options) and raises ``FakeDiscordError``
-otherwise, unless ``forge=True`` asks for a forged interaction on purpose. The
-interaction then goes out as INTERACTION_CREATE with the payload Discord sends.
+registered and allowed here, the option asks for suggestions, the button exists
+on a message this user can see and is enabled, the values are among the options)
+and raises ``FakeDiscordError`` otherwise, unless ``forge=True`` asks for a forged
+interaction on purpose. The interaction then goes out as INTERACTION_CREATE with
+the payload Discord sends.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .state import (
     ADMINISTRATOR,
     APPLICATION_COMMAND,
     ATTACHMENT_SIZE_LIMIT,
+    AUTOCOMPLETE,
     DM,
     MESSAGE_COMPONENT,
     Channel,
@@ -170,9 +173,80 @@ class Users:
         subcommand: str | None,
         forge: bool = False,
     ) -> InteractionRecord:
-        world = self.world
         user = self._user(user_id)
         channel = self._where(user, guild_id, channel_id)
+        command = self._command_here(name, user, channel, forge)
+        guild = self.world.guilds.get(channel.guild_id) if channel.guild_id is not None else None
+        resolved: Json = {}
+        built = self._options(command, options or [], subcommand, guild is not None, resolved)
+        for entry in resolved.get("channels", {}).values():
+            # Discord resolves channels as partial objects with the invoker's permissions
+            entry["permissions"] = str(guild.members[user.id] if guild is not None else 0)
+        data: Json = {"id": command["id"], "name": name, "type": 1}
+        if built:
+            data["options"] = built
+        if resolved:
+            data["resolved"] = resolved
+        if "guild_id" in command:
+            data["guild_id"] = command["guild_id"]
+        return await self._dispatch(APPLICATION_COMMAND, user, channel, data, None)
+
+    async def autocomplete(
+        self,
+        name: str,
+        focused: Json,
+        *,
+        user_id: int,
+        guild_id: int | None,
+        channel_id: int | None,
+        options: list[Json] | None,
+        subcommand: str | None,
+    ) -> InteractionRecord:
+        """The user types into an option of /name that asks for suggestions
+        (``autocomplete: true``): Discord sends an APPLICATION_COMMAND_AUTOCOMPLETE
+        interaction, the options typed so far, the one being typed ``focused``. Its
+        value is partial, so no option's value is checked against its rules; the
+        answer can only be type 8 with up to 25 choices (``interactions.py``)."""
+        user = self._user(user_id)
+        channel = self._where(user, guild_id, channel_id)
+        command = self._command_here(name, user, channel, False)
+        level: list[Json] = command.get("options") or []
+        wrapped: list[Json] = []
+        out = wrapped
+        for part in (subcommand or "").split():
+            definition = next(
+                (d for d in level if d["name"] == part and d["type"] in (_SUBCOMMAND, _GROUP)), None
+            )
+            if definition is None:
+                raise FakeDiscordError(f"/{name} has no subcommand {subcommand!r}")
+            node: Json = {"type": definition["type"], "name": part, "options": []}
+            out.append(node)
+            level, out = definition.get("options") or [], node["options"]
+        if any(d["type"] in (_SUBCOMMAND, _GROUP) for d in level):
+            raise FakeDiscordError(f"/{name} needs a subcommand")
+        by_name = {d["name"]: d for d in level}
+        target = by_name.get(focused["name"])
+        if target is None:
+            raise FakeDiscordError(f"/{name} has no option {focused['name']!r}")
+        if not target.get("autocomplete"):
+            raise FakeDiscordError(f"option {focused['name']!r} of /{name} does not autocomplete")
+        for option in options or []:
+            if option["name"] not in by_name:
+                raise FakeDiscordError(f"unknown option {option['name']!r}")
+            if option["name"] == focused["name"]:
+                raise FakeDiscordError(f"option {option['name']!r} is the one being typed")
+            kind = by_name[option["name"]]["type"]
+            out.append({"name": option["name"], "type": kind, "value": option["value"]})
+        typing = {"name": target["name"], "type": target["type"], "value": focused["value"]}
+        out.append({**typing, "focused": True})
+        data: Json = {"id": command["id"], "name": name, "type": 1, "options": wrapped}
+        if "guild_id" in command:
+            data["guild_id"] = command["guild_id"]
+        return await self._dispatch(AUTOCOMPLETE, user, channel, data, None)
+
+    def _command_here(self, name: str, user: User, channel: Channel, forge: bool) -> Json:
+        """The slash command /name as this user may use it in this channel."""
+        world = self.world
         guild = world.guilds.get(channel.guild_id) if channel.guild_id is not None else None
         candidates = list(world.global_commands)
         if guild is not None:
@@ -200,19 +274,7 @@ class Users:
                 int(required) == 0 or has & int(required) != int(required)
             ):
                 raise FakeDiscordError(f"user {user.id} lacks the permissions /{name} needs")
-        resolved: Json = {}
-        built = self._options(command, options or [], subcommand, guild is not None, resolved)
-        for entry in resolved.get("channels", {}).values():
-            # Discord resolves channels as partial objects with the invoker's permissions
-            entry["permissions"] = str(guild.members[user.id] if guild is not None else 0)
-        data: Json = {"id": command["id"], "name": name, "type": 1}
-        if built:
-            data["options"] = built
-        if resolved:
-            data["resolved"] = resolved
-        if "guild_id" in command:
-            data["guild_id"] = command["guild_id"]
-        return await self._dispatch(APPLICATION_COMMAND, user, channel, data, None)
+        return command
 
     def _options(
         self,

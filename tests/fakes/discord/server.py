@@ -263,6 +263,31 @@ class FakeDiscord:
             forge=forge,
         )
 
+    async def autocomplete(
+        self,
+        name: str,
+        option: str,
+        typed: str,
+        *,
+        user_id: int,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        options: list[Json] | None = None,
+        subcommand: str | None = None,
+    ) -> InteractionRecord:
+        """The user types ``typed`` into ``option`` of /name, which asks the bot for
+        suggestions (``autocomplete``); ``options`` are those filled in already. The
+        bot's answer (``wait_for_response``) is ``{"type": 8, "data": {"choices": ...}}``."""
+        return await self.users.autocomplete(
+            name,
+            {"name": option, "value": typed},
+            user_id=user_id,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            options=options,
+            subcommand=subcommand,
+        )
+
     async def press_button(
         self,
         message_id: int,

@@ -17,7 +17,8 @@ What it is for, module by module:
 * :mod:`.spec` / :mod:`.rules` - validation of every call against the spec and
   Telegram's own limits.
 * :mod:`.html` - the HTML parse mode, ported from TDLib.
-* :mod:`.limits` - flood control (30 messages/s, 20/min per group, ~1/s per user).
+* :mod:`.limits` - flood control (30 messages/s, 20/min per group, ~1/s per user;
+  paid broadcasts, ``allow_paid_broadcast``, up to 1,000 messages/s).
 """
 
 from .errors import ApiError

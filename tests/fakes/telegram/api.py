@@ -73,13 +73,20 @@ class BotApi(World):
         self.webhook: Webhook | None = None  # set by setWebhook: updates go there, not to polls
         self.allow_http_webhooks = False
         self._method = ""
+        self._paid = False  # the call asked for a paid broadcast (allow_paid_broadcast)
+        self._reached: float | None = None  # when the call reached Telegram (limiter clock)
 
-    def dispatch(self, method: str, params: dict[str, Json]) -> Json:
-        """Run a validated call; return its result or raise ApiError."""
+    def dispatch(
+        self, method: str, params: dict[str, Json], *, reached: float | None = None
+    ) -> Json:
+        """Run a validated call; return its result or raise ApiError. ``reached``: when
+        the call reached Telegram, for the flood limits (by the limiter's clock)."""
         handler = _HANDLERS.get(method)
         if handler is None:
             raise bad_request("method not supported by the fake")
         self._method = method
+        self._paid = params.get("allow_paid_broadcast") is True
+        self._reached = reached
         if not is_message_method(method):
             self._admit(None)
         result = handler(self, params)
@@ -93,7 +100,11 @@ class BotApi(World):
 
     def _admit(self, chat: Chat | None) -> None:
         retry_after = self.limiter.admit(
-            self._method, chat.id if chat else None, chat.type if chat else None
+            self._method,
+            chat.id if chat else None,
+            chat.type if chat else None,
+            paid=self._paid,
+            now=self._reached,
         )
         if retry_after is not None:
             raise too_many_requests(retry_after)

@@ -451,6 +451,7 @@ class FakeTelegram(BotApi):
 
     async def _handle(self, request: web.Request) -> web.Response:
         call = Call(request.match_info["method"], {}, time.monotonic())
+        reached = self.limiter.clock() + self.latency  # see .limits: counted from here
         self.requests.append(call)
         try:
             if self.latency:
@@ -472,7 +473,7 @@ class FakeTelegram(BotApi):
             if method == "getUpdates":
                 result = await self._get_updates(call.params, request)
             else:
-                result = self.dispatch(method, call.params)
+                result = self.dispatch(method, call.params, reached=reached)
             self.spec.check_result(method, result)
             call.status, call.result = 200, result
             if fault == DROP_AFTER:
