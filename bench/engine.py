@@ -391,9 +391,11 @@ def paid(count: int, before_count: int, rate: float, latency: float) -> None:
         f"= {sustained / rate:.1%} of {rate:,.0f}/s (target >= 97%); "
         f"{after['workers']} workers for a send time of {after['send_time_ms']:.0f} ms"
     )
+    early = stats["early_retries"] - before_stats["early_retries"]
     print(
-        f"  429 answers: {limited}; paid messages {stats['paid'] - before_stats['paid']:,} "
-        f"= {stars:,.1f} Stars; states {after['states']}"
+        f"  429 answers: {limited} (requests before a retry_after was up: {early}); paid "
+        f"messages {stats['paid'] - before_stats['paid']:,} = {stars:,.1f} Stars; "
+        f"states {after['states']}"
     )
     if refused:
         print(f"  429s came at (seconds into the send, how many): {bursts(refused, times[0])}")

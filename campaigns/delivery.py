@@ -549,6 +549,12 @@ class DeliveryEngine:
             # must not leave together with the next ones (at 1,000 a second, admitting
             # first let 1,043 leave within a second).
             await pacer.admit()
+            if not probe and self._held_back(state):
+                # A 429 came back while this one was being claimed: it waits too (back to
+                # 'pending' until the pause ends, the try not counted), or it would reach
+                # the platform after the bot knew to wait.
+                await self._put_back(state, recipient)
+                return None
         message = step or self._message(prepared, recipient.delivery_id)
         try:
             await messenger.send(recipient.address, kind, message)
@@ -567,6 +573,20 @@ class DeliveryEngine:
         self._answered(state)
         state.took(asyncio.get_running_loop().time() - claimed_at)
         return (DeliveryState.SENT, None)
+
+    async def _put_back(self, state: PlatformState, recipient: Recipient) -> None:
+        """A claimed delivery that must not go now: pending again until the pause ends
+        (committed before anyone waits), its try not counted."""
+        loop_wait = max(0.0, state.paused_until - asyncio.get_running_loop().time())
+        await self._write(
+            deliveries_db.retry_later,
+            recipient.delivery_id,
+            not_before=to_text(utcnow() + timedelta(seconds=loop_wait)),
+            error="held back: the platform asked to wait",
+            counted=False,
+            max_attempts=self.tuning.max_attempts,
+        )
+        state.counts["retried"] += 1
 
     def _held_back(self, state: PlatformState) -> bool:
         loop_time = asyncio.get_running_loop().time()

@@ -274,6 +274,43 @@ async def far_fake() -> AsyncIterator[FakeTelegram]:
         yield server
 
 
+async def test_a_429_during_a_paid_send_is_honoured_by_the_whole_pool(
+    core: Core, far_fake: FakeTelegram
+) -> None:
+    """Workers hold slots taken ahead at a paid pace (here 294 a second), and some are
+    being claimed when a 429 comes back: none of them sends before its retry_after (a
+    claimed one goes back to wait), and everyone still gets the ask exactly once."""
+    n = 300
+    fake = far_fake
+    for i in range(n):
+        fake.private_chat(FIRST + i)
+    prompt_id = await core.store.write(seed, n, core.ctx.catalog)
+    bot = TelegramBot(core, fake.token, base_url=fake.base_url, paid_broadcast=True, paid_rate=300)
+    await bot.online()
+
+    async def inject() -> None:
+        await fake.wait_for(lambda: len(ask_calls(fake)) >= n // 3, timeout=30)
+        fake.fail_next("sendMessage", status=429, retry_after=1)
+
+    try:
+        engine = DeliveryEngine(core.store, core.ctx, {"telegram": bot}, tuning=Tuning(workers=4))
+        injector = asyncio.create_task(inject())
+        await engine.send_prompt(prompt_id)
+        await injector
+    finally:
+        await bot.offline()
+    got = Counter(int(str(a["chat_id"])) for a in ask_calls(fake))
+    assert len(got) == n and max(got.values()) == 1
+    assert fake.too_many_requests >= 1
+    assert fake.limiter.early_retries == 0  # nothing sent before retry_after was up
+    assert engine.platforms["telegram"].send_time > 0.02  # it saw Telegram's distance
+
+    def states(db: Database) -> dict[str, int]:
+        return dict(db.execute("SELECT state, count(*) FROM deliveries GROUP BY state"))
+
+    assert await core.store.read(states) == {"sent": n}
+
+
 def db_states(path: Path, prompt_id: int) -> dict[str, int]:
     with sqlite3.connect(path) as conn:
         rows = conn.execute(

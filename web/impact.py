@@ -9,9 +9,10 @@ that repeats nothing of the request, and every other query parameter is ignored.
 
 They are counted at most once a minute (`FRESH_FOR`) and kept in memory, with each
 response drawn once from them, so a burst of visitors (a card framed on a busy page,
-a badge in a newsletter) costs one read of the database a minute: the request that
-finds the count a minute old waits for the next (about 0.3 s at a million actions,
-on the store's read pool), and every request meanwhile gets the last count at once.
+a badge in a newsletter) costs one read of the database a minute. The request that
+finds the count a minute old starts the next (about 0.3 s at a million actions, on
+the store's read pool, which leaves the event loop free) and, like every request
+meanwhile, is answered from the last count at once.
 Answers say `Cache-Control: public, max-age=60` and carry an ETag; the JSON and the
 badge may be read from any site (CORS), and `web.security` lets any site frame all
 three (`FRAMEABLE`).
@@ -132,20 +133,26 @@ class ImpactBoard:
     async def current(self) -> Drawn | None:
         """The latest count; None if none could be taken yet.
 
-        A count a minute old is taken again first: the request that finds it so waits
-        for the new one, as does any request while there is none at all; the rest are
-        answered from the last. Counting begins at most once a minute, failed or not."""
+        A count a minute old is taken again in the background, and every request is
+        answered from the last one meanwhile: only while there is none at all do
+        requests wait, all for the same count. Counting begins at most once a
+        minute, failed or not."""
         counting = self._counting
         if counting is None and (
             self._started is None or self.clock() - self._started >= self.fresh_for
         ):
             self._started = self.clock()
             counting = self._counting = asyncio.ensure_future(self._count())
-        elif counting is None or self._drawn is not None:
-            return self._drawn
-        # Shielded: a visitor who leaves must not cancel the count under the others.
-        await asyncio.shield(counting)
+        if self._drawn is None and counting is not None:
+            # Shielded: a visitor who leaves must not cancel the count under the others.
+            await asyncio.shield(counting)
         return self._drawn
+
+    async def settled(self) -> None:
+        """Wait for a count under way, if there is one (for tests, and for a caller
+        that wants the newest count before it goes on)."""
+        if self._counting is not None:
+            await asyncio.shield(self._counting)
 
     async def _count(self) -> None:
         try:

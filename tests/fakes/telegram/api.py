@@ -75,18 +75,26 @@ class BotApi(World):
         self._method = ""
         self._paid = False  # the call asked for a paid broadcast (allow_paid_broadcast)
         self._reached: float | None = None  # when the call reached Telegram (limiter clock)
+        self._arrived: float | None = None  # when it came in (before the fake's latency)
 
     def dispatch(
-        self, method: str, params: dict[str, Json], *, reached: float | None = None
+        self,
+        method: str,
+        params: dict[str, Json],
+        *,
+        reached: float | None = None,
+        arrived: float | None = None,
     ) -> Json:
         """Run a validated call; return its result or raise ApiError. ``reached``: when
-        the call reached Telegram, for the flood limits (by the limiter's clock)."""
+        the call reached Telegram, ``arrived``: when it came in, for the flood limits (by
+        the limiter's clock)."""
         handler = _HANDLERS.get(method)
         if handler is None:
             raise bad_request("method not supported by the fake")
         self._method = method
         self._paid = params.get("allow_paid_broadcast") is True
         self._reached = reached
+        self._arrived = arrived
         if not is_message_method(method):
             self._admit(None)
         result = handler(self, params)
@@ -105,6 +113,7 @@ class BotApi(World):
             chat.type if chat else None,
             paid=self._paid,
             now=self._reached,
+            arrived=self._arrived,
         )
         if retry_after is not None:
             raise too_many_requests(retry_after)

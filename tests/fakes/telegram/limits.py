@@ -64,8 +64,8 @@ class RateLimiter:
     private_burst: int = 3
     private_per_second: float = 1.0
     early_retries: int = 0
-    # Requests that arrive this soon after a 429 left were already on their way before
-    # the client could know: refused, but not counted as ignoring the 429.
+    # Requests that arrive this soon after a 429 was answered were already on their way
+    # before the client could know: refused, but not counted as ignoring the 429.
     in_flight_grace: float = 0.1
     _sent: deque[float] = field(default_factory=deque)  # unpaid messages
     _all: deque[float] = field(default_factory=deque)  # every message, paid or not
@@ -75,10 +75,13 @@ class RateLimiter:
     _held_since: dict[Scope, float] = field(default_factory=dict)
 
     def hold(self, scope: Scope, retry_after: int, now: float | None = None) -> None:
-        """Remember a 429 sent for ``scope``: nothing in it may come back sooner."""
-        now = self.clock() if now is None else now
+        """Remember a 429 sent for ``scope``: nothing in it may come back sooner (than
+        ``retry_after`` from ``now``, when the refused call reached Telegram). Early
+        retries are judged from when the 429 is answered: the clock's time now."""
+        answered = self.clock()
+        now = answered if now is None else now
         if self._held.get(scope, 0.0) <= now:
-            self._held_since[scope] = now
+            self._held_since[scope] = answered
         self._held[scope] = max(self._held.get(scope, 0.0), now + retry_after)
 
     def admit(
@@ -89,12 +92,16 @@ class RateLimiter:
         *,
         paid: bool = False,
         now: float | None = None,
+        arrived: float | None = None,
     ) -> int | None:
         """None if the call may go ahead (and count it), else the retry_after to answer.
         A ``paid`` message (``allow_paid_broadcast``) is held to the paid limit instead of
         the 30 a second. ``now``: when the call reached Telegram (see the server), by
-        ``clock``; the clock's time now if not given."""
+        ``clock``; ``arrived``: when it came in, before any latency the fake adds (what
+        says whether the client sent it after a 429 was answered); the clock's time now
+        if not given."""
         now = self.clock() if now is None else now
+        arrived = now if arrived is None else arrived
         scopes: list[Scope] = [("method", method.lower())]
         message = is_message_method(method)
         if message:
@@ -104,7 +111,7 @@ class RateLimiter:
         for scope in scopes:
             until = self._held.get(scope, 0.0)
             if now < until:
-                if now - self._held_since.get(scope, 0.0) > self.in_flight_grace:
+                if arrived - self._held_since.get(scope, 0.0) > self.in_flight_grace:
                     self.early_retries += 1
                 return _seconds(until - now)
         if not (self.enabled and message):

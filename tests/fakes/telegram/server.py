@@ -451,7 +451,8 @@ class FakeTelegram(BotApi):
 
     async def _handle(self, request: web.Request) -> web.Response:
         call = Call(request.match_info["method"], {}, time.monotonic())
-        reached = self.limiter.clock() + self.latency  # see .limits: counted from here
+        arrived = self.limiter.clock()
+        reached = arrived + self.latency  # see .limits: counted from here
         self.requests.append(call)
         try:
             if self.latency:
@@ -473,7 +474,7 @@ class FakeTelegram(BotApi):
             if method == "getUpdates":
                 result = await self._get_updates(call.params, request)
             else:
-                result = self.dispatch(method, call.params, reached=reached)
+                result = self.dispatch(method, call.params, reached=reached, arrived=arrived)
             self.spec.check_result(method, result)
             call.status, call.result = 200, result
             if fault == DROP_AFTER:
