@@ -13,6 +13,7 @@ RUNS = (
     ["bench.engine", "all"],
     ["bench.discord", "all"],
     ["bench.web"],
+    ["bench.impact"],
     ["bench.faults", "all"],
     ["bench.footprint"],
 )

@@ -9,7 +9,6 @@ the fake Bot API. Every supporter is a numbered stand-in.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -22,10 +21,11 @@ import pytest
 from sqlite_utils import Database
 
 from bots.telegram.bot import TelegramBot
-from campaigns.catalog import Catalog
+from campaigns.catalog import Catalog, PackFolder
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, Tuning
 from campaigns.dialogue import Context
+from campaigns.pack_io import to_toml
 from campaigns.packs import BUNDLED_PACKS
 from db import actions as actions_db
 from db import prompts as prompts_db
@@ -516,15 +516,19 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 def counting_core(tmp_path: Path, show_count: bool) -> Core:
-    """A core whose bundled campaign does (or doesn't) show last week's count."""
-    catalog = Catalog.load(BUNDLED_PACKS)
-    pack = catalog.packs[CAMPAIGN]
+    """A core whose bundled campaign does (or doesn't) show last week's count, read the
+    way `run` reads it: the pack file copied into the database, the catalog read back
+    out of it (so `show_count` must survive the store)."""
+    pack = Catalog.load(BUNDLED_PACKS).packs[CAMPAIGN]
     shown = pack.model_copy(
         update={"campaign": pack.campaign.model_copy(update={"show_count": show_count})}
     )
-    catalog = dataclasses.replace(catalog, packs={**catalog.packs, CAMPAIGN: shown})
+    folder = tmp_path / "packs"
+    folder.mkdir()
+    (folder / f"{CAMPAIGN}.toml").write_text(to_toml(shown), encoding="utf-8")
     store = Store(tmp_path / "weekly.db")
-    store.submit(catalog.sync).result()
+    catalog = store.submit(PackFolder.read(folder).catalog).result()
+    assert catalog.packs[CAMPAIGN].campaign.show_count is show_count
     from campaigns.buttons import ButtonIds
     from campaigns.keys import Pseudonyms
 
