@@ -20,6 +20,7 @@ import httpx
 import pytest
 from sqlite_utils import Database
 
+from bots.discord.bot import DiscordBot
 from bots.telegram.bot import TelegramBot
 from campaigns.catalog import Catalog, PackFolder
 from campaigns.core import Core
@@ -33,6 +34,7 @@ from db.store import Store
 from db.times import to_text, utcnow
 from settings import Settings
 from tests.conftest import SECRET
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
 from tests.seeding import add_supporters
 from tests.web_support import asgi_client, core_with_users, make_settings, prepared_db
@@ -538,7 +540,7 @@ def counting_core(tmp_path: Path, show_count: bool) -> Core:
 
 async def weekly_text(
     tmp_path: Path,
-    fake: FakeTelegram,
+    fake: FakeTelegram | FakeDiscord,
     *,
     show_count: bool,
     did_last_week: int,
@@ -546,17 +548,22 @@ async def weekly_text(
     kind: str = "weekly",
 ) -> str:
     """Last week's ask went to 15 supporters and `did_last_week` did it; this week's
-    (`kind`) goes out now through the engine and the Telegram adapter: the text that
-    reached a supporter."""
+    (`kind`) goes out now through the engine and the adapter of the `fake`'s platform:
+    the text that reached a supporter (on Discord, the embed's description)."""
     core = counting_core(tmp_path, show_count)
     now = utcnow()
-    for i in range(15):
-        fake.private_chat(FIRST + i)
+    people = [FIRST + i for i in range(15)]
+    platform = "telegram" if isinstance(fake, FakeTelegram) else "discord"
+    for person in people:
+        if isinstance(fake, FakeTelegram):
+            fake.private_chat(person)
+        else:
+            fake.add_user(person, f"supporter-{person}")
 
     def seed(db: Database) -> int:
-        people = add_supporters(db, 15, addresses=[str(FIRST + i) for i in range(15)])
-        last = sent_prompt(db, people, now - timedelta(days=days_ago), ask="mandatory-reporting")
-        did(db, last, people[:did_last_week], now - timedelta(days=days_ago - 1))
+        ids = add_supporters(db, 15, platform, addresses=[str(p) for p in people])
+        last = sent_prompt(db, ids, now - timedelta(days=days_ago), ask="mandatory-reporting")
+        did(db, last, ids[:did_last_week], now - timedelta(days=days_ago - 1))
         parent = {"parent_id": last} if kind == "reminder" else {}
         return prompts_db.create(
             db,
@@ -571,19 +578,34 @@ async def weekly_text(
 
     try:
         prompt_id = await core.store.write(seed)
-        bot = TelegramBot(core, fake.token, base_url=fake.base_url, max_rate=200)
+        bot: TelegramBot | DiscordBot
+        if isinstance(fake, FakeTelegram):
+            bot = TelegramBot(core, fake.token, base_url=fake.base_url, max_rate=200)
+        else:
+            bot = DiscordBot(
+                core,
+                fake.token,
+                organiser_guild=None,
+                organiser_role=None,
+                api_url=fake.api_url,
+                gateway_url=fake.gateway_url,
+                request_rate=None,
+                guild_ready_timeout=0.05,
+            )
         await bot.online()
         try:
-            engine = DeliveryEngine(
-                core.store, core.ctx, {"telegram": bot}, tuning=Tuning(workers=4)
-            )
+            engine = DeliveryEngine(core.store, core.ctx, {platform: bot}, tuning=Tuning(workers=4))
             await engine.send_prompt(prompt_id)
         finally:
             await bot.offline()
     finally:
         core.close()
-    got = [fake.sent_to(FIRST + i) for i in range(15)]
-    texts = {str(messages[-1]["text"]) for messages in got if messages}
+    if isinstance(fake, FakeTelegram):
+        texts = {str(fake.sent_to(p)[-1]["text"]) for p in people if fake.sent_to(p)}
+    else:
+        embeds = [[m for m in fake.dms_to(p) if m.get("embeds")] for p in people]
+        assert all(len(got) == 1 for got in embeds)
+        texts = {str(got[0]["embeds"][0]["description"]) for got in embeds}
     assert len(texts) == 1  # the same words for everyone, read once for the prompt
     return texts.pop()
 
@@ -614,6 +636,25 @@ async def test_no_count_line_otherwise(
 ) -> None:
     text = await weekly_text(tmp_path, fake, **case)
     assert LINE not in text and not re.search(r"\b(9|12)\b supporters", text)
+
+
+@pytest.mark.parametrize("did_last_week", [12, 9], ids=["twelve", "nine"])
+async def test_on_discord_the_count_is_under_the_ask_in_its_card(
+    tmp_path: Path, did_last_week: int
+) -> None:
+    discord_fake = FakeDiscord()
+    await discord_fake.start()
+    try:
+        text = await weekly_text(
+            tmp_path, discord_fake, show_count=True, did_last_week=did_last_week
+        )
+        assert discord_fake.rejected == []
+    finally:
+        await discord_fake.stop()
+    if did_last_week >= 10:
+        assert text.endswith(f"{did_last_week} " + LINE)
+    else:
+        assert LINE not in text and "9 supporters" not in text
 
 
 # ---------------------------------------------------------------- framed by another site
