@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
 
 from sqlite_utils import Database
 
@@ -55,6 +56,14 @@ class PendingStop:
     actor: str
     prompt_id: int
     expires: float
+
+
+@runtime_checkable
+class PaidBroadcasts(Protocol):
+    """A messenger that says whether its sends are paid for (Telegram's adapter, with
+    `telegram_paid_broadcast` on): then a send costs, and /sendnow says how much."""
+
+    paid_broadcast: bool
 
 
 STOPSEND_USAGE = "Use /stopsend <prompt id>, such as /stopsend 12 (/status lists running sends)"
@@ -110,6 +119,14 @@ class OrganiserDesk:
     def ids(self) -> ButtonIds:
         return self.ctx.ids
 
+    @property
+    def paid_broadcast(self) -> bool:
+        """Whether the engine's sends to Telegram are paid broadcasts (so cost Stars).
+        Asked of the adapter that sends them, so what /sendnow says can't differ from
+        what the send does."""
+        messenger = self.engine.messengers.get("telegram") if self.engine else None
+        return isinstance(messenger, PaidBroadcasts) and messenger.paid_broadcast
+
     async def _audit(self, actor: str, action: str, target: str | None = None) -> None:
         await self.store.write(audit_db.record, actor, action, target)
 
@@ -131,19 +148,24 @@ class OrganiserDesk:
             return [Message(text="Use /sendnow <campaign> [ask], such as /sendnow one-step-ahead")]
         request = prompting.Request(campaign=args[0], ask_id=args[1] if len(args) > 1 else None)
 
-        def check(db: Database) -> tuple[str, int]:
+        paid = self.paid_broadcast
+
+        def check(db: Database) -> tuple[str, int, prompting.PaidCost | None]:
             ask = prompting.resolve_ask(db, self.ctx.catalog, request.campaign, request.ask_id)
             audit_db.record(db, actor, "send-now-requested", request.campaign, ask=ask.id)
-            return ask.id, prompting.audience_size(db, request, ask)
+            cost = prompting.send_cost(db, self.ctx.catalog, request) if paid else None
+            return ask.id, prompting.audience_size(db, request, ask), cost
 
         try:
-            ask_id, audience = await self.store.write(check)
+            ask_id, audience, cost = await self.store.write(check)
         except prompting.ScheduleError as exc:
             return [Message(text=exc.message)]
         text = (
             f"Send {request.campaign}/{ask_id} now to its {counted(audience, 'subscriber')} "
             "(those active whose topics include it)? This can't be undone."
         )
+        if cost is not None:  # as `send --dry-run` and the dashboard's preview say it
+            text += f"\nCost: {cost.line()}"
         pending = PendingSend(actor, prompting.Request(request.campaign, ask_id), 0.0)
         return [self._ask_to_confirm(pending, text, "Send it now")]
 
