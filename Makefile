@@ -17,7 +17,7 @@ export UV_COMPILE_BYTECODE := 1
 RUNTIME := $(VENV)/.synced-runtime
 DEV := $(VENV)/.synced-dev
 
-.PHONY: run test lint typecheck pytest sync sync-runtime lock bench clean chromium systemd
+.PHONY: run test lint typecheck pytest sync sync-runtime lock bench clean chromium systemd messages
 
 run: $(RUNTIME)
 	$(VENV)/bin/campaignbot run
@@ -74,6 +74,15 @@ $(DEV): $(UV) pyproject.toml uv.lock
 
 lock: $(UV)
 	$(UV) lock --python $(PYTHON)
+
+# Supporter wording: gather the messages marked in campaigns/wording.py into the template,
+# then merge it into each language's catalogue (a new message stays English until it is
+# translated there). The .po files are read as they are: nothing to compile.
+messages: $(RUNTIME)
+	$(VENV)/bin/pybabel extract -F campaigns/locale/babel.cfg -k N_ --no-location \
+		--sort-output --width 100 --project campaignbot -o campaigns/locale/messages.pot .
+	$(VENV)/bin/pybabel update -i campaigns/locale/messages.pot -d campaigns/locale \
+		-D messages --width 100 --ignore-pot-creation-date
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

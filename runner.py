@@ -18,6 +18,7 @@ import logging
 import signal
 from collections.abc import Callable, Coroutine
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from starlette.routing import BaseRoute
@@ -25,11 +26,13 @@ from starlette.routing import BaseRoute
 from bots.console import ConsoleChat
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine
+from campaigns.erasures import Ledger, LedgerError, LedgerMismatch, replay_database
 from campaigns.links import link_maker
 from campaigns.messenger import Adapter, Messenger, StartupFailure
 from campaigns.reloading import CatalogFollower
 from db.backup import latest_backup
 from db.catalog import AskRow
+from db.store import MEMORY
 from scheduler import CampaignScheduler
 from settings import Settings, SettingsError
 from web.app import create_app
@@ -61,15 +64,46 @@ def tune_garbage_collector() -> None:
 
 
 def open_core(settings: Settings) -> Core:
-    """The campaign core, from the settings (it takes plain values)."""
-    return Core.open(
+    """The campaign core, from the settings (it takes plain values). First the erasures
+    a database put back by hand doesn't hold are made again; from then on every
+    erasure is written to the erasure ledger before it commits (`campaigns.erasures`)."""
+    secret = settings.button_secret()
+    ledger = keep_erasures(settings.db, secret)
+    core = Core.open(
         settings.db,
         settings.packs,
-        settings.button_secret(),
+        secret,
         default_campaign=settings.default_campaign,
         retention_months=settings.retention_months,
         organisers=settings.organisers,
     )
+    if ledger is not None:
+        try:
+            core.store.submit(ledger.watch).result()
+        except BaseException:
+            core.close()
+            raise
+    return core
+
+
+def keep_erasures(db: Path, secret: bytes) -> Ledger | None:
+    """The database's erasure ledger, after replaying what the database doesn't hold
+    (a backup copied back by hand); None for a database in memory."""
+    if str(db) == MEMORY:
+        return None
+    ledger = Ledger.beside(db.absolute(), secret)
+    try:
+        replayed = replay_database(db, ledger)
+    except (LedgerMismatch, LedgerError) as exc:
+        raise SettingsError(f"secret_key (CAMPAIGNBOT_SECRET_KEY): {exc}") from None
+    if replayed is not None and replayed.entries:
+        log.warning(
+            "erasure ledger: this database lacked %d of its erasures (a backup put back, "
+            "or a crash before a commit); %d supporters erased again",
+            replayed.entries,
+            replayed.erased,
+        )
+    return ledger
 
 
 def tracked_links(settings: Settings) -> Callable[[int, AskRow], str] | None:

@@ -343,6 +343,7 @@ def paid(count: int, before_count: int, rate: float, latency: float) -> None:
         seed(before_path, "telegram", FIRST, before_count)
         fake = FakeProcess(latency=latency, limits=True)
         priority = ahead_of_us(fake)
+        load_before = os.getloadavg()
         try:
             fake.call("chats", list(range(FIRST, FIRST + count)))
             # The fake's capacity at this latency, limits off: what the machine can carry.
@@ -400,6 +401,11 @@ def paid(count: int, before_count: int, rate: float, latency: float) -> None:
     if refused:
         print(f"  429s came at (seconds into the send, how many): {bursts(refused, times[0])}")
     print(f"  peak RSS of the sending process: {after['peak_rss_mb']:.0f} MB (target < 250 MB)")
+    print(f"  load average before / after: {_load(load_before)} / {_load(os.getloadavg())}")
+
+
+def _load(figures: tuple[float, float, float]) -> str:
+    return " ".join(f"{x:.2f}" for x in figures)
 
 
 def bursts(moments: list[float], start: float) -> str:

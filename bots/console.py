@@ -36,11 +36,12 @@ def render(message: Message) -> Group:
         stat = card.statistic
         body = Text()
         if card.reminder:
-            body.append(f"{wording.REMINDER_LABEL}\n", style="bold yellow")
+            body.append(f"{wording.reminder_label(card.language)}\n", style="bold yellow")
         body.append(card.ask + "\n\n")
         body.append(stat.figure, style="bold")
         body.append(f" {stat.sentence}\n")
-        body.append(f"{wording.SOURCE_LABEL}: {stat.source}{stat.dated} ({stat.url})", style="dim")
+        source = wording.source_label(card.language)
+        body.append(f"{source}: {stat.source}{stat.dated} ({stat.url})", style="dim")
         title = Text(f"{card.campaign_title}: {card.title}", style="bold")
         parts.append(Panel(body, title=title, title_align="left", expand=False))
     if message.text:

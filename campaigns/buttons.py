@@ -37,6 +37,7 @@ class Verb(StrEnum):
     CANCEL = "cancel"  # an organiser cancels a send
     CAMPAIGN = "campaign"  # join or leave one campaign (its argument: a short tag of the slug)
     POLL = "poll"  # answer an outcome poll (its argument: `<poll prompt id>-<answer index>`)
+    LANGUAGE = "language"  # choose the language the bot writes in (its argument: the code)
 
 
 @dataclass(frozen=True, slots=True)

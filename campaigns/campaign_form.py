@@ -2,9 +2,15 @@
 checks as a pack file, each problem under the name of its field), and back.
 
 Field names are the pack's own keys, dotted (`schedule.time`), as the ask's form
-names its fields (`campaigns.ask_form`). A campaign's parts the form does not show
-(its welcome series, whether asks show last week's count) are kept as they are.
-Nothing here stores anything: `campaigns.editing` does, audited.
+names its fields (`campaigns.ask_form`); the welcome series is numbered messages
+(`welcome.1.after_days`, `welcome.1.text`, `welcome.1.link.url`, up to three), and a
+problem with the series as a whole (their days out of order) is under `welcome`. The
+campaign in each other language the bot speaks is `translations.cy.title`,
+`translations.cy.description` and `translations.cy.welcome.1` (each beside the
+message it translates; a problem with them as a whole under
+`translations.cy.welcome`). A campaign's parts the form does not show (whether asks
+show last week's count) are kept as they are. Nothing here stores anything:
+`campaigns.editing` does, audited.
 """
 
 from __future__ import annotations
@@ -16,9 +22,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from campaigns import packs
-from campaigns.packs import Campaign
+from campaigns.languages import ENGLISH, LANGUAGES
+from campaigns.packs import MAX_WELCOME_MESSAGES, Campaign
 
-FIELDS = (
+WELCOME = "welcome"  # where a problem with the series as a whole goes
+WELCOME_PARTS = ("after_days", "text", "link.label", "link.url")
+WELCOME_MESSAGES = tuple(
+    tuple(f"{WELCOME}.{n}.{part}" for part in WELCOME_PARTS)
+    for n in range(1, MAX_WELCOME_MESSAGES + 1)
+)
+WELCOME_FIELDS = tuple(name for message in WELCOME_MESSAGES for name in message)
+CAMPAIGN_FIELDS = (
     "slug",
     "title",
     "description",
@@ -30,8 +44,30 @@ FIELDS = (
     "sources",
     "after_last",
 )
-OPTIONAL = frozenset({"schedule.reminder_days", "sources"})  # empty: left out
+TRANSLATIONS = "translations"
+OTHER_LANGUAGES = tuple(code for code in LANGUAGES if code != ENGLISH)
+
+
+def translated_welcome(code: str) -> str:
+    """Where a problem with a language's welcome texts as a whole goes."""
+    return f"{TRANSLATIONS}.{code}.{WELCOME}"
+
+
+def translation_fields(code: str) -> tuple[str, ...]:
+    """A language's fields: the title, the description, a text for each welcome message."""
+    return (
+        f"{TRANSLATIONS}.{code}.title",
+        f"{TRANSLATIONS}.{code}.description",
+        *(f"{translated_welcome(code)}.{n}" for n in range(1, MAX_WELCOME_MESSAGES + 1)),
+    )
+
+
+TRANSLATION_FIELDS = tuple(name for code in OTHER_LANGUAGES for name in translation_fields(code))
+FIELDS = (*CAMPAIGN_FIELDS, *WELCOME_FIELDS, *TRANSLATION_FIELDS)
+# Empty: left out.
+OPTIONAL = frozenset({"schedule.reminder_days", "sources", *WELCOME_FIELDS, *TRANSLATION_FIELDS})
 SHOWN = frozenset(name.split(".")[0] for name in FIELDS)  # the pack keys the form holds
+WELCOME_DAYS_MESSAGE = "must be a whole number of days, 1 to 14"
 MAX_FIELD = 4000  # characters kept of any one field (a description may be 600)
 CODES = re.compile(r"[\s,]+")
 # What pydantic says of a value that isn't the kind a field takes, in a form's words.
@@ -91,19 +127,52 @@ def values_of(campaign: Campaign) -> dict[str, str]:
         "schedule.reminder_days": str(schedule.reminder_days or ""),
         "sources": ", ".join(campaign.sources),
         "after_last": campaign.after_last.value,
+        **welcome_values(campaign),
+        **translation_values(campaign),
     }
+
+
+def translation_values(campaign: Campaign) -> dict[str, str]:
+    """The campaign's words in other languages, as the form shows them."""
+    values = dict.fromkeys(TRANSLATION_FIELDS, "")
+    for code in OTHER_LANGUAGES:
+        words = campaign.translations.get(code)
+        if words is None:
+            continue
+        title, description, *welcome = translation_fields(code)
+        values[title] = words.title or ""
+        values[description] = words.description or ""
+        for name, text in zip(welcome, words.welcome or [], strict=False):
+            values[name] = text
+    return values
+
+
+def welcome_values(campaign: Campaign) -> dict[str, str]:
+    """The welcome series' fields, as the form shows them (empty past its last)."""
+    values = dict.fromkeys(WELCOME_FIELDS, "")
+    for message, names in zip(campaign.welcome, WELCOME_MESSAGES, strict=False):
+        days, text, label, url = names
+        values[days] = str(message.after_days)
+        values[text] = message.text
+        values[label] = message.link.label if message.link else ""
+        values[url] = message.link.url if message.link else ""
+    return values
 
 
 def read_campaign(values: Mapping[str, str], kept: Campaign | None = None) -> Campaign:
     """The form's campaign, checked as a pack's, with what the form doesn't show taken
     from `kept` (the stored campaign); `CampaignFormError` names every wrong field."""
-    data = _nested(values)
+    data, slots = _nested(values)
     if kept is not None:
         data |= kept.model_dump(mode="json", exclude=set(SHOWN))
+    _, early = _translations(values, slots)
     try:
-        return Campaign.model_validate(data)
+        campaign = Campaign.model_validate(data)
     except ValidationError as exc:
-        raise CampaignFormError(_field_errors(exc, data)) from None
+        raise CampaignFormError(_field_errors(exc, data, slots) | early) from None
+    if early:
+        raise CampaignFormError(early)
+    return campaign
 
 
 def changed_fields(before: Campaign, after: Campaign) -> list[str]:
@@ -112,9 +181,59 @@ def changed_fields(before: Campaign, after: Campaign) -> list[str]:
     return [name for name in FIELDS if old[name] != new[name]]
 
 
-def _nested(values: Mapping[str, str]) -> dict[str, Any]:
+def _welcome(values: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The series as a pack's list (a message with every field empty is left out), and
+    the number of the form's message each came from."""
+    messages: list[dict[str, Any]] = []
+    slots: list[str] = []
+    for n, (days, text, label, url) in enumerate(WELCOME_MESSAGES, start=1):
+        typed = {name: values.get(name, "").strip() for name in (days, text, label, url)}
+        if not any(typed.values()):
+            continue
+        message: dict[str, Any] = {"after_days": typed[days], "text": values.get(text, "")}
+        if typed[label] or typed[url]:
+            message["link"] = {"label": typed[label], "url": typed[url]}
+        messages.append(message)
+        slots.append(str(n))
+    return messages, slots
+
+
+def _translations(
+    values: Mapping[str, str], slots: list[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each language's words as a pack's `translations`, and the problems seen before
+    the pack's checks: a welcome text is given for each message of the series, beside
+    it, or for none."""
+    found: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for code in OTHER_LANGUAGES:
+        title, description, *welcome = translation_fields(code)
+        words: dict[str, Any] = {}
+        for key, name in (("title", title), ("description", description)):
+            if values.get(name, "").strip():
+                words[key] = values.get(name, "")
+        given = [name for name in welcome if values.get(name, "").strip()]
+        if given:
+            wanted = [f"{translated_welcome(code)}.{n}" for n in slots]
+            for name in given:
+                if name not in wanted:
+                    errors[name] = "the welcome series has no message here to translate"
+            for name in wanted:
+                if name not in given:
+                    errors[name] = "give this message too, or leave every translated one empty"
+            words[WELCOME] = [values.get(name, "") for name in wanted]
+        if words:
+            found[code] = words
+    return found, errors
+
+
+def _nested(values: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     data: dict[str, Any] = {}
-    for name in FIELDS:
+    data[WELCOME], slots = _welcome(values)
+    translations, _ = _translations(values, slots)
+    if translations:
+        data[TRANSLATIONS] = translations
+    for name in CAMPAIGN_FIELDS:
         value = values.get(name, "")
         if name in OPTIONAL and not value.strip():
             continue
@@ -126,14 +245,30 @@ def _nested(values: Mapping[str, str]) -> dict[str, Any]:
         for parent in parents:
             table = table.setdefault(parent, {})
         table[key] = value
-    return data
+    return data, slots
 
 
-def _field_errors(exc: ValidationError, data: dict[str, Any]) -> dict[str, str]:
+def _field_errors(exc: ValidationError, data: dict[str, Any], slots: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for error in exc.errors():
         loc = [str(part) for part in error["loc"]]
         name = ".".join(loc)
+        placed = _translation_error(loc, _message(error, name), slots)
+        if placed is not None:
+            found.setdefault(*placed)
+            continue
+        if loc[:1] == [WELCOME]:
+            if len(loc) > 2 and loc[1].isdigit() and int(loc[1]) < len(slots):
+                where = ".".join([WELCOME, slots[int(loc[1])], *loc[2:]])
+                if loc[2] == "after_days" and error["type"].startswith(
+                    ("int_", "less_", "greater_")
+                ):
+                    found.setdefault(where, WELCOME_DAYS_MESSAGE)
+                else:
+                    found.setdefault(where, _message(error, name))
+            else:
+                found.setdefault(WELCOME, _message(error, name))
+            continue
         if loc[:1] == ["sources"]:
             name = "sources"
             if len(loc) > 1:
@@ -164,3 +299,18 @@ def _field_errors(exc: ValidationError, data: dict[str, Any]) -> dict[str, str]:
 def _message(error: Any, name: str) -> str:
     """A problem in the words a broken pack file gets: "is empty", "must be one of..."."""
     return packs._describe(error, {}).removeprefix(f"field {name}: ")
+
+
+def _translation_error(loc: list[str], message: str, slots: list[str]) -> tuple[str, str] | None:
+    """The field a problem with a translation belongs to, and what to say there."""
+    if loc[:1] == [TRANSLATIONS] and len(loc) >= 3 and loc[1] in OTHER_LANGUAGES:
+        code, key = loc[1], loc[2]
+        if key == WELCOME:
+            if len(loc) > 3 and loc[3].isdigit() and int(loc[3]) < len(slots):
+                return f"{translated_welcome(code)}.{slots[int(loc[3])]}", message
+            return translated_welcome(code), message
+        return f"{TRANSLATIONS}.{code}.{key}", message
+    said = re.match(r"^translations\.([a-z]+)\.welcome: (.*)$", message, re.S)
+    if not loc and said and said.group(1) in OTHER_LANGUAGES:
+        return translated_welcome(said.group(1)), said.group(2)
+    return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -47,13 +47,15 @@ class Catalog:
 
     `files` says which pack file each came from, when read from the folder;
     `version` is the store's `catalog_version` when read from the database (a running
-    bot that sees a higher one knows its copy is stale).
+    bot that sees a higher one knows its copy is stale); `held` says, by slug, why a
+    changed pack file was not copied in at start (`copy_in`).
     """
 
     packs: dict[str, Pack]
     default: str
     files: dict[str, PackFile] = field(default_factory=dict)
     version: int = 0
+    held: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory: Path, default: str | None = None) -> Catalog:
@@ -89,14 +91,23 @@ class Catalog:
 
 
 def copy_in(
-    db: Database, packs: dict[str, Pack], files: dict[str, PackFile]
+    db: Database,
+    packs: dict[str, Pack],
+    files: dict[str, PackFile],
+    held: dict[str, str] | None = None,
 ) -> list[pack_io.Changes]:
     """Copy packs into the store: one read from a file only if the file changed since
-    its last copy, one with no file always. What changed, per pack copied."""
+    its last copy, one with no file always. What changed, per pack copied.
+
+    A pack that would re-label poll answers that went out is not copied in: the bot
+    must still start, so the stored campaign runs, one line says why, and `held`
+    (if given) gets the reason by slug. Its file is not marked as copied, so every
+    start says it again until the file is put right."""
+    held = {} if held is None else held
     found = [
         changed
         for slug, pack in packs.items()
-        if (changed := _copy_in(db, pack, files.get(slug))) is not None
+        if (changed := _copy_in(db, pack, files.get(slug), held)) is not None
     ]
     if housekeeping_db.done_at(db, SETTLE_SOURCES) is None:
         # Once, on the first start with declared sources: codes stored as typed
@@ -118,7 +129,9 @@ def _default(packs: dict[str, Pack], default: str | None, where: Path) -> str:
     return default
 
 
-def _copy_in(db: Database, pack: Pack, file: PackFile | None) -> pack_io.Changes | None:
+def _copy_in(
+    db: Database, pack: Pack, file: PackFile | None, held: dict[str, str]
+) -> pack_io.Changes | None:
     """Store one pack from the folder, unless its file is the one last copied in (then
     the stored copy stands, imported or edited since or not). None: nothing written."""
     slug = pack.campaign.slug
@@ -143,6 +156,17 @@ def _copy_in(db: Database, pack: Pack, file: PackFile | None) -> pack_io.Changes
                     changed.what(),
                 )
             return None
+    if stored is not None and (problems := pack_io.locked_answers_problems(db, pack)):
+        name = file.name if file else stored.pack_file or f"{slug}.toml"
+        held[slug] = f"{name} not taken: {'; '.join(problems)}"
+        log.error(
+            "campaign %s: its pack file %s was not taken, so the copy stored before runs "
+            "until the file is put right (%s)",
+            slug,
+            name,
+            "; ".join(problems),
+        )
+        return None
     pack_io.write_pack(
         db,
         pack,
@@ -211,9 +235,10 @@ class PackFolder:
     def catalog(self, db: Database, default: str | None = None) -> Catalog:
         """What the bot runs: the changed pack files copied in, then every campaign in
         the store. Run it in one transaction (a store job, or `db.atomic()`)."""
-        copy_in(db, self.packs, self.files)
+        held: dict[str, str] = {}
+        copy_in(db, self.packs, self.files, held)
         self._without_files(db)
-        return Catalog.from_db(db, default)
+        return replace(Catalog.from_db(db, default), held=held)
 
     def _without_files(self, db: Database) -> None:
         """Campaigns from pack files that are no longer in the folder."""

@@ -3,7 +3,7 @@ welcome message, an outcome poll), as platform-neutral messages."""
 
 from __future__ import annotations
 
-from campaigns import wording
+from campaigns import ask_languages, languages, variants, wording
 from campaigns.buttons import ButtonIds, Verb
 from campaigns.model import AskCard, Button, Message, Statistic
 from db.catalog import AskRow
@@ -11,13 +11,18 @@ from db.journeys import WelcomeStep
 from db.prompts import PromptRow
 
 
-def ask_card(ask: AskRow, prompt: PromptRow, *, reminder: bool = False) -> AskCard:
+def ask_card(
+    ask: AskRow, prompt: PromptRow, *, reminder: bool = False, variant: str | None = None
+) -> AskCard:
+    """The card; its title and text are the `variant`'s (a wording experiment:
+    `campaigns.variants`), else the ask's own."""
+    words = variants.wording(ask, variant)
     return AskCard(
         campaign=ask.campaign,
         campaign_title=ask.campaign_title,
         ask_id=ask.id,
-        title=ask.title,
-        ask=ask.ask,
+        title=words.title,
+        ask=words.ask,
         topic=ask.topic,
         statistic=Statistic(
             figure=ask.stat_figure,
@@ -30,6 +35,7 @@ def ask_card(ask: AskRow, prompt: PromptRow, *, reminder: bool = False) -> AskCa
         link_url=ask.link_url,
         prompt_id=prompt.answers_to,
         reminder=reminder,
+        language=languages.current(),
     )
 
 
@@ -43,16 +49,19 @@ def ask_message(
     note: str = "",
     answerable: bool = True,
     last_week: int | None = None,
+    variant: str | None = None,
 ) -> Message:
     """The ask with its statistic, a link button and, if `answerable`, the two answer buttons.
 
     `link_url` replaces the pack's link (a tracked link); `note` is a line shown
     under the card (a reminder's words, or "counted"); `last_week`, how many did the
-    campaign's previous ask, adds a line saying so (`campaigns.impact.last_week`).
+    campaign's previous ask, adds a line saying so (`campaigns.impact.last_week`);
+    `variant`, the wording this supporter got in a wording experiment.
     """
+    ask = ask_languages.localise(ask)  # in the supporter's language, where the pack has it
     if last_week is not None:
         note = "\n\n".join(part for part in (note, wording.did_last_week(last_week)) if part)
-    card = ask_card(ask, prompt, reminder=reminder)
+    card = ask_card(ask, prompt, reminder=reminder, variant=variant)
     link = Button(ask.link_label, url=link_url or ask.link_url)
     rows: list[tuple[Button, ...]] = [(link,)]
     if answerable:
@@ -80,6 +89,7 @@ def next_step_message(ask: AskRow, invite: str | None = None) -> Message:
     """An ask's next step: its words under a thank-you that names the ask, its link (if
     any) as a button, and, when the step invites a friend, `invite` (the supporter's
     own invitation, as /invite words it) in a paragraph of its own."""
+    ask = ask_languages.localise(ask)
     text = f"{wording.next_step_intro(ask.title)}\n\n{ask.next_text or ''}"
     if invite:
         text += "\n\n" + invite
@@ -90,11 +100,13 @@ def next_step_message(ask: AskRow, invite: str | None = None) -> Message:
 
 
 def welcome_message(step: WelcomeStep) -> Message:
-    """One message of a campaign's welcome series: its words, and its link (if any)."""
+    """One message of a campaign's welcome series: its words (in the supporter's
+    language, where the pack has them), and its link (if any)."""
     rows: tuple[tuple[Button, ...], ...] = ()
     if step.link_label and step.link_url:
         rows = ((Button(step.link_label, url=step.link_url),),)
-    return Message(text=step.text, buttons=rows)
+    text = dict(step.translated).get(languages.current()) or step.text
+    return Message(text=text, buttons=rows)
 
 
 def poll_message(
@@ -103,6 +115,7 @@ def poll_message(
     """An ask's outcome poll: the question, and one button per answer (one a row, so
     longer answers fit on a phone). `chosen` marks the supporter's answer with ✓ (the
     message as it looks after they answered); another press changes it."""
+    ask = ask_languages.localise(ask)
     text = f"{wording.poll_intro(ask.title)}\n\n{ask.poll_question or ''}"
     if chosen is not None:
         text += "\n\n" + wording.POLL_CHANGE_HINT

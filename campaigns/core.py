@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from campaigns import dialogue, journeys, organising, supporters, wording
+from campaigns import dialogue, journeys, language_choice, organising, supporters, wording
 from campaigns.buttons import PREFIX, ButtonIds, Verb
 from campaigns.catalog import PackFolder
 from campaigns.delivery import DeliveryEngine
@@ -125,8 +125,9 @@ class Core:
         try:
             # pinned: a catalog swapped in meanwhile (`campaigns.reloading`) waits for the
             # next answer, so this one reads one catalog throughout
+            # in the supporter's language (`campaigns.language_choice`), /language too
             replies = await self.store.write(
-                dialogue.handle_command, self.ctx.pinned(), origin, name, args, admin
+                language_choice.handle_command, self.ctx.pinned(), origin, name, args, admin
             )
         except StorageError as exc:  # a full disk or a lock elsewhere: one line, no traceback
             log.error("command /%s on %s not answered: %s", name[:32], origin.platform, exc)
@@ -167,7 +168,9 @@ class Core:
             if to_desk:
                 assert button is not None
                 return await self.desk.confirm(origin.person, button.verb, button.argument)
-            result = await self.store.write(dialogue.handle_press, self.ctx.pinned(), origin, value)
+            result = await self.store.write(
+                language_choice.handle_press, self.ctx.pinned(), origin, value
+            )
         except StorageError as exc:
             log.error("button press on %s not recorded: %s", origin.platform, exc)
             return PressResult(answer=wording.SORRY)

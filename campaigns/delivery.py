@@ -32,13 +32,13 @@ import random
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
-from campaigns import impact, journeys, versions
+from campaigns import ask_languages, impact, journeys, languages, variants, versions
 from campaigns.catalog import Catalog
 from campaigns.compose import ask_message
 from campaigns.dialogue import Context
@@ -116,6 +116,7 @@ def prepare(
             topic=ask.topic,
         )
         created = deliveries_db.create_for_prompt(db, prompt.id, params)
+    variants.assign(db, prompt, ask)  # a wording experiment: each one's wording, recorded
     unknown = deliveries_db.sending_to_unknown(db, prompt.id)
     deliveries_db.orphans_to_gone(db, prompt.id)
     refreshed = prompts_db.get(db, prompt_id)
@@ -290,8 +291,22 @@ class DeliveryEngine:
             if await self._write(finish_if_done, prompt_id):
                 log.info("prompt %d sent", prompt_id)
 
-    def _message(self, prepared: Prepared, delivery_id: int) -> Message:
-        """The ask as this delivery sends it (the same for all, unless links are tracked)."""
+    def _message(
+        self,
+        prepared: Prepared,
+        delivery_id: int,
+        variant: str | None = None,
+        language: str | None = None,
+    ) -> Message:
+        """The ask as this delivery sends it (the same for all, unless links are tracked
+        or the delivery carries a wording under test: `campaigns.variants`, or goes to a
+        supporter in another language: `campaigns.ask_languages`)."""
+        if languages.foreign(language):
+            with languages.speaking(language):
+                localised = replace(prepared, ask=ask_languages.localise(prepared.ask))
+                return self._compose(localised, delivery_id, variant)
+        if variant is not None:
+            return self._compose(prepared, delivery_id, variant)
         if self.link_for is None:
             cached = self._composed.get(prepared.prompt.id)
             if cached is None:
@@ -300,7 +315,7 @@ class DeliveryEngine:
             return cached
         return self._compose(prepared, delivery_id)
 
-    def _compose(self, prepared: Prepared, delivery_id: int) -> Message:
+    def _compose(self, prepared: Prepared, delivery_id: int, variant: str | None = None) -> Message:
         prompt, ask = prepared.prompt, prepared.ask
         reminder = prompt.kind == PromptKind.REMINDER
         return ask_message(
@@ -311,12 +326,20 @@ class DeliveryEngine:
             reminder=reminder,
             note=(ask.reminder or "") if reminder else "",
             last_week=prepared.last_week,
+            variant=variant,
         )
 
-    async def _step_message(self, prepared: Prepared, delivery_id: int) -> Message | None:
+    async def _step_message(
+        self, prepared: Prepared, delivery_id: int, language: str | None = None
+    ) -> Message | None:
         """A journey step's message: composed once for all, or, for a step that carries
-        each supporter's own invite link, for this delivery (the code may be made now)."""
+        each supporter's own invite link or goes in another language, for this delivery
+        (the code may be made now)."""
         prompt, ask = prepared.prompt, prepared.ask
+        if languages.foreign(language):
+            step = languages.spoken(language, journeys.step_message)
+            run = self._write if journeys.personal(prompt, ask) else self._read
+            return await run(step, self.ctx, prompt, ask, delivery_id)
         if journeys.personal(prompt, ask):
             return await self._write(journeys.step_message, self.ctx, prompt, ask, delivery_id)
         cached = self._composed.get(prompt.id)
@@ -517,7 +540,7 @@ class DeliveryEngine:
     ) -> tuple[DeliveryState, str | None] | None:
         step: Message | None = None
         if prepared.prompt.kind in JOURNEY_KINDS:
-            step = await self._step_message(prepared, recipient.delivery_id)
+            step = await self._step_message(prepared, recipient.delivery_id, recipient.language)
             if step is None:  # the pack no longer has this step: nothing to send
                 claimed = await self._claim(recipient)
                 return (DeliveryState.CANCELLED, "no longer in the pack") if claimed else None
@@ -547,17 +570,23 @@ class DeliveryEngine:
         if pacer is not None:
             # After the claim, right before the request: a claim held up by the database
             # must not leave together with the next ones (at 1,000 a second, admitting
-            # first let 1,043 leave within a second).
-            await pacer.admit()
+            # first let 1,043 leave within a second). Nothing may be awaited between the
+            # admission and the send: the pace counts the request from the event loop's
+            # next turn, when aiohttp writes it, or from when its answer shows it left
+            # (see campaigns.pacing).
+            ticket = await pacer.admit()
             if not probe and self._held_back(state):
                 # A 429 came back while this one was being claimed: it waits too (back to
                 # 'pending' until the pause ends, the try not counted), or it would reach
                 # the platform after the bot knew to wait.
                 await self._put_back(state, recipient)
                 return None
-        message = step or self._message(prepared, recipient.delivery_id)
+        message = step or self._message(
+            prepared, recipient.delivery_id, recipient.variant, recipient.language
+        )
+        request = messenger.send(recipient.address, kind, message)
         try:
-            await messenger.send(recipient.address, kind, message)
+            await (request if pacer is None else pacer.sent(ticket, request))
         except RecipientGone as exc:
             self._answered(state)
             return (DeliveryState.GONE, str(exc)[:200])

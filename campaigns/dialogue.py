@@ -38,6 +38,7 @@ from db import catalog as catalog_db
 from db import deliveries as deliveries_db
 from db import prompts as prompts_db
 from db import supporters as supporters_db
+from db import variants as variants_db
 from db.catalog import AskRow
 from db.prompts import PromptRow
 from db.states import ActionVia, PromptKind, PromptState
@@ -142,7 +143,8 @@ def _show_current(
         prompt, ask = found
         deliveries_db.record_direct(db, prompt.id, supporter)
         note = wording.topic_off(ask.topic) if chosen and ask.topic not in chosen else ""
-        shown.append(ask_message(ctx.ids, ask, prompt, note=note))
+        variant = variants_db.of_delivery(db, prompt.id, supporter.key)  # the wording they got
+        shown.append(ask_message(ctx.ids, ask, prompt, note=note, variant=variant))
     return shown or _say(wording.NO_ASK_YET)
 
 
@@ -541,7 +543,8 @@ def _press_answer(
     if group:
         return PressResult(answer=answer, counted=True)
     note = "✓ " + answer
-    edit = ask_message(ctx.ids, ask, prompt, note=note, answerable=not done)
+    variant = variants_db.of_delivery(db, prompt.id, recipient.key)  # redrawn in their wording
+    edit = ask_message(ctx.ids, ask, prompt, note=note, answerable=not done, variant=variant)
     return PressResult(answer=answer, counted=True, edit=edit)
 
 

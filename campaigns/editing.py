@@ -25,12 +25,11 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import ValidationError
 from sqlite_utils import Database
 
-from campaigns import ask_form, campaign_form, pack_io
+from campaigns import ask_form, campaign_form, pack_io, placing
 from campaigns.ask_form import AskFormError
 from campaigns.campaign_form import CampaignFormError
 from campaigns.catalog import Catalog
@@ -111,14 +110,7 @@ def _catalog_of(campaign: Campaign) -> Catalog:
 
 def content_values(campaign: str, content: str) -> dict[str, str]:
     """A version's content as the ask's form shows it (the pack's keys, dotted)."""
-    data = json.loads(content)
-    values = {ask_form.CAMPAIGN: campaign}
-    for name in ask_form.FIELDS:
-        value: Any = data
-        for part in name.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        values[name] = "" if value is None else str(value)
-    return values
+    return {ask_form.CAMPAIGN: campaign, **ask_form.content_fields(json.loads(content))}
 
 
 def new_ask_values(slug: str) -> dict[str, str]:
@@ -227,9 +219,12 @@ def save_draft(
     """Save the form as the ask's draft: its open version rewritten, or the next
     version made (over a published one, or for a new ask: `version` is `NEW_ASK`).
 
-    Parts of the ask the form doesn't show (a next step, a poll) are kept from the
-    version it was opened on. `AskFormError` names each wrong field; `Stale` says the
-    ask changed since; nothing half-valid is saved.
+    The form holds the ask's text, its next step, its poll, its other wordings under
+    test and its words in other languages; parts it doesn't hold (a field packs gain
+    later) are kept from the version it was opened on.
+    A poll that went out keeps its answers, in order (`ask_form.locked_answers_problem`).
+    `AskFormError` names each wrong field; `Stale` says the ask changed since;
+    nothing half-valid is saved.
     """
     _, campaign = _editable(db, slug)
     ask_id = values.get("id", "").strip()
@@ -245,22 +240,18 @@ def save_draft(
             errors["id"] = "is already an ask of this campaign: choose another, or edit that one"
     elif shown is None or shown.version != version or seen != digest(shown):
         raise _stale(slug, ask_id, shown)
+    kept = ask_form.unshown(shown.content) if shown is not None else {}
     try:
-        draft = ask_form.read_draft(_catalog_of(campaign), {**values, ask_form.CAMPAIGN: slug})
+        draft = ask_form.read_draft(
+            _catalog_of(campaign), {**values, ask_form.CAMPAIGN: slug}, kept
+        )
     except AskFormError as exc:
         raise AskFormError(exc.errors | errors) from None
+    locked = catalog_db.locked_answers(db, slug, ask_id)
+    errors |= ask_form.locked_answers_problem(locked, draft.ask.poll)
     if errors:
         raise AskFormError(errors)
     ask = draft.ask
-    if shown is not None:
-        try:
-            base = pack_io.ask_of(shown.content)
-        except ValidationError:
-            raise EditError(
-                f"{slug}/{ask_id} {describe(shown)} no longer passes the pack rules: import "
-                "a corrected pack to replace it"
-            ) from None
-        ask = ask.model_copy(update={"next": base.next, "poll": base.poll})
     content = pack_io.ask_content(ask)
     changed = _changed(slug, shown.content if shown else None, content)
     if shown is not None and versions_db.same_content(shown.content, content):
@@ -346,7 +337,8 @@ def publish(
 ) -> VersionRow:
     """Make a draft the version the bot sends (approved first, if that is required).
 
-    The campaign is written as a pack with this ask in place (a new ask last), so the
+    The campaign is written as a pack with this ask in place (a new ask last, or, held
+    by an import, where the pack put it: `campaigns.placing`), so the
     store, the running bot and an export all have its text; the version published
     before is superseded, and prompts that sent it keep it (`campaigns.versions`).
     """
@@ -363,13 +355,18 @@ def publish(
         raise EditError(
             f"{slug}/{ask_id} v{opened.version} no longer passes the pack rules: save it again"
         ) from None
+    locked = catalog_db.locked_answers(db, slug, ask_id)  # its poll went out since the save
+    problems = ask_form.locked_answers_problem(locked, ask.poll)
+    if problems:
+        problem = next(iter(problems.values()))
+        raise EditError(f"{slug}/{ask_id} v{opened.version}: its poll went out since: {problem}")
     asks = _published_asks(db, slug)
     before = versions_db.published(db, slug, ask_id)
     replaces = before.version if before is not None else None
     if any(found.id == ask_id for found in asks):
         asks = [ask if found.id == ask_id else found for found in asks]
-    else:
-        asks.append(ask)
+    else:  # new (or back): last, or where the import that held it put it
+        asks.insert(placing.place(db, slug, [found.id for found in asks], ask_id), ask)
     versions_db.mark_published(db, opened, actor)
     _write(db, campaign, asks, actor)
     audit_db.record(

@@ -1,7 +1,8 @@
 """What the campaign and ask editor's pages show, as plain data: a campaign with its
-asks and the state of each one's versions (`campaign_view`), and one ask with its
-versions for its editor (`ask_editor`). The changes themselves, and their rules,
-are `campaigns.editing`'s.
+asks in the weekly runs' order, the state of each one's versions, the ask the next
+run sends and its retired asks (`campaign_view`), and one ask with its versions and
+the poll answers that went out (`ask_editor`). The changes themselves, and their
+rules, are `campaigns.editing`'s and `campaigns.ask_order`'s.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
+from campaigns.ask_order import coming_ask, order_digest
 from campaigns.editing import (
     EditError,
     campaign_digest,
@@ -33,6 +35,7 @@ class AskLine:
     published: VersionRow | None
     open: VersionRow | None
     sent: int  # messages of its published version that went out
+    position: int = 0  # in the weekly runs' order, from 1; 0: not sent (a new draft)
 
     @property
     def state(self) -> str:
@@ -46,11 +49,30 @@ class AskLine:
 
 
 @dataclass(frozen=True)
+class RetiredLine:
+    """An ask taken out of the weekly runs: kept, with its counts, to bring back."""
+
+    ask_id: str
+    title: str
+    published: VersionRow | None  # the text it comes back with (None: only a draft)
+    open: VersionRow | None
+    sent: int  # messages of every version of it that went out
+
+
+@dataclass(frozen=True)
 class CampaignView:
     row: CampaignRow
     campaign: Campaign | None  # None: the stored copy no longer passes the pack rules
     asks: list[AskLine]
     digest: str
+    retired: list[RetiredLine] = field(default_factory=list)
+    order: str = ""  # `ask_order.order_digest`: what the order buttons were shown on
+    next_ask: str | None = None  # what the next weekly run sends (None: nothing)
+
+    @property
+    def sent_in_order(self) -> int:
+        """How many asks the weekly runs send, in order (the first lines)."""
+        return sum(1 for line in self.asks if line.position)
 
     @property
     def running(self) -> bool:
@@ -70,15 +92,17 @@ def campaign_view(db: Database, slug: str) -> CampaignView | None:
     versions: dict[str, dict[VersionState, VersionRow]] = {}
     for version in versions_db.current_of_campaign(db, slug):
         versions.setdefault(version.ask_id, {})[version.state] = version
-    current = [ask.id for ask in catalog_db.asks(db, slug)]
-    ids = current + sorted(set(versions) - set(current))
+    rows = catalog_db.asks(db, slug, include_retired=True)
+    current = [ask.id for ask in rows if not ask.retired]
+    retired_ids = [ask.id for ask in rows if ask.retired]
+    ids = current + sorted(set(versions) - set(current) - set(retired_ids))
     lines = []
     for ask_id in ids:
         found = versions.get(ask_id, {})
         published = found.get(VersionState.PUBLISHED) if ask_id in current else None
         opened = found.get(VersionState.DRAFT) or found.get(VersionState.AWAITING_APPROVAL)
         if published is None and opened is None:
-            continue  # retired, with no draft: history
+            continue
         newest = opened or published
         assert newest is not None
         sent = versions_db.delivered(db, slug, ask_id) if published else {}
@@ -89,9 +113,32 @@ def campaign_view(db: Database, slug: str) -> CampaignView | None:
                 published,
                 opened,
                 sent.get(published.version, 0) if published else 0,
+                current.index(ask_id) + 1 if ask_id in current else 0,
             )
         )
-    return CampaignView(row, campaign, lines, campaign_digest(campaign) if campaign else "")
+    titles = {ask.id: ask.title for ask in rows}
+    retired = []
+    for ask_id in sorted(retired_ids):
+        found = versions.get(ask_id, {})
+        opened = found.get(VersionState.DRAFT) or found.get(VersionState.AWAITING_APPROVAL)
+        retired.append(
+            RetiredLine(
+                ask_id,
+                titles[ask_id],
+                found.get(VersionState.PUBLISHED),
+                opened,
+                sum(versions_db.delivered(db, slug, ask_id).values()),
+            )
+        )
+    return CampaignView(
+        row,
+        campaign,
+        lines,
+        campaign_digest(campaign) if campaign else "",
+        retired,
+        order_digest(db, slug),
+        coming_ask(db, slug) if current and not row.retired else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -104,6 +151,7 @@ class AskEditor:
     open: VersionRow | None
     history: list[VersionRow]
     sent: dict[int, int] = field(default_factory=dict)  # messages out, per version
+    locked: list[str] = field(default_factory=list)  # poll answers that went out: kept
 
     @property
     def shown(self) -> VersionRow:
@@ -134,5 +182,11 @@ def ask_editor(db: Database, slug: str, ask_id: str) -> AskEditor | None:
         return None
     history = versions_db.of_ask(db, slug, ask_id)
     return AskEditor(
-        row, ask_id, published, opened, history, versions_db.delivered(db, slug, ask_id)
+        row,
+        ask_id,
+        published,
+        opened,
+        history,
+        versions_db.delivered(db, slug, ask_id),
+        catalog_db.locked_answers(db, slug, ask_id),
     )

@@ -15,6 +15,11 @@ every minute. Neither catches up: a supporter who joined (or did the ask) before
 step existed, or whose day for it passed more than `db.journeys.CATCH_UP` ago (the
 bot was down), never gets it. Every step goes only to supporters still subscribed
 and not paused, in private chats, and to each at most once, ever.
+
+Retiring an ask stops its weekly runs, not the journey of those who did it: its next
+step still follows an "I did it" on a message of it already sent, and its poll still
+falls due for those who did it (`db.journeys.asks_with_polls`). Nobody new is
+reached: both follow doing the ask, and no weekly run sends it any more.
 """
 
 from __future__ import annotations

@@ -119,8 +119,10 @@ class Watched(Protocol):
 @runtime_checkable
 class PaidSends(Protocol):
     """A messenger whose `send` may be paid for (Telegram's paid broadcasts, when the
-    charity turns them on). `send_free` sends one message unpaid, as `send` otherwise
-    would: what a one-off outside the engine uses."""
+    charity turns them on: `paid_broadcast`). `send_free` sends one message unpaid, as
+    `send` otherwise would: what a one-off outside the engine uses."""
+
+    paid_broadcast: bool
 
     async def send_free(self, address: str, kind: ChatKind, message: Message) -> None: ...
 

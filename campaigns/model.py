@@ -42,6 +42,10 @@ class Origin:
     kind: ChatKind = ChatKind.PRIVATE
     user: str | None = None
     organiser: bool = False
+    # The language the platform says the person uses (Telegram's `language_code`,
+    # Discord's locale), as it came: the core keeps only a language it has
+    # (`campaigns.languages.normalise`).
+    language: str | None = None
 
     @property
     def actor(self) -> str:
@@ -100,6 +104,9 @@ class AskCard:
     link_url: str
     prompt_id: int
     reminder: bool = False
+    # the language of the words around the card ("Reminder", "Source"), which the
+    # renderers take from `campaigns.wording`
+    language: str = "en"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, replace
-from typing import Protocol, runtime_checkable
 
 from sqlite_utils import Database
 
@@ -21,6 +20,7 @@ from campaigns import prompting
 from campaigns.buttons import ButtonIds, Verb
 from campaigns.delivery import DeliveryEngine
 from campaigns.dialogue import Context
+from campaigns.messenger import PaidSends
 from campaigns.model import Button, Message, PressResult
 from campaigns.progress import Progress, running_progress
 from campaigns.wording import counted
@@ -56,14 +56,6 @@ class PendingStop:
     actor: str
     prompt_id: int
     expires: float
-
-
-@runtime_checkable
-class PaidBroadcasts(Protocol):
-    """A messenger that says whether its sends are paid for (Telegram's adapter, with
-    `telegram_paid_broadcast` on): then a send costs, and /sendnow says how much."""
-
-    paid_broadcast: bool
 
 
 STOPSEND_USAGE = "Use /stopsend <prompt id>, such as /stopsend 12 (/status lists running sends)"
@@ -125,7 +117,7 @@ class OrganiserDesk:
         Asked of the adapter that sends them, so what /sendnow says can't differ from
         what the send does."""
         messenger = self.engine.messengers.get("telegram") if self.engine else None
-        return isinstance(messenger, PaidBroadcasts) and messenger.paid_broadcast
+        return isinstance(messenger, PaidSends) and messenger.paid_broadcast
 
     async def _audit(self, actor: str, action: str, target: str | None = None) -> None:
         await self.store.write(audit_db.record, actor, action, target)

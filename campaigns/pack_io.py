@@ -135,8 +135,12 @@ def ask_row(ask: Ask) -> dict[str, Any]:
 
 def ask_content(ask: Ask) -> str:
     """An ask as a version's stored content (`ask_versions.content`): every field of
-    the pack's ask, as JSON."""
-    return json.dumps(ask.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
+    the pack's ask, as JSON. A field with no column is left out at its default, as
+    the `extra` column leaves it out: a field added to packs (`variants`) must not
+    make every stored ask's content differ, and so a new version of each."""
+    data = ask.model_dump(mode="json", include=set(ASK_COLUMNS))
+    data |= json.loads(_extra(ask, ASK_COLUMNS))
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
 def ask_of(content: str) -> Ask:
@@ -301,6 +305,12 @@ def to_toml(pack: Pack) -> str:
     moment = pack.campaign.schedule.time
     if not moment.second + moment.microsecond:
         data["campaign"]["schedule"]["time"] = f"{moment:%H:%M}"
+    for ask in data["asks"]:  # no wording experiment or translation: it says nothing of one
+        for optional in ("variants", "translations"):
+            if not ask.get(optional):
+                ask.pop(optional, None)
+    if not data["campaign"].get("translations"):  # nor of the campaign in other languages
+        data["campaign"].pop("translations", None)
     return HEADER + tomli_w.dumps(data, multiline_strings=True)
 
 
@@ -321,6 +331,45 @@ def read_pack(raw: bytes, name: str) -> Pack:
 
 
 # ------------------------------------------------------------------ into the store
+
+
+class AnswersLocked(ValueError):
+    """A pack would reorder, drop or take away poll answers that went out; one line
+    naming the campaign, each ask and the answers that must stay. Nothing was written."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def locked_answers_problems(db: Database, pack: Pack) -> list[str]:
+    """What `pack` would re-label: a poll answer is stored by its position, and the
+    buttons already in chats carry positions, so once an ask's poll went out
+    (`db.catalog.locked_answers`) its answers stay first, in order, and the poll stays;
+    more answers may follow. The editor holds the same rule (`ask_form`)."""
+    slug = pack.campaign.slug
+    problems = []
+    for ask in pack.asks:
+        before = catalog_db.locked_answers(db, slug, ask.id)
+        if not before or (ask.poll is not None and ask.poll.answers[: len(before)] == before):
+            continue
+        kept = ", ".join(before)
+        where = f"{slug}/{ask.id}: its poll has gone out, so"
+        if ask.poll is None:
+            problems.append(f"{where} it stays, with its answers {kept} first, in this order")
+        else:
+            problems.append(
+                f"{where} its answers {kept} stay first, in this order (answers are counted "
+                "by position; add new ones after them)"
+            )
+    return problems
+
+
+def check_locked_answers(db: Database, pack: Pack) -> None:
+    """`AnswersLocked` if `pack` would re-label poll answers that went out."""
+    problems = locked_answers_problems(db, pack)
+    if problems:
+        raise AnswersLocked("; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -474,11 +523,13 @@ def import_pack(db: Database, pack: Pack, actor: str, name: str) -> Changes:
     one transaction (a store job, or `db.atomic()`): it is all or nothing.
 
     The campaign's pack file, if it has one, is left alone: the next start copies the
-    file in only if the file itself changes.
+    file in only if the file itself changes. `AnswersLocked` (nothing written) if it
+    would re-label poll answers that went out.
     """
     found = changes(db, pack)
     if not found.any:
         return found
+    check_locked_answers(db, pack)
     write_pack(db, pack, CampaignOrigin.IMPORT, by=actor)
     audit_db.record(db, actor, "import-pack", pack.campaign.slug, file=name, **found.audit_detail())
     return found

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from campaigns.languages import ENGLISH, LANGUAGES
 from db.states import AfterLast
 
 BUNDLED_PACKS = Path(__file__).parent / "packs"
@@ -154,6 +155,17 @@ class WelcomeMessage(Strict):
     link: AskLink | None = None
 
 
+class CampaignTranslation(Strict):
+    """A campaign's words in another language the bot speaks (`[campaign.translations.cy]`):
+    its title and description, and its welcome series, one text for each message in
+    order (the days and links stay the campaign's). A field left out stays as the
+    campaign has it, for a supporter reading that language."""
+
+    title: Annotated[Text, Field(min_length=1, max_length=80)] | None = None
+    description: Annotated[Text, Field(min_length=1, max_length=600)] | None = None
+    welcome: list[Annotated[Text, Field(min_length=1, max_length=600)]] | None = None
+
+
 class Campaign(Strict):
     slug: str = Field(pattern=SLUG)
     title: Annotated[Text, Field(min_length=1, max_length=80)]
@@ -169,6 +181,20 @@ class Campaign(Strict):
     # Each weekly ask says how many supporters did last week's ("312 supporters did
     # last week's ask."), never a count under 10 (`campaigns.impact`).
     show_count: bool = False
+    # The campaign in other languages the bot speaks, by language code (`cy`).
+    translations: dict[str, CampaignTranslation] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _translated(self) -> Campaign:
+        for code, words in self.translations.items():
+            if code == ENGLISH or code not in LANGUAGES:
+                others = ", ".join(c for c in LANGUAGES if c != ENGLISH) or "none yet"
+                raise ValueError(f"translations.{code}: the bot speaks no such language ({others})")
+            if words.welcome is not None and len(words.welcome) != len(self.welcome):
+                raise ValueError(
+                    f"translations.{code}.welcome: give one for each of the welcome messages"
+                )
+        return self
 
     @field_validator("welcome")
     @classmethod
@@ -241,6 +267,55 @@ class Poll(Strict):
         return value
 
 
+VARIANT_NAME = r"^[a-z0-9](?:[a-z0-9-]{0,18}[a-z0-9])?$"  # short: tables and /mydata show it
+ORIGINAL = "original"  # the ask's own wording, in a wording experiment
+MAX_VARIANTS = 2  # besides the ask's own wording: 2 or 3 wordings under test
+
+
+class AskVariant(Strict):
+    """Another wording of an ask, tested against its own (`[[asks.variants]]`):
+    each supporter gets one wording (`campaigns.variants`). The statistic and the
+    link stay the ask's, so only the words differ."""
+
+    name: str = Field(pattern=VARIANT_NAME, description="Such as 'short' or 'b'.")
+    ask: Annotated[Text, Field(min_length=1, max_length=MAX_ASK_CHARS)]
+    title: Annotated[Text, Field(min_length=1, max_length=80)] | None = None
+
+
+class AskTranslation(Strict):
+    """An ask's words in another language the bot speaks (`[asks.translations.cy]`):
+    a supporter who reads that language gets these; a field left out stays as the ask
+    has it (`campaigns.ask_languages`). The figure, source and links stay the ask's."""
+
+    title: Annotated[Text, Field(min_length=1, max_length=80)] | None = None
+    ask: Annotated[Text, Field(min_length=1, max_length=MAX_ASK_CHARS)] | None = None
+    statistic_sentence: Annotated[Text, Field(min_length=1, max_length=280)] | None = None
+    link_label: Annotated[Text, Field(min_length=1, max_length=40)] | None = None
+    reminder: Annotated[Text, Field(min_length=1, max_length=280)] | None = None
+    next_text: Annotated[Text, Field(min_length=1, max_length=MAX_ASK_CHARS)] | None = None
+    poll_question: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    poll_answers: list[PollAnswer] | None = None
+
+
+def _translations(ask: Ask) -> None:
+    """Each translation is in a language the bot speaks, and fits the ask it translates."""
+    for code, words in ask.translations.items():
+        if code == ENGLISH or code not in LANGUAGES:
+            others = ", ".join(c for c in LANGUAGES if c != ENGLISH) or "none yet"
+            raise ValueError(f"translations.{code}: the bot speaks no such language ({others})")
+        answers = ask.poll.answers if ask.poll else None
+        if words.poll_answers is not None and len(words.poll_answers) != len(answers or ()):
+            raise ValueError(
+                f"translations.{code}.poll_answers: give one for each of the poll's answers"
+            )
+        if words.poll_question is not None and ask.poll is None:
+            raise ValueError(f"translations.{code}.poll_question: the ask has no poll")
+        if words.next_text is not None and ask.next is None:
+            raise ValueError(f"translations.{code}.next_text: the ask has no next step")
+        if words.reminder is not None and ask.reminder is None:
+            raise ValueError(f"translations.{code}.reminder: the ask has no reminder")
+
+
 class Ask(Strict):
     id: str = Field(pattern=SLUG)
     title: Annotated[Text, Field(min_length=1, max_length=80)]
@@ -254,6 +329,27 @@ class Ask(Strict):
     reminder: Annotated[Text, Field(min_length=1, max_length=280)] | None = None
     next: NextStep | None = None
     poll: Poll | None = None
+    # A wording experiment: one or two other wordings of this ask. Choosing the winner
+    # makes its words the ask's own, with no variants (`campaigns.experiments`).
+    variants: list[AskVariant] = Field(default_factory=list, max_length=MAX_VARIANTS)
+    # The ask in other languages the bot speaks, by language code (`cy`).
+    translations: dict[str, AskTranslation] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _variants(self) -> Ask:
+        names = [variant.name for variant in self.variants]
+        if ORIGINAL in names:
+            raise ValueError(f"a variant can't be called {ORIGINAL!r}: that is the ask's own")
+        if len(set(names)) != len(names):
+            raise ValueError("two variants have the same name")
+        if any(variant.ask == self.ask for variant in self.variants):
+            raise ValueError("a variant says the same as the ask: change its words")
+        return self
+
+    @model_validator(mode="after")
+    def _translated(self) -> Ask:
+        _translations(self)
+        return self
 
     @model_validator(mode="before")
     @classmethod

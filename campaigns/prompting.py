@@ -54,6 +54,9 @@ def resolve_ask(db: Database, catalog: Catalog, campaign: str, ask_id: str | Non
     if campaign not in catalog.packs:
         known = ", ".join(sorted(catalog.packs))
         raise ScheduleError("campaign", f"unknown campaign {campaign!r} (known: {known})")
+    stored = catalog_db.get_campaign(db, campaign)
+    if stored is not None and stored.retired:  # since `catalog` was read: the store decides
+        raise ScheduleError("campaign", f"campaign {campaign!r} is retired, so it sends nothing")
     if ask_id is None:
         coming = next_ask(db, campaign)
         if coming is None:
@@ -119,13 +122,25 @@ def coming_asks(ids: Sequence[str], sent: SentAsks, after_last: AfterLast) -> Co
     next ask, going round, that has not gone out; when none is left the weekly runs
     send nothing until the pack gains an ask, which is then next.
     """
-    start = ids.index(sent.last) + 1 if sent.last is not None and sent.last in ids else 0
+    start = _after_latest(ids, sent)
     if after_last is AfterLast.STOP:
         going_round = [*ids[start:], *ids[:start]]
         return Coming(tuple(i for i in going_round if i not in sent.when))
     if start < len(ids):
         return Coming(tuple(ids[start:]))
     return Coming(tuple(ids), again=True)
+
+
+def _after_latest(ids: Sequence[str], sent: SentAsks) -> int:
+    """Where the runs go on: after the ask that went out latest, or, when that one has
+    left the order (retired, or dropped by an import), after the latest still in it,
+    so retiring last week's ask doesn't send a repeating campaign back to its first."""
+    if sent.last is not None and sent.last in ids:
+        return ids.index(sent.last) + 1
+    still = [ask_id for ask_id in ids if ask_id in sent.when]
+    if not still:
+        return 0
+    return ids.index(max(still, key=sent.when.__getitem__)) + 1
 
 
 def after_last(db: Database, campaign: str) -> AfterLast:

@@ -25,7 +25,7 @@ COUNT_COLUMNS = ("delivered", "opened", "done", "skipped", "supporters")
 class Table(StrEnum):
     """The report tables."""
 
-    ASKS = "asks"  # per ask and week
+    ASKS = "asks"  # per ask, week and version of the ask's text
     PLATFORMS = "platforms"
     SOURCES = "sources"
     POLLS = "polls"  # outcome polls: per ask and answer (campaigns/polls.py writes it)
@@ -36,6 +36,9 @@ class Table(StrEnum):
     JOURNEYS = "journeys"
     # subscribers per campaign and platform, by status (campaigns/subscriptions.py writes it)
     CAMPAIGNS = "campaigns"
+    # wording experiments: per ask, version and variant, the done rate with its 95 %
+    # interval and the test's verdict (campaigns/experiments.py writes it)
+    VARIANTS = "variants"
 
 
 def _counts(counts: Counts) -> list[int]:
@@ -45,9 +48,17 @@ def _counts(counts: Counts) -> list[int]:
 def table(report: Participation, which: Table) -> tuple[list[str], list[list[Any]]]:
     """The header and rows of one report table."""
     if which is Table.ASKS:
-        header = ["week", "campaign", "ask_id", "ask_title", *COUNT_COLUMNS]
+        # `version`: which text of the ask the counts are for (None before versions)
+        header = ["week", "campaign", "ask_id", "ask_title", "version", *COUNT_COLUMNS]
         rows = [
-            [row.week, row.campaign, row.ask_id, row.ask_title, *_counts(row.counts)]
+            [
+                row.week,
+                row.campaign,
+                row.ask_id,
+                row.ask_title,
+                row.ask_version,
+                *_counts(row.counts),
+            ]
             for row in report.by_ask_week
         ]
         return header, rows
@@ -112,6 +123,9 @@ class DataTable:
 def report_table(report: Participation, which: Table, caption: str) -> DataTable:
     """One of the report's own tables, with the rows `campaignbot stats` prints."""
     header, rows = table(report, which)
+    if which is Table.ASKS:  # a prompt that recorded no version shows none, not "None"
+        at = header.index("version")
+        rows = [[*row[:at], "" if row[at] is None else row[at], *row[at + 1 :]] for row in rows]
     return DataTable(
         name=which.value,
         caption=caption,

@@ -6,7 +6,9 @@ re-keyed once, and counts within a month stay exact):
 
 - a supporter who left (stopped, or gone) and hasn't been back since the cutoff
   is erased, exactly as `/forget` erases: the row goes, their deliveries and
-  answers stay in the totals under a key nothing leads back from;
+  answers stay in the totals under a key nothing leads back from (and, like
+  `/forget`, it goes into the erasure ledger, so a restored backup forgets them
+  again: `campaigns.erasures`);
 - a group member's pseudonymous record unused since the cutoff is erased the same way;
 - deliveries, actions, poll answers and referrals (people who joined through an
   invite) from before the cutoff that still lead to a supporter (someone still
@@ -30,6 +32,7 @@ from sqlite_utils import Database
 
 from db import housekeeping as housekeeping_db
 from db import supporters as supporters_db
+from db import variants as variants_db
 from db.states import SupporterStatus
 from db.store import Store
 from db.times import to_text, utcnow
@@ -64,14 +67,15 @@ def erase_departed(db: Database, before: str) -> tuple[int, int]:
     """Erase up to BATCH supporters who left, and group records unused, before `before`."""
     rows = db.execute(
         """
-        SELECT id, status FROM supporters
+        SELECT id, status, key FROM supporters
         WHERE status IN ('stopped', 'gone', 'member') AND updated_at < ? LIMIT ?
         """,
         [before, BATCH],
     ).fetchall()
-    for supporter_id, _ in rows:
+    for supporter_id, _, key in rows:
+        variants_db.forget(db, key)  # as /forget does: which wording they got
         supporters_db.delete(db, supporter_id)
-    members = sum(1 for _, status in rows if status == SupporterStatus.MEMBER)
+    members = sum(1 for _, status, _ in rows if status == SupporterStatus.MEMBER)
     return len(rows) - members, members
 
 

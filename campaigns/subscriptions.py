@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from campaigns import wording
+from campaigns import campaign_languages, wording
 from campaigns.buttons import ButtonIds, Verb
 from campaigns.keys import tag
 from campaigns.model import Button, Message
@@ -114,7 +114,8 @@ def toggle(db: Database, catalog: Catalog, supporter: SupporterRow, slug: str) -
 
 
 def title(catalog: Catalog, slug: str) -> str:
-    return catalog.packs[slug].campaign.title
+    """The campaign's name in the language being spoken (its pack's, without one)."""
+    return campaign_languages.title(catalog.packs[slug].campaign)
 
 
 def campaigns_message(
@@ -124,7 +125,9 @@ def campaigns_message(
     slugs = ordered(catalog)
     mine = chosen(db, catalog, supporter)
     lines = [
-        wording.campaign_line(title(catalog, slug), catalog.packs[slug].campaign.description)
+        wording.campaign_line(
+            title(catalog, slug), campaign_languages.description(catalog.packs[slug].campaign)
+        )
         for slug in slugs
     ]
     now = wording.campaigns_now([title(catalog, slug) for slug in mine])

@@ -19,10 +19,12 @@ from campaigns.keys import MEMBER_PREFIX, Pseudonyms
 from campaigns.model import ChatKind, Origin
 from db import actions as actions_db
 from db import deliveries as deliveries_db
+from db import languages as languages_db
 from db import polls as polls_db
 from db import sources as sources_db
 from db import subscriptions as subscriptions_db
 from db import supporters as supporters_db
+from db import variants as variants_db
 from db.states import SupporterStatus
 from db.supporters import SupporterRow
 from db.times import to_text, utcnow
@@ -179,6 +181,7 @@ def export(
             "consented_at": supporter.consented_at,
             "paused_until": supporter.paused_until,
             "topics": supporters_db.topics(db, supporter.id) or "all",
+            "language": languages_db.language_of(db, supporter.id),  # the bot writes in
             "campaigns": [
                 {"campaign": row.campaign, "title": row.title, "joined_at": row.created_at}
                 for row in subscriptions_db.of_supporter(db, supporter.id)
@@ -193,6 +196,7 @@ def export(
                     "state": sent.state,
                     "at": sent.at,
                     "your_answer": sent.answer,
+                    "variant": sent.variant,  # the wording they got in an experiment
                 }
                 for sent in deliveries_db.for_supporter_key(db, supporter.key)
             ],
@@ -225,6 +229,13 @@ def forget(db: Database, pseudonyms: Pseudonyms, origin: Origin) -> bool:
     erased = False
     for found in (find(db, origin), find_member(db, pseudonyms, origin.platform, origin.chat)):
         if found is not None:
-            supporters_db.delete(db, found.id)
+            erase(db, found)
             erased = True
     return erased
+
+
+def erase(db: Database, found: SupporterRow) -> None:
+    """Erase one supporter row as /forget does (and as a replay of the erasure ledger
+    does again, on a restored copy: `campaigns.erasures`)."""
+    variants_db.forget(db, found.key)  # which wording they got (the counts stay)
+    supporters_db.delete(db, found.id)

@@ -70,6 +70,11 @@ def backup(
         )
     else:
         say(f"no secret file at {secret_path(config.db)} to back up")
+    if made.ledger is not None:
+        say(
+            f"and the erasure ledger to {made.ledger} (a restore on a new machine takes "
+            "the newest one, so /forget stays done)"
+        )
     if made.removed:
         say(f"kept the {keep} newest; removed {', '.join(path.name for path in made.removed)}")
 

@@ -67,6 +67,8 @@ def list_campaigns() -> None:
             lines.append('  (add asks to the pack, or set after_last = "repeat")')
         if slug not in folder.packs:
             lines.append("  no pack file in the folder: the database's copy runs")
+        if slug in catalog.held:  # the file's change would re-label poll answers
+            lines.append(f"  the database's copy runs; {catalog.held[slug]}")
         for line in lines:
             out.print(line, markup=False, highlight=False)
 
@@ -135,9 +137,12 @@ def import_(
 
     Validated as the packs folder is, all or nothing, and audited. A running bot
     picks it up within seconds; the campaign's file in the packs folder, if it has
-    one, replaces it only once that file changes."""
+    one, replaces it only once that file changes. The file is the operator's own, so
+    its asks are published at once, even with require_approval on (the dashboard's
+    import holds them for a second organiser's approval)."""
     from campaigns import pack_io
     from campaigns.packs import PackError, load_pack
+    from campaigns.wording import counted
     from cli.schedule_cmd import actor
 
     config = settings()
@@ -146,9 +151,22 @@ def import_(
     except PackError as exc:
         fail(exc.args[0], 1)  # the one-line form: the file, each ask and field
     db = database(config, create=True)
-    with db.atomic():
-        changes = pack_io.import_pack(db, pack, actor(), path.name)
+    try:
+        with db.atomic():
+            changes = pack_io.import_pack(db, pack, actor(), path.name)
+    except pack_io.AnswersLocked as exc:
+        fail(f"{path.name}: nothing was imported: {exc.message}", 1)
     line = changes.summary()
     if changes.any:
         line += "; a running bot picks it up within seconds"
     out.print(line, markup=False, highlight=False, soft_wrap=True)
+    if config.require_approval and (changes.added or changes.changed):
+        published = changes.added + changes.changed
+        err.print(
+            f"require_approval is on, but this import published {counted(len(published), 'ask')}"
+            f" ({', '.join(published)}) without a second organiser's approval: the command "
+            "line is the operator's own way in (the dashboard's import waits for approval)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -42,6 +42,10 @@ COMMANDS: dict[str, Listed] = {
         "cli.backup_cmd",
         "Back up the database and its secret, checked, named by UTC time.",
     ),
+    "restore": Listed(
+        "cli.restore_cmd",
+        "Put a backup back in place of the database; erasures made since are made again.",
+    ),
     "chat": Listed(
         "cli.chat_cmd",
         "Chat with the bot as a supporter, in this terminal (reads standard input).",

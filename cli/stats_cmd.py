@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -15,6 +15,9 @@ from cli import app, database, fail, out, settings
 from cli.tables import terminal_table
 from db.stats import Filters, participation
 from db.times import to_text
+
+if TYPE_CHECKING:  # `stats --help` must not import pydantic: experiments needs the packs
+    from campaigns import experiments
 
 
 def _day(value: str | None, zone: str, option: str) -> str | None:
@@ -49,6 +52,8 @@ def stats(
         since=_day(since, config.timezone, "--since"),
         until=_day(until, config.timezone, "--until"),
     )
+    from campaigns import experiments
+
     db = database(config)
     try:
         report = participation(db, filters)
@@ -56,6 +61,7 @@ def stats(
         joined = invites.referrals(db, filters)
         steps = journeys.table(db, filters)
         subscribed = subscriptions.table(db, filters)
+        tested = experiments.experiments(db, filters)
     finally:
         db.close()
     if as_json:
@@ -64,6 +70,7 @@ def stats(
             "referrals": invites.records(joined),
             "journeys": journeys.records(steps),
             "campaigns": subscriptions.records(subscribed),
+            "variants": experiments.records(tested),
         }
         text = reports.to_json(report, more)
         out.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -79,6 +86,9 @@ def stats(
         return
     if as_csv and which is Table.CAMPAIGNS:
         typer.echo(subscriptions.to_csv(subscribed), nl=False)
+        return
+    if as_csv and which is Table.VARIANTS:
+        typer.echo(experiments.to_csv(tested), nl=False)
         return
     if as_csv:
         typer.echo(reports.to_csv(report, which), nl=False)
@@ -109,6 +119,36 @@ def stats(
     _print_referrals(joined)
     _print_journeys(steps)
     _print_campaigns(subscribed)
+    _print_variants(tested)
+
+
+def _print_variants(tested: list[experiments.Experiment]) -> None:
+    """Wording experiments: per ask and version, each wording's sends, done and done
+    rate with its 95 % interval; under the table, what each test says."""
+    columns = ["ask", "variant", "sent", "done", "done rate (95 % CI)"]
+    table = terminal_table("Wording experiments", columns, numeric=("sent", "done"))
+    for found in tested:
+        version = "" if found.version is None else f" v{found.version}"
+        for index, arm in enumerate(found.arms):
+            ask = (
+                f"{found.ask_title}\n{found.campaign}/{found.ask_id}{version}" if index == 0 else ""
+            )
+            table.add_row(ask, arm.variant, str(arm.sent), str(arm.done), _rate(arm))
+    if not tested:
+        table.add_row("no experiments yet", *[""] * (len(columns) - 1))
+    out.print(table)
+    for found in tested:  # under the table, so it fits in 80 columns
+        version = "" if found.version is None else f" v{found.version}"
+        ended = "" if found.running else " (no longer sent)"
+        line = f"{found.campaign}/{found.ask_id}{version}{ended}: {found.verdict}."
+        out.print(line, markup=False)
+
+
+def _rate(arm: experiments.Arm) -> str:
+    rate = arm.rate
+    if rate is None:
+        return "no sends"
+    return f"{rate:.1%} ({arm.low:.1%} to {arm.high:.1%})"
 
 
 def _print_campaigns(subscribed: subscriptions.Rows) -> None:
@@ -171,8 +211,12 @@ def _print_polls(found: list[polls.PollCounts]) -> None:
 
 
 def _one_ask_column(header: list[str], rows: list[list[Any]]) -> tuple[list[str], list[list[Any]]]:
-    """week, campaign, ask_id, ask_title, counts... → week, ask, counts...: the ask's
-    title, and under it `campaign/ask_id`, so the table fits in 80 columns."""
-    counts = header[4:]
-    joined = [[row[0], f"{row[3]}\n{row[1]}/{row[2]}", *row[4:]] for row in rows]
+    """week, campaign, ask_id, ask_title, version, counts... → week, ask, counts...: the
+    ask's title, and under it `campaign/ask_id v2` (the version of its text the counts
+    are for), so the table fits in 80 columns."""
+    counts = header[5:]
+    joined = [
+        [row[0], f"{row[3]}\n{row[1]}/{row[2]}{'' if row[4] is None else f' v{row[4]}'}", *row[5:]]
+        for row in rows
+    ]
     return ["week", "ask", *counts], joined

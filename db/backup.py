@@ -26,7 +26,10 @@ The secret beside the database (`<db>.secret`: it signs button ids and links, an
 restored database needs it) is copied beside the backup, readable only by its owner
 like the database copy. Both are written under a temporary name and renamed, the
 secret first: a `campaignbot-<UTC time>.db` present is always complete and checked,
-with its secret already beside it. Rotation deletes only files named as ours.
+with its secret already beside it. The erasure ledger (`db.erasures`) is copied the
+same way, after the database's snapshot, so it names every erasure the copy holds:
+restoring an older backup on a new machine can take the newest backup's ledger.
+Rotation deletes only files named as ours.
 """
 
 from __future__ import annotations
@@ -45,9 +48,11 @@ from urllib.request import pathname2url
 PREFIX = "campaignbot-"
 STAMP = "%Y%m%dT%H%M%SZ"
 # campaignbot-20261207T181500Z.db and campaignbot-20261207T181500Z.secret
-NAMED = re.compile(r"campaignbot-(\d{8}T\d{6}Z)\.(db|secret)")
+NAMED = re.compile(r"campaignbot-(\d{8}T\d{6}Z)\.(db|secret|erasures)")
 # a backup being written (or cut short): .campaignbot-<stamp>.db.<random>.partial
-PARTIAL = re.compile(r"\.campaignbot-\d{8}T\d{6}Z\.(db|secret)\.[A-Za-z0-9_]+\.partial(-journal)?")
+PARTIAL = re.compile(
+    r"\.campaignbot-\d{8}T\d{6}Z\.(db|secret|erasures)\.[A-Za-z0-9_]+\.partial(-journal)?"
+)
 # a partial file this old was left by a backup that was cut short (a kill, a crash)
 STALE_PARTIAL = timedelta(days=1)
 
@@ -67,6 +72,7 @@ class Backup:
     copy_seconds: float  # how long the live database was read (the read snapshot)
     check_seconds: float  # how long the integrity check of the copy took
     removed: list[Path] = field(default_factory=list)
+    ledger: Path | None = None  # the erasure ledger as it was (None: there was none)
 
 
 def secret_path(db: Path) -> Path:
@@ -111,6 +117,12 @@ def latest_backup(folder: Path) -> tuple[Path, datetime] | None:
         return None
     moment, path = max(backups)
     return path, moment
+
+
+def latest_ledger(folder: Path) -> Path | None:
+    """The newest copy of the erasure ledger among the backups in `folder`, or None."""
+    copies = [(moment, path) for moment, kind, path in _ours(folder) if kind == "erasures"]
+    return max(copies)[1] if copies else None
 
 
 def rotate(folder: Path, keep: int) -> list[Path]:
@@ -168,7 +180,11 @@ def make_backup(
     try:
         copy_seconds = _copy(db, partial)
         check_seconds = _check(partial, db)
-        secret = _copy_secret(secret_path(db), folder, moment)
+        secret = _copy_beside(secret_path(db), folder, moment, "secret")
+        # After the database's snapshot: every erasure the copy holds has its line.
+        from db.erasures import ledger_path  # here: `backup --help` stays light
+
+        ledger = _copy_beside(ledger_path(db), folder, moment, "erasures")
         os.replace(partial, target)  # the secret is already in place: now it looks complete
         _sync_folder(folder)
     except OSError as exc:
@@ -189,6 +205,7 @@ def make_backup(
         copy_seconds=copy_seconds,
         check_seconds=check_seconds,
         removed=removed,
+        ledger=ledger,
     )
 
 
@@ -265,13 +282,14 @@ def _sqlite_reason(exc: sqlite3.Error) -> str:
     return str(exc) or exc.__class__.__name__
 
 
-def _copy_secret(source: Path, folder: Path, moment: datetime) -> Path | None:
-    """The secret file copied beside the backup (0600, like the original), or None."""
+def _copy_beside(source: Path, folder: Path, moment: datetime, suffix: str) -> Path | None:
+    """The secret file, or the erasure ledger, copied beside the backup (0600, like the
+    original), or None when there is none."""
     try:
         value = source.read_bytes()
     except FileNotFoundError:
         return None
-    target = folder / backup_name(moment, "secret")
+    target = folder / backup_name(moment, suffix)
     partial = _partial(target)  # made 0600 by mkstemp
     try:
         with open(partial, "wb") as handle:

@@ -210,6 +210,26 @@ def asks(db: Database, campaign: str, *, include_retired: bool = False) -> list[
     return fetch_all(AskRow, cursor)
 
 
+def locked_answers(db: Database, campaign: str, ask_id: str) -> list[str]:
+    """The ask's poll answers, if its poll went out to anyone (or was answered): then
+    answers are counted by position and the buttons in chats carry positions, so an
+    edit must keep them, in order. Empty if no poll of the ask went out."""
+    (out,) = db.execute(
+        """
+        SELECT EXISTS (
+            SELECT 1 FROM prompts p JOIN deliveries d ON d.prompt_id = p.id
+            WHERE p.campaign = ? AND p.ask_id = ? AND p.kind = 'poll'
+              AND d.state IN ('sent', 'unknown'))
+        OR EXISTS (
+            SELECT 1 FROM prompts p JOIN poll_answers x ON x.prompt_id = p.id
+            WHERE p.campaign = ? AND p.ask_id = ? AND p.kind = 'poll')
+        """,
+        [campaign, ask_id, campaign, ask_id],
+    ).fetchone()
+    found = get_ask(db, campaign, ask_id) if out else None
+    return found.poll_labels if found is not None else []
+
+
 def campaign_created_at(db: Database, slug: str) -> str | None:
     row = db.execute("SELECT created_at FROM campaigns WHERE slug = ?", [slug]).fetchone()
     return str(row[0]) if row else None

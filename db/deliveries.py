@@ -115,6 +115,7 @@ class SentAsk:
     state: DeliveryState
     at: str
     answer: ActionKind | None
+    variant: str | None = None  # the wording they got, in a wording experiment
 
 
 def for_supporter_key(db: Database, supporter_key: str) -> list[SentAsk]:
@@ -132,7 +133,7 @@ def for_supporter_key(db: Database, supporter_key: str) -> list[SentAsk]:
             p.kind = 'reminder' AS reminder, d.state, COALESCE(d.sent_at, d.created_at) AS at,
             (SELECT kind FROM actions x WHERE x.supporter_key = d.supporter_key
                AND x.prompt_id = COALESCE(p.parent_id, p.id) AND x.kind IN ('done', 'skipped'))
-               AS answer
+               AS answer, d.variant
         FROM deliveries d JOIN prompts p ON p.id = d.prompt_id
         LEFT JOIN asks a ON a.campaign = p.campaign AND a.id = p.ask_id
         WHERE d.supporter_key = ? ORDER BY d.id
@@ -250,6 +251,8 @@ class Recipient:
     address: str
     kind: ChatKind
     attempts: int = 0  # counted tries so far
+    variant: str | None = None  # the wording it carries, in a wording experiment
+    language: str | None = None  # the supporter's (`supporters.language`)
 
 
 def pending_batch(
@@ -267,7 +270,7 @@ def pending_batch(
     retries = "AND d.not_before IS NOT NULL" if retries_only else ""
     cursor = db.execute(
         f"""
-        SELECT d.id AS delivery_id, s.address, s.kind, d.attempts
+        SELECT d.id AS delivery_id, s.address, s.kind, d.attempts, d.variant, s.language
         FROM deliveries d JOIN supporters s ON s.id = d.supporter_id
         WHERE d.prompt_id = ? AND d.platform = ? AND d.state = 'pending' AND d.id > ?
           AND (d.not_before IS NULL OR d.not_before <= ?) {retries}

@@ -133,11 +133,20 @@ class WelcomeStep:
     text: str
     link_label: str | None
     link_url: str | None
+    # Its text in other languages (language code, text): the pack's
+    # `[campaign.translations.<code>] welcome`, kept in the campaign's `extra`.
+    translated: tuple[tuple[str, str], ...] = ()
 
 
 def welcome_steps(db: Database, campaign: str) -> list[WelcomeStep]:
-    row = db.execute("SELECT welcome FROM campaigns WHERE slug = ?", [campaign]).fetchone()
+    row = db.execute("SELECT welcome, extra FROM campaigns WHERE slug = ?", [campaign]).fetchone()
     messages = json.loads(row[0]) if row and row[0] else []
+    languages = json.loads(row[1] or "{}").get("translations") if row else None
+    texts = {
+        code: words["welcome"]
+        for code, words in (languages if isinstance(languages, dict) else {}).items()
+        if isinstance(words, dict) and isinstance(words.get("welcome"), list)
+    }
     return [
         WelcomeStep(
             step=number,
@@ -145,6 +154,11 @@ def welcome_steps(db: Database, campaign: str) -> list[WelcomeStep]:
             text=str(message["text"]),
             link_label=message.get("link_label"),
             link_url=message.get("link_url"),
+            translated=tuple(
+                (code, str(found[number - 1]))
+                for code, found in texts.items()
+                if len(found) == len(messages)
+            ),
         )
         for number, message in enumerate(messages, start=1)
     ]
@@ -235,12 +249,18 @@ class PollAsk:
 
 
 def asks_with_polls(db: Database) -> list[PollAsk]:
-    """Every ask in a pack (not retired) that carries an outcome poll."""
+    """Every ask that carries an outcome poll: those in a pack, and retired ones whose
+    poll exists already (its prompt was made while the ask ran). Retiring an ask stops
+    its weekly runs, not the journey of those who did it: their polls still fall due
+    (`add_poll` sends only to those who did the ask, so nobody new gets one)."""
     cursor = db.execute(
         """
-        SELECT campaign, id AS ask_id, poll_after_days FROM asks
-        WHERE poll_question IS NOT NULL AND poll_after_days IS NOT NULL AND retired = 0
-        ORDER BY campaign, position
+        SELECT a.campaign, a.id AS ask_id, a.poll_after_days FROM asks a
+        WHERE a.poll_question IS NOT NULL AND a.poll_after_days IS NOT NULL
+          AND (a.retired = 0 OR EXISTS (
+              SELECT 1 FROM prompts p
+              WHERE p.campaign = a.campaign AND p.ask_id = a.id AND p.kind = 'poll'))
+        ORDER BY a.campaign, a.retired, a.position
         """
     )
     return fetch_all(PollAsk, cursor)

@@ -697,6 +697,112 @@ def ask_versions(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations(name="0009_ask_variants")
+def ask_variants(db: Database) -> None:
+    """Wording experiments: which wording of an ask each supporter got.
+
+    - `deliveries.variant`: the name of the wording this delivery carried ('original'
+      or one of the ask's `[[asks.variants]]`); NULL when the ask was not under test
+      (no variants, a winner chosen, a group chat, a journey step). /forget clears it.
+    - `variant_counts`: per prompt and wording, deliveries that went out and the
+      actions that came back, kept exact by triggers as `participation_counts` is, so
+      the experiment's numbers survive /forget (which clears the delivery's variant)
+      and retention's re-keying (neither changes a delivery's state or an action's kind).
+      An action counts for the wording of the delivery of its prompt to the same key.
+    - `variant_key`: a random key, made here once, that picks each supporter's wording
+      (a keyed hash of prompt and supporter, so a retry picks the same, and nobody
+      outside can tell in advance who gets which).
+    """
+    counts = """
+        INSERT INTO variant_counts (prompt_id, variant, opened, done, skipped)
+        SELECT d.prompt_id, d.variant, {sign}({row}.kind = 'opened'), {sign}({row}.kind = 'done'),
+            {sign}({row}.kind = 'skipped')
+        FROM deliveries d
+        WHERE d.prompt_id = {row}.prompt_id AND d.supporter_key = {row}.supporter_key
+          AND d.variant IS NOT NULL
+        ON CONFLICT DO UPDATE SET opened = opened + excluded.opened,
+            done = done + excluded.done, skipped = skipped + excluded.skipped;
+    """
+    delivered = """
+        INSERT INTO variant_counts (prompt_id, variant, delivered)
+        SELECT {row}.prompt_id, {row}.variant, {sign}1
+        WHERE {row}.variant IS NOT NULL AND {row}.state = 'sent'
+        ON CONFLICT DO UPDATE SET delivered = delivered + excluded.delivered;
+    """
+    statements = [
+        "ALTER TABLE deliveries ADD COLUMN variant TEXT",
+        """
+        CREATE TABLE variant_counts (
+            prompt_id INTEGER NOT NULL,
+            variant TEXT NOT NULL,
+            delivered INTEGER NOT NULL DEFAULT 0,
+            opened INTEGER NOT NULL DEFAULT 0,
+            done INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (prompt_id, variant)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE variant_key (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            key TEXT NOT NULL
+        )
+        """,
+        "INSERT INTO variant_key (id, key) VALUES (1, lower(hex(randomblob(32))))",
+        f"""
+        CREATE TRIGGER variant_delivery_insert AFTER INSERT ON deliveries
+        WHEN NEW.state = 'sent' AND NEW.variant IS NOT NULL
+        BEGIN {delivered.format(row="NEW", sign="")} END
+        """,
+        # Only a change of state moves the counts: clearing the variant (/forget) doesn't.
+        f"""
+        CREATE TRIGGER variant_delivery_update AFTER UPDATE OF state ON deliveries
+        WHEN OLD.state IS NOT NEW.state AND (OLD.state = 'sent' OR NEW.state = 'sent')
+        BEGIN
+            {delivered.format(row="OLD", sign="-")}
+            {delivered.format(row="NEW", sign="")}
+        END
+        """,
+        f"""
+        CREATE TRIGGER variant_delivery_delete AFTER DELETE ON deliveries
+        WHEN OLD.state = 'sent' AND OLD.variant IS NOT NULL
+        BEGIN {delivered.format(row="OLD", sign="-")} END
+        """,
+        f"""
+        CREATE TRIGGER variant_action_insert AFTER INSERT ON actions
+        BEGIN {counts.format(row="NEW", sign="")} END
+        """,
+        f"""
+        CREATE TRIGGER variant_action_update AFTER UPDATE OF kind ON actions
+        WHEN OLD.kind IS NOT NEW.kind
+        BEGIN
+            {counts.format(row="OLD", sign="-")}
+            {counts.format(row="NEW", sign="")}
+        END
+        """,
+        f"""
+        CREATE TRIGGER variant_action_delete AFTER DELETE ON actions
+        BEGIN {counts.format(row="OLD", sign="-")} END
+        """,
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations(name="0010_languages")
+def languages(db: Database) -> None:
+    """The language a supporter reads the bot in.
+
+    - `supporters.language`: one of the codes we have a catalogue for
+      (`campaigns.languages.LANGUAGES`, such as 'en' or 'cy'), taken from what the
+      platform says at first contact (Telegram's `language_code`, Discord's locale;
+      anything we lack is stored as 'en') and changed with /language. NULL for a
+      supporter from before: the platform's word is used, and stored, next time they
+      write. Erased with the row (/forget).
+    """
+    db.execute("ALTER TABLE supporters ADD COLUMN language TEXT")
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names of those applied."""
     pending = [migration.name for migration in migrations.pending(db)]

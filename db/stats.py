@@ -3,7 +3,9 @@
 "Delivered" counts deliveries that went out (state 'sent'); reminders are not
 counted again. Actions count for the prompt they answer. "Supporters" counts the
 distinct supporters who said they did it. Weeks start on Monday (UTC) and are
-the week the prompt went out.
+the week the prompt went out. An ask's rows are per version of its text (the version
+each prompt sent, `prompts.ask_version`), so an edit after delivery starts new rows
+and the counts of the text supporters received stay put.
 
 The sums come from `participation_counts`, which triggers keep exact per
 prompt, platform and source (migration 0002), so a report reads a few hundred
@@ -49,6 +51,7 @@ class AskWeekRow:
     ask_id: str
     ask_title: str
     counts: Counts
+    ask_version: int | None = None  # the version of the ask's text the prompts sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,18 +105,20 @@ def row_filter(alias: str, filters: Filters, *, none: Any = None) -> tuple[str, 
 
 @dataclass(frozen=True, slots=True)
 class CoveredPrompts:
-    """The prompts a report covers: id → (week, campaign, ask id)."""
+    """The prompts a report covers: id → (week, campaign, ask id, version sent)."""
 
-    groups: dict[int, tuple[str, str, str]]
+    groups: dict[int, tuple[str, str, str, int | None]]
     left_out: list[int]  # prompts with actions or deliveries that the filters exclude
 
 
 def covered_prompts(db: Database, filters: Filters) -> CoveredPrompts:
     where, params = _prompt_filter(filters)
     groups = {
-        prompt_id: (week, campaign, ask_id)
-        for prompt_id, week, campaign, ask_id in db.execute(
-            f"SELECT p.id, {WEEK}, p.campaign, p.ask_id FROM prompts p WHERE {where}", params
+        prompt_id: (week, campaign, ask_id, version)
+        for prompt_id, week, campaign, ask_id, version in db.execute(
+            f"SELECT p.id, {WEEK}, p.campaign, p.ask_id, p.ask_version FROM prompts p"
+            f" WHERE {where}",
+            params,
         ).fetchall()
     }
     left_out = [
@@ -190,10 +195,10 @@ def participation(db: Database, filters: Filters | None = None) -> Participation
     prompts = covered_prompts(db, filters)
     prompt_where, prompt_params = _prompt_filter(filters)
     row_where, row_params = row_filter("t", filters, none="")
-    by_ask: dict[tuple[str, str, str], list[int]] = {}
+    by_ask: dict[tuple[str, str, str, int | None], list[int]] = {}
     by_platform: dict[str, list[int]] = {}
     by_source: dict[str, list[int]] = {}
-    prompts_in_group: dict[tuple[str, str, str], set[int]] = defaultdict(set)
+    prompts_in_group: dict[tuple[str, str, str, int | None], set[int]] = defaultdict(set)
     for prompt_id, platform, source, *values in db.execute(
         f"""SELECT t.prompt_id, t.platform, t.source, t.delivered, t.opened, t.done, t.skipped
         FROM participation_counts t JOIN prompts p ON p.id = t.prompt_id
@@ -229,11 +234,12 @@ def participation(db: Database, filters: Filters | None = None) -> Participation
             ask_id,
             titles.get((campaign, ask_id), ask_id),
             _counts(sums, across.get(key, 0) if key in shared else sums[2]),
+            version,
         )
         for key, sums in by_ask.items()
-        for week, campaign, ask_id in [key]
+        for week, campaign, ask_id, version in [key]
     ]
-    ask_rows.sort(key=lambda row: (row.week, row.campaign, row.ask_id))
+    ask_rows.sort(key=lambda row: (row.week, row.campaign, row.ask_id, row.ask_version or 0))
     total = [0, 0, 0, 0]
     for platform_sums in by_platform.values():
         for index, value in enumerate(platform_sums):

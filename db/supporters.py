@@ -152,7 +152,8 @@ def set_topics(db: Database, supporter_id: int, chosen: list[str]) -> None:
 def delete(db: Database, supporter_id: int) -> None:
     """Erase a supporter. Deliveries and actions keep only the pseudonymous key.
 
-    Deliveries that had not gone out yet end as 'gone' so none is left pending.
+    Deliveries that had not gone out yet end as 'gone' so none is left pending. In
+    the running bot, the DELETE first writes the erasure ledger's line (`db.erasures`).
     """
     now = now_text()
     db.execute(

@@ -30,6 +30,7 @@ from campaigns.dialogue import Context
 from campaigns.keys import Pseudonyms
 from campaigns.model import ChatKind, Origin
 from campaigns.prompting import (
+    Coming,
     SentAsks,
     coming_asks,
     next_ask,
@@ -145,10 +146,11 @@ def ask_ids(prompts: list[tuple[str, str]]) -> list[str]:
         (AfterLast.REPEAT, "abcd", "abd", "d", "abcd", True),
         # an ask added to the pack (anywhere) after the end is next, then nothing
         (AfterLast.STOP, "abxc", "abc", "c", "x", False),
-        # the latest ask was taken out of the pack: what is left, from the first
+        # the latest ask left the pack (retired, or dropped by an import): on from the
+        # latest still in it
         (AfterLast.STOP, "ab", "abz", "z", "", False),
         (AfterLast.STOP, "abc", "az", "z", "bc", False),
-        (AfterLast.REPEAT, "abc", "az", "z", "abc", False),
+        (AfterLast.REPEAT, "abc", "az", "z", "bc", False),
     ],
 )
 def test_the_asks_to_come(
@@ -157,6 +159,19 @@ def test_the_asks_to_come(
     coming = coming_asks(list(ids), SentAsks(dict.fromkeys(gone, "t"), last), after_last)
     assert "".join(coming.asks) == expected
     assert coming.again is again
+
+
+def test_retiring_last_weeks_ask_goes_on_from_where_the_runs_were() -> None:
+    """A repeating campaign a, b, c, d went round once and then sent a and b again;
+    b is retired: c is next, not a (`when` says which ask still in the order went out
+    latest: a, this time round, not c, last time)."""
+    sent = SentAsks(
+        {"c": "2026-10-20", "d": "2026-10-27", "a": "2026-11-03", "b": "2026-11-10"}, "b"
+    )
+    assert coming_asks(["a", "c", "d"], sent, AfterLast.REPEAT).asks == ("c", "d")
+    # the retired one was d, at the end: round again from the first
+    sent = SentAsks({"a": "2026-10-20", "c": "2026-10-27", "d": "2026-11-03"}, "d")
+    assert coming_asks(["a", "c"], sent, AfterLast.REPEAT) == Coming(("a", "c"), again=True)
 
 
 def test_what_counts_as_gone_out(tmp_path: Path) -> None:

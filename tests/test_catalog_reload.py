@@ -400,7 +400,8 @@ async def test_the_dashboard_sees_a_new_campaign_without_a_restart(
     assert 'id="waiting"' not in page.text
     posted = await olive.post(
         "/campaigns/import",
-        data={"pack": NEW_PACK, "filename": "bare.toml", "csrftoken": csrf_of(page.text)},
+        files={"pack": ("bare.toml", NEW_PACK.encode())},
+        data={"csrftoken": csrf_of(page.text)},
     )
     assert posted.status_code == 303
     before, stored = running.core.ctx.catalog.version, await running.stored_version()

@@ -404,7 +404,10 @@ async def test_a_crash_at_a_paid_pace_leaves_only_what_was_out_unknown(
     assert max(got.values()) == 1  # nobody twice
     unknown = claimed(db_path, prompt_id)
     assert unknown == out_at_kill  # exactly what was 'sending' at the kill...
-    assert len(unknown) <= Tuning().max_workers  # ...one at most for each worker
+    # ...of which those that never reached Telegram were held by workers, one at most
+    # each (the others had their answer, not yet written down: results are written
+    # every 50 ms, later on a busy machine)
+    assert len(unknown - set(got)) <= Tuning().max_workers
     everyone = {FIRST + i for i in range(n)}
     assert everyone - set(got) <= unknown  # whoever missed it was out at the kill
     assert all(got[chat] == 1 for chat in everyone - unknown)  # every 'sent' arrived

@@ -115,6 +115,7 @@ async def test_page_numbers_are_the_clis(staff: httpx.AsyncClient, seeded: Setti
             row["campaign"],
             row["ask_id"],
             row["ask_title"],
+            "" if row["version"] is None else str(row["version"]),  # of the ask's text
             *(str(row[c]) for c in ("delivered", "opened", "done", "skipped", "supporters")),
         ]
         for row in report["by_ask_week"]

@@ -67,6 +67,7 @@ DISCORD_STYLES = {1: "primary", 2: "secondary", 3: "success", 4: "danger", 5: "l
 DISCORD_MARKDOWN = re.compile(
     r"\\([!-/:-@\[-`{-~])|\[((?:\\.|[^\\\]])+)\]\((https?://[^\s)]+)\)", re.IGNORECASE
 )
+DISCORD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # a title or field name has no links
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,14 @@ class TelegramLook:
 
 @dataclass(frozen=True)
 class Field:
-    name: str
+    name: Markup
     value: Markup
     inline: bool
 
 
 @dataclass(frozen=True)
 class Embed:
-    title: str
+    title: Markup
     url: str | None
     description: Markup
     fields: tuple[Field, ...]
@@ -266,14 +267,25 @@ def discord_markdown(text: str) -> Markup:
     return Markup("").join(out)
 
 
+def discord_plain(text: str) -> Markup:
+    """An embed title or field name as Discord shows it: backslash escapes drawn as
+    the character (the adapter escapes every markdown one), and no masked link, since
+    Discord draws none there."""
+    return escape(DISCORD_ESCAPE.sub(r"\1", text))
+
+
 def _embed(embed: dict[str, Any]) -> Embed:
     colour = embed.get("color")
     return Embed(
-        title=str(embed.get("title", "")),
+        title=discord_plain(str(embed.get("title", ""))),
         url=embed.get("url"),
         description=discord_markdown(str(embed.get("description", ""))),
         fields=tuple(
-            Field(str(field["name"]), discord_markdown(str(field["value"])), field["inline"])
+            Field(
+                discord_plain(str(field["name"])),
+                discord_markdown(str(field["value"])),
+                field["inline"],
+            )
             for field in embed.get("fields", [])
         ),
         footer=str(embed.get("footer", {}).get("text", "")),

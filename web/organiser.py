@@ -1,5 +1,6 @@
 """Organiser pages: schedule a prompt (with a preview of what supporters will
-see, and a test send to one's own chat), list and cancel prompts, watch and stop
+see, and a test send to one's own chat), send one now (after a confirmation that
+says whom it reaches: `web.confirmations`), list and cancel prompts, watch and stop
 sends, read the audit.
 
 Reads and changes go through the core (`campaigns.prompting`, send progress from
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import available_timezones
 
+from sqlite_utils import Database
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -32,9 +35,11 @@ from campaigns.organising import stopped_text
 from campaigns.progress import running_progress
 from campaigns.reports import DataTable
 from campaigns.supporters import clean_source
+from campaigns.wording import counted
 from db.times import utcnow
 from db.users import UserRow
 from web.auth import actor, current_user, organiser_only
+from web.confirmations import SendConfirmations
 from web.context import Dashboard, flash
 from web.security import MAX_FORM_FIELDS
 from web.tables import chunks, csv_text
@@ -66,8 +71,49 @@ def _values(form: FormData | None, defaults: dict[str, str]) -> dict[str, str]:
     return {name: str(form.get(name) or "").strip()[:120] for name in FIELDS}
 
 
+def _filled(values: dict[str, str], ask_id: str) -> dict[str, str]:
+    """The schedule form's choices (the ask resolved), for a link back to it."""
+    chosen = {**values, "ask": ask_id}
+    return {
+        name: chosen[name] for name in ("campaign", "ask", "platform", "source") if chosen[name]
+    }
+
+
 def _audience(prompt: PromptRow) -> str:
     return ", ".join(filter(None, [prompt.platform, prompt.source])) or "all its subscribers"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Whom a send now reaches, as `send --dry-run` counts it, and what of that the
+    running bot can send to (`skipped`: platforms it isn't connected to; unknown
+    when this dashboard runs without the bot)."""
+
+    dry: prompting.DryRun
+    platforms: tuple[str, ...]  # the audience's platforms, in order
+    skipped: tuple[str, ...]
+    bot_running: bool
+
+    @property
+    def count(self) -> int:
+        """How many the send goes to: every platform the bot sends to."""
+        return sum(self.dry.per_platform.get(p, 0) for p in self.platforms if p not in self.skipped)
+
+    def lines(self) -> list[str]:
+        """`telegram: 2 supporters` for each platform, then the total (the CLI's words)."""
+        shown = []
+        for name in self.platforms:
+            line = f"{name}: {counted(self.dry.per_platform.get(name, 0), 'supporter')}"
+            if name in self.skipped:
+                line += " (this bot doesn't send there: skipped)"
+            shown.append(line)
+        if self.bot_running:
+            shown.append(f"total: {self.count}")
+        else:
+            shown.append(f"total: {self.count} (platforms without a running adapter are skipped)")
+        if self.dry.paid is not None:
+            shown.append(f"cost: {self.dry.paid.line()}")
+        return shown
 
 
 async def send_test(
@@ -131,6 +177,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         notice: tuple[str, str] | None = None,
         status: int = 200,
         cost: prompting.PaidCost | None = None,
+        refused: str = "Nothing was scheduled.",
     ) -> Response:
         catalog = ctx.catalog
         asks = await store.read(prompting.asks_by_campaign, catalog)
@@ -148,6 +195,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
             "bot_running": dash.messengers is not None,
             "paid_broadcast": dash.settings.telegram_paid_broadcast,
             "cost": cost,
+            "refused": refused,
         }
         return dash.render(request, "schedule.html", context, status)
 
@@ -165,7 +213,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
     @organiser_only
     async def new_prompt(request: Request) -> Response:
         values = defaults()
-        for name in ("campaign", "ask"):
+        for name in ("campaign", "ask", "platform", "source"):
             if request.query_params.get(name):
                 values[name] = request.query_params[name][:120]
         return await form_page(request, values)
@@ -192,6 +240,8 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         source = values["source"] or None
         if source is not None and clean_source(source) is None:
             errors["source"] = "A source is letters, digits, _ and - (as in /start links)."
+        if intent == "sendnow":
+            return await confirm_page(request, values, errors)
         if not values["date"] or not values["time"]:
             errors["at"] = "Give a date and a time."
         if not values["timezone"]:
@@ -217,6 +267,83 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
             f"at {at} {prompt.timezone}.",
         )
         return RedirectResponse("/prompts", status_code=303)
+
+    confirmations = SendConfirmations()
+
+    async def confirm_page(
+        request: Request, values: dict[str, str], errors: dict[str, str]
+    ) -> Response:
+        """Step one of a send now: the ask as previewed and whom it reaches, with the
+        one button that sends it (`web.confirmations`). Sends nothing; audited as the
+        dry run and the preview it is."""
+        refused = "Nothing was sent."
+        if errors:
+            return await form_page(request, values, errors=errors, status=422, refused=refused)
+        source = values["source"]
+        wanted = prompting.Request(
+            campaign=values["campaign"],
+            ask_id=values["ask"] or None,
+            platform=values["platform"] or None,
+            source=clean_source(source) if source else None,
+        )
+        who = actor(request)
+        paid = dash.settings.telegram_paid_broadcast
+
+        def look(db: Database) -> tuple[prompting.DryRun, tuple[AskRow, Message]]:
+            dry = prompting.dry_run(db, ctx.catalog, wanted, who, 0, paid=paid)
+            return dry, prompting.preview(db, ctx, wanted.campaign, dry.ask.id, who)
+
+        try:
+            dry, (ask, message) = await store.write(look)
+        except prompting.ScheduleError as exc:
+            errors = {exc.field: exc.message}
+            return await form_page(request, values, errors=errors, status=422, refused=refused)
+        platforms = (wanted.platform,) if wanted.platform else PLATFORMS
+        running = dash.messengers
+        skipped = tuple(p for p in platforms if running is not None and p not in running)
+        reach = Reach(dry, tuple(platforms), skipped, running is not None)
+        confirmed = replace(wanted, ask_id=ask.id)
+        token = confirmations.offer(current_user(request).id, confirmed)
+        context = {
+            "preview": Preview(ask, message),
+            "reach": reach,
+            "token": token,
+            "values": values,
+            "back": f"/prompts/new?{urlencode(_filled(values, ask.id))}",
+        }
+        return dash.render(request, "send_now.html", context)
+
+    @organiser_only
+    async def send_now(request: Request) -> Response:
+        """Step two: the explicit "Send to N supporters now". Only a token this page
+        handed this account sends, once; anything else sends nothing, in one line."""
+        form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
+        given = _values(form, defaults())  # the choices, to fill the form in again
+        values = defaults() | {name: value for name, value in given.items() if value}
+        token = str(form.get("confirm") or "")[:100]
+        wanted = confirmations.take(token, current_user(request).id)
+        if wanted is None:
+            line = (
+                "That confirmation has expired or was already used, so nothing was sent. "
+                "Press “Send now…” again to see whom it reaches now."
+            )
+            return await form_page(request, values, notice=("error", line), status=409)
+        try:
+            prompt = await store.write(prompting.send_now, ctx.catalog, wanted, actor(request))
+        except prompting.ScheduleError as exc:
+            line = f"Nothing was sent: {exc.message}."
+            return await form_page(request, values, notice=("error", line), status=422)
+        what = f"prompt {prompt.id} ({prompt.campaign}/{prompt.ask_id})"
+        if dash.messengers is None:
+            flash(
+                request,
+                f"Queued {what}. This dashboard runs without the bot: it waits for "
+                "`campaignbot run` on this database, which sends it (within its grace "
+                "window).",
+            )
+        else:
+            flash(request, f"Sending {what} now: it shows here while it goes out.")
+        return RedirectResponse("/sends", status_code=303)
 
     async def _paid_cost(values: dict[str, str], ask_id: str) -> prompting.PaidCost | None:
         """What a send of this ask to the chosen audience would cost now, when Telegram's
@@ -320,6 +447,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         Route("/prompts", prompt_list, methods=["GET"]),
         Route("/prompts/new", new_prompt, methods=["GET"]),
         Route("/prompts/new", submit, methods=["POST"]),
+        Route("/prompts/send-now", send_now, methods=["POST"]),
         Route("/prompts/{prompt_id:int}/cancel", cancel, methods=["POST"]),
         Route("/sends", sends, methods=["GET"]),
         Route("/sends/{prompt_id:int}/stop", stop_send, methods=["POST"]),

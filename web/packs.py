@@ -1,31 +1,43 @@
 """The Campaigns page (organisers only): every campaign the store holds, its pack to
-download, and a pack to import.
+download, and a pack file to import.
 
-An import is validated as a pack file is; a broken one shows each problem (the
-file, the ask, the field) above the text, kept for fixing, and changes nothing. A
-good one is written in one transaction and audited as `web:<account>`. The pack's
-text comes in an ordinary form field (the page's script fills it from a chosen
-file), so the form's CSRF token and size limit are the other forms' own.
+The import is a plain file upload (a multipart form), so it works without script;
+`web.security` reads its CSRF token from the multipart body and caps the body at a
+pack's size, for this one address only. The file is validated as a pack file is; a
+broken one shows each problem (the file, the ask, the field) and changes nothing, as
+does a form without exactly one file. A good one is written in one transaction and
+audited as `web:<account>`; with `require_approval` on, each ask it adds or changes
+waits for a second organiser's approval (`campaigns.importing`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 from typing import Any
 
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from campaigns import campaign_page, pack_io
-from campaigns.packs import SLUG, PackError
+from campaigns import campaign_page, importing, pack_io
+from campaigns.editing import EditError
+from campaigns.packs import SLUG, Pack, PackError
 from web.auth import actor, organiser_only
 from web.context import Dashboard, flash
-from web.security import MAX_FORM_BYTES, MAX_FORM_FIELDS
+from web.security import MAX_FORM_FIELDS, MULTIPART, UPLOADS
 
 PAGE = "/campaigns"
+IMPORT = f"{PAGE}/import"
+FIELD = "pack"  # the form's file field
+assert IMPORT in UPLOADS  # the one address whose multipart body the CSRF check reads
+
+
+class Refused(ValueError):
+    """An upload that is not one pack file, in one line; nothing was read or written."""
 
 
 def routes(dash: Dashboard) -> list[BaseRoute]:
@@ -35,8 +47,7 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         request: Request,
         *,
         problems: tuple[str, list[str]] | None = None,
-        text: str = "",
-        name: str = "",
+        refused: str | None = None,
         status: int = 200,
     ) -> Response:
         running = dash.core.ctx.catalog.version
@@ -44,10 +55,9 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         context: dict[str, Any] = {
             "page": model,
             "problems": problems,
-            "text": text,
-            "name": "" if name == campaign_page.PASTED else name,
-            # The form posts URL-encoded, and the whole form may be MAX_FORM_BYTES.
-            "limit_kb": MAX_FORM_BYTES * 3 // 4 // 1024,
+            "refused": refused,
+            "limit_kb": pack_io.MAX_PACK_BYTES // 1024,
+            "require_approval": dash.settings.require_approval,
         }
         return dash.render(request, "campaigns.html", context, status)
 
@@ -75,27 +85,72 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
 
     @organiser_only
     async def import_pack(request: Request) -> Response:
-        form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
-        text = str(form.get("pack") or "")
-        name = campaign_page.file_name(form.get("filename"))
+        try:
+            name, raw = await _uploaded(request)
+        except Refused as exc:
+            return await page(request, refused=str(exc), status=400)
         try:
             # A temporary file and TOML parsing: off the event loop.
-            pack = await asyncio.to_thread(campaign_page.validated, text, name)
+            pack = await asyncio.to_thread(_validated, raw, name)
         except PackError as exc:
-            return await page(
-                request, problems=(name, exc.problems), text=text, name=name, status=422
+            return await page(request, problems=(name, exc.problems), status=422)
+        try:
+            done: importing.Imported = await store.write(
+                importing.import_pack,
+                pack,
+                actor(request),
+                name,
+                require_approval=dash.settings.require_approval,
             )
-        changes: pack_io.Changes = await store.write(
-            pack_io.import_pack, pack, actor(request), name
-        )
-        if changes.any:
-            flash(request, f"Imported {name}: {changes.summary()}.")
+        except EditError as exc:
+            return await page(request, refused=exc.message, status=409)
+        if done.any:
+            flash(request, f"Imported {name}: {done.summary()}.")
         else:
-            flash(request, f"Nothing to import from {name}: {changes.summary()}.")
+            flash(request, f"Nothing to import from {name}: {done.summary()}.")
         return RedirectResponse(PAGE, status_code=303)
 
     return [
         Route(PAGE, campaigns, methods=["GET"]),
-        Route(f"{PAGE}/import", import_pack, methods=["POST"]),
+        Route(IMPORT, import_pack, methods=["POST"]),
         Route(PAGE + "/{slug}/pack.toml", export, methods=["GET"]),
     ]
+
+
+async def _uploaded(request: Request) -> tuple[str, bytes]:
+    """The one pack file the form brings: its name (as the page may show it) and bytes."""
+    if not request.headers.get("content-type", "").startswith(MULTIPART):
+        raise Refused("choose the pack file to import (the form sends it as a file upload)")
+    try:
+        form = await request.form(
+            max_files=MAX_FORM_FIELDS,
+            max_fields=MAX_FORM_FIELDS,
+            max_part_size=UPLOADS[IMPORT],
+        )
+    except HTTPException:  # starlette's word for a body that isn't well-formed multipart
+        raise Refused("the upload could not be read: choose the pack file again") from None
+    try:
+        return await _one_file(form)
+    finally:
+        await form.close()
+
+
+async def _one_file(form: FormData) -> tuple[str, bytes]:
+    files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+    chosen = [file for file in files if file.filename or file.size]
+    if len(chosen) > 1:
+        raise Refused(f"{len(chosen)} files came: choose one pack file at a time")
+    found = form.getlist(FIELD)
+    if not chosen or len(found) != 1 or found[0] is not chosen[0]:
+        raise Refused("no pack file came with the form: choose the pack file to import")
+    upload = chosen[0]
+    raw = await upload.read()  # no more than the body, which `web.security` capped
+    name = campaign_page.file_name(upload.filename)
+    return ("the uploaded file" if name == campaign_page.PASTED else name), raw
+
+
+def _validated(raw: bytes, name: str) -> Pack:
+    """An uploaded file, validated exactly as a pack file is (`PackError` names it)."""
+    if not raw.strip():
+        raise PackError(Path(name), ["is empty: choose the pack file itself"])
+    return pack_io.read_pack(raw, name)

@@ -4,22 +4,27 @@ their CSVs.
 HTTP only: the filters come from the query string, the pages' numbers from the
 core (`campaigns.dashboard`, each page in one read on the store's read pool), and
 this module draws them as HTML, charts and CSV. The report tables are the rows
-`campaignbot stats` prints, so page, CSV and CLI always agree.
+`campaignbot stats` prints, so page, CSV and CLI always agree. The participation page
+also shows the wording experiments (`campaigns.experiments`), and an organiser chooses
+a winner there (`POST /participation/winner`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from campaigns import dashboard
+from campaigns import dashboard, experiments
 from campaigns.catalog import Catalog
 from campaigns.dashboard import AskPage, SourcePage
+from campaigns.editing import EditError
 from campaigns.model import PLATFORMS
+from campaigns.packs import SLUG, VARIANT_NAME
 from campaigns.reports import (
     NO_SOURCE,
     DataTable,
@@ -31,8 +36,10 @@ from campaigns.reports import (
 )
 from db.times import utcnow
 from web import charts
-from web.context import Dashboard
+from web.auth import actor, organiser_only
+from web.context import Dashboard, flash
 from web.filters import read_filters
+from web.security import MAX_FORM_FIELDS
 from web.tables import chunks, csv_text
 
 
@@ -81,14 +88,50 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
             )
         )
         weekly_chart = await dash.charts.svg(charts.weekly(data.weeks)) if data.weeks else None
+        tested = await store.read(experiments.experiments, form.filters)
         context = {
             "data": data,
             "form": form,
             "funnel_chart": funnel_chart,
             "weekly_chart": weekly_chart,
+            "experiments": tested,
             **choices(data.sources),
         }
         return dash.render(request, "participation.html", context)
+
+    async def variants_csv(request: Request) -> Response:
+        form = read_filters(request, dash.zone, catalog())
+        tested = await store.read(experiments.experiments, form.filters)
+        return _download(experiments.to_csv(tested), "participation", "variants")
+
+    @organiser_only
+    async def choose_winner(request: Request) -> Response:
+        """An organiser ends a wording experiment: the wording named is sent from now on
+        (a new version of the ask, through the editor's rules: `experiments.choose_winner`)."""
+        form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
+        campaign, ask_id, name = (
+            str(form.get(key) or "") for key in ("campaign", "ask", "variant")
+        )
+        back = RedirectResponse("/participation#variants-heading", status_code=303)
+        if not (re.fullmatch(SLUG, campaign) and re.fullmatch(SLUG, ask_id)) or not re.fullmatch(
+            VARIANT_NAME, name
+        ):
+            flash(request, "That form was not one of this page's: nothing was changed.", "error")
+            return back
+        try:
+            line = await store.write(
+                experiments.choose_winner,
+                campaign,
+                ask_id,
+                name,
+                actor(request),
+                require_approval=dash.settings.require_approval,
+            )
+        except EditError as exc:
+            flash(request, exc.message, "error")
+            return back
+        flash(request, line + ".")
+        return back
 
     async def sources_page(request: Request) -> Response:
         form = read_filters(request, dash.zone, catalog())
@@ -153,6 +196,8 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         Route("/", overview, methods=["GET"]),
         Route("/overview/{table}.csv", overview_csv, methods=["GET"]),
         Route("/participation", asks_page, methods=["GET"]),
+        Route("/participation/variants.csv", variants_csv, methods=["GET"]),
+        Route("/participation/winner", choose_winner, methods=["POST"]),
         Route("/participation/{table}.csv", asks_csv, methods=["GET"]),
         Route("/sources", sources_page, methods=["GET"]),
         Route("/sources/{table}.csv", sources_csv, methods=["GET"]),
@@ -167,8 +212,11 @@ def _csv(
     table = tables.get(request.path_params["table"])
     if table is None:
         raise HTTPException(404)
-    text = csv_text(table, report)
-    filename = f"campaignbot-{page}-{table.name}-{utcnow():%Y-%m-%d}.csv"
+    return _download(csv_text(table, report), page, table.name)
+
+
+def _download(text: str, page: str, name: str) -> Response:
+    filename = f"campaignbot-{page}-{name}-{utcnow():%Y-%m-%d}.csv"
     return StreamingResponse(
         chunks(text),
         media_type="text/csv; charset=utf-8",

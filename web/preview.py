@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from campaigns import ask_form, prompting
+from campaigns import ask_form, ask_form_words, languages, prompting
 from campaigns.ask_form import AskFormError
 from campaigns.dashboard import AskRow
 from web.auth import current_user, organiser_only
@@ -37,6 +37,26 @@ if TYPE_CHECKING:
 FRAGMENT_HEADER = "x-preview"
 SHOWS = {"ask": "The ask", "reminder": "Its reminder"}
 MAX_SLUG = 120  # longer than any campaign slug or ask id can be
+LANGUAGE = "language"  # the form's choice of the language to preview in
+# Each language the bot speaks, by its own name: the preview draws the bot's words in
+# it (`campaigns.languages.speaking`) and the ask's translation, where it has one.
+LANGUAGE_CHOICES = {code: languages.name_of(code) for code in languages.LANGUAGES}
+# A translation's fields, as the form labels them; the preview page holds the card's.
+# No label holds another field's ("Title", "Button label"), so each names one field.
+TRANSLATION_LABELS = {
+    "title": "Heading",
+    "ask": "Words of the ask",
+    "statistic_sentence": "What the statistic says",
+    "link_label": "Words on the link's button",
+    "reminder": "Words of the reminder",
+    "next_text": "Words of the next step",
+    "poll_question": "The poll's question",
+}
+CARD_WORDS = ("title", "ask", "statistic_sentence", "link_label", "reminder")
+LONG_WORDS = frozenset({"ask", "statistic_sentence", "reminder", "next_text"})  # text areas
+# Answers by place, in words: "Answer 1" is the poll's own answer's label.
+ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth")
+TRANSLATION_HINT = "Optional. Leave a field empty and supporters reading {name} get the English."
 
 
 @dataclass(frozen=True)
@@ -116,17 +136,80 @@ LABELS = {
 LINKED = frozenset(field.name for _, group in GROUPS for field in group)  # shown in the form
 
 
+@dataclass(frozen=True)
+class LanguageGroup:
+    """An ask's words in one other language: a collapsible part of its form."""
+
+    code: str
+    name: str
+    fields: tuple[FormField, ...]
+
+    @property
+    def hint(self) -> str:
+        return TRANSLATION_HINT.format(name=self.name)
+
+
+def language_groups(keys: tuple[str, ...], *, answers: bool) -> tuple[LanguageGroup, ...]:
+    """The translation fields of each language the bot speaks but English: `keys` of
+    `TRANSLATION_LABELS`, and (`answers`) the poll's answers, each beside its place."""
+    groups = []
+    for code in ask_form_words.OTHER_LANGUAGES:
+        name = languages.name_of(code)
+        fields = [
+            FormField(
+                f"{ask_form_words.TRANSLATIONS}.{code}.{key}",
+                f"{TRANSLATION_LABELS[key]} ({name})",
+                "textarea" if key in LONG_WORDS else "text",
+            )
+            for key in keys
+        ]
+        if answers:
+            fields.append(
+                FormField(
+                    ask_form_words.answers_field(code),
+                    f"The poll's answers ({name})",
+                    "answers",
+                    hint="One for each of the poll's answers, beside it; or none.",
+                )
+            )
+            fields += [
+                FormField(field_name, f"{ORDINALS[n]} answer ({name})", "answer")
+                for n, field_name in enumerate(ask_form_words.answer_fields(code))
+            ]
+        groups.append(LanguageGroup(code, name, tuple(fields)))
+    return tuple(groups)
+
+
+def language_labels(groups: tuple[LanguageGroup, ...]) -> dict[str, str]:
+    """What the preview's list of fixes calls each translation field."""
+    return {
+        field.name: f"{group.name}: {field.label.removesuffix(f' ({group.name})')}"
+        for group in groups
+        for field in group.fields
+    }
+
+
+CARD_LANGUAGES = language_groups(CARD_WORDS, answers=False)
+CARD_LABELS = LABELS | language_labels(CARD_LANGUAGES)
+CARD_LINKED = LINKED | frozenset(CARD_LABELS.keys() - LABELS.keys())
+
+
 def _show(value: object) -> str:
     return value if isinstance(value, str) and value in SHOWS else "ask"
+
+
+def language_of(value: object) -> str:
+    """The language chosen to preview in: one the bot speaks, else English."""
+    return languages.known(value if isinstance(value, str) else None) or languages.ENGLISH
 
 
 def routes(dash: Dashboard) -> list[BaseRoute]:
     store = dash.core.store
     ctx = dash.core.ctx
 
-    def fragment(values: dict[str, str], show: str) -> dict[str, Any]:
-        """What `_preview.html` draws: the form's ask in the three apps, or what is
-        wrong with it, field by field."""
+    def fragment(values: dict[str, str], show: str, language: str) -> dict[str, Any]:
+        """What `_preview.html` draws: the form's ask in the three apps, in `language`,
+        or what is wrong with it, field by field."""
         # Imported at the first preview, not at start: Telegram's and Discord's libraries
         # take a second to load, and a bot may run without one of them.
         from web import lookalikes
@@ -139,14 +222,15 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
             errors = exc.errors
         else:
             reminder = show == "reminder"
-            looks = lookalikes.looks(
-                ask_form.preview_message(ctx.ids, draft.row(), reminder=reminder)
-            )
+            with languages.speaking(language):
+                looks = lookalikes.looks(
+                    ask_form.preview_message(ctx.ids, draft.row(), reminder=reminder)
+                )
         return {
             "looks": looks,
             "errors": errors,
-            "labels": LABELS,
-            "linked": LINKED,
+            "labels": CARD_LABELS,
+            "linked": CARD_LINKED,
             "link_label": values.get("link.label", ""),
             "link_url": values.get("link.url", ""),
             "tracking": dash.tracking,
@@ -161,15 +245,18 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
             return None
 
     def page(
-        request: Request, values: dict[str, str], show: str, stored: AskRow | None
+        request: Request, values: dict[str, str], show: str, stored: AskRow | None, language: str
     ) -> Response:
-        shown = fragment(values, show)
+        shown = fragment(values, show, language)
         context = {
             **shown,
             "values": values,
             "show": show,
             "shows": SHOWS,
+            "language": language,
+            "preview_languages": LANGUAGE_CHOICES,
             "groups": GROUPS,
+            "language_groups": CARD_LANGUAGES,
             "stored": stored,
             "heading": (stored.title if stored else values.get("title")) or "a new ask",
             "chat": current_user(request).chat,
@@ -185,20 +272,23 @@ def routes(dash: Dashboard) -> list[BaseRoute]:
         if stored is None:
             raise HTTPException(404)
         show = _show(request.query_params.get("show"))
-        return page(request, ask_form.stored_values(stored), show, stored)
+        language = language_of(request.query_params.get(LANGUAGE))
+        return page(request, ask_form.stored_values(stored), show, stored, language)
 
     @organiser_only
     async def form_preview(request: Request) -> Response:
         form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
         values = ask_form.form_values(form)
         show = _show(form.get("show"))
+        language = language_of(form.get(LANGUAGE))
         if request.headers.get(FRAGMENT_HEADER) == "fragment":
             # 200 even when a field is wrong: the fragment says so, field by field, and
             # a 4xx would only add an error to the browser's console at every keystroke.
-            return dash.templates.TemplateResponse(request, "_preview.html", fragment(values, show))
+            shown = fragment(values, show, language)
+            return dash.templates.TemplateResponse(request, "_preview.html", shown)
         campaign = values[ask_form.CAMPAIGN][:MAX_SLUG]
         stored = await stored_ask(campaign, values["id"][:MAX_SLUG])
-        return page(request, values, show, stored)
+        return page(request, values, show, stored, language)
 
     async def asks(request: Request) -> Response:
         """A preview's own address, visited (after signing in again, say): the asks to

@@ -14,6 +14,13 @@ subclass also reads that field (from a URL-encoded body, which it hands on to
 the app unchanged), and lets a page know the token before its cookie is set.
 It overrides the library's private methods, so the library is pinned to one
 version in pyproject.toml (issue 12 weighs replacing it).
+
+One address takes a file: the Campaigns page's pack import (`UPLOADS`), a
+multipart form that works without script. There the token is read from the
+multipart body too (starlette's parser, over python-multipart), and the body may be
+as big as a pack and the form around it; a bigger one is refused with 413 before
+any of it is parsed. Everywhere else a multipart body gets its token from the
+header only, and the route refuses the file.
 """
 
 from __future__ import annotations
@@ -23,16 +30,19 @@ import hmac
 import http.cookies
 import ipaddress
 import secrets
+from collections.abc import AsyncGenerator
 from urllib.parse import parse_qs
 
 from itsdangerous import BadData
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_csrf.middleware import CSRFMiddleware
 
 from campaigns.keys import derive_key
+from campaigns.pack_io import MAX_PACK_BYTES
 
 CSRF_FIELD = "csrftoken"
 CSRF_COOKIE = "campaignbot_csrf"
@@ -40,6 +50,10 @@ SESSION_COOKIE = "campaignbot_session"
 SESSION_FIELD = "sid"  # where the signed session cookie keeps the session token
 MAX_FORM_BYTES = 64 * 1024
 MAX_FORM_FIELDS = 50
+# Where a multipart form (a file) is taken, and how big its whole body may be: a pack
+# (`pack_io.MAX_PACK_BYTES`) with room for the part headers and the other fields.
+UPLOADS = {"/campaigns/import": MAX_PACK_BYTES + 16 * 1024}
+MULTIPART = "multipart/form-data"
 SIGNED_OUT = "-"
 
 # Pages, forms, scripts and styles come from us alone; charts are data: images.
@@ -87,9 +101,13 @@ class FormCSRFMiddleware(CSRFMiddleware):
         if not bound:  # no cookie, a forged one, or one from another session
             await self._get_error_response(Request(scope))(scope, receive, send)
             return
-        body = await _read_body(receive, MAX_FORM_BYTES)
+        limit = _body_limit(scope)
+        declared = Headers(scope=scope).get("content-length", "")
+        body = None
+        if not (declared.isdigit() and int(declared) > limit):  # else refused unread
+            body = await _read_body(receive, limit)
         if body is None:
-            await PlainTextResponse("Request too large", status_code=413)(scope, receive, send)
+            await _too_large(scope)(scope, receive, send)
             return
         scope["campaignbot.body"] = body
         await super().__call__(scope, _replay(body), send)
@@ -127,9 +145,11 @@ class FormCSRFMiddleware(CSRFMiddleware):
         if header:
             return header
         content_type = request.headers.get("content-type", "")
+        body: bytes = request.scope.get("campaignbot.body", b"")
+        if _takes_upload(request.scope):
+            return await _multipart_token(request.headers, body)
         if not content_type.startswith("application/x-www-form-urlencoded"):
             return None
-        body: bytes = request.scope.get("campaignbot.body", b"")
         try:
             fields = parse_qs(body.decode("latin-1"), max_num_fields=MAX_FORM_FIELDS)
         except ValueError:  # more fields than any of our forms has
@@ -154,6 +174,54 @@ class FormCSRFMiddleware(CSRFMiddleware):
                 cookie[self.cookie_name]["samesite"] = self.cookie_samesite
                 headers.append("set-cookie", cookie.output(header="").strip())
         await send(message)
+
+
+def _takes_upload(scope: Scope) -> bool:
+    """Is this a multipart form posted to the one address that takes a file?"""
+    content_type = Headers(scope=scope).get("content-type", "")
+    return scope["path"] in UPLOADS and content_type.startswith(MULTIPART)
+
+
+def _body_limit(scope: Scope) -> int:
+    return UPLOADS[scope["path"]] if _takes_upload(scope) else MAX_FORM_BYTES
+
+
+def _too_large(scope: Scope) -> Response:
+    if _takes_upload(scope):
+        return PlainTextResponse(
+            f"That file is too big to import: a pack may be {MAX_PACK_BYTES // 1024} KB. "
+            "Go back and choose the pack file itself.",
+            status_code=413,
+        )
+    return PlainTextResponse("Request too large", status_code=413)
+
+
+async def _multipart_token(headers: Headers, body: bytes) -> str | None:
+    """The CSRF field of a multipart body (read whole already, within its limit).
+
+    Parsed as the route will parse it, but with room for more files than it takes,
+    so that two files get the route's own answer rather than a refused token.
+    """
+
+    async def stream() -> AsyncGenerator[bytes, None]:
+        yield body
+
+    parser = MultiPartParser(
+        headers,
+        stream(),
+        max_files=MAX_FORM_FIELDS,
+        max_fields=MAX_FORM_FIELDS,
+        max_part_size=len(body) + 1,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException:  # not a multipart body, or more parts than any form has
+        return None
+    try:
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    finally:
+        await form.close()
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

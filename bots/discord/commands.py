@@ -155,7 +155,8 @@ def install(bot: CommandsBot) -> None:
         await bot.command(interaction, "start", (argument,) if argument else ())
 
     simple("unsubscribe", "stop", described["stop"])
-    for name in ("ask", "campaigns", "done", "skip", "resume", "mydata", "forget", "help"):
+    simple_names = ("ask", "campaigns", "done", "skip", "resume", "language", "mydata", "forget")
+    for name in (*simple_names, "help"):
         simple(name, name, described[name])
 
     @tree.command(name="invite", description=described["invite"])

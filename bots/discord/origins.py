@@ -12,20 +12,32 @@ from campaigns.model import ChatKind, Origin
 PLATFORM = "discord"
 
 
+def _locale(interaction: discord.Interaction[Any]) -> str:
+    """The person's client language (`en-GB`): the core keeps only a language it has."""
+    return interaction.locale.value
+
+
 def origin_for_command(interaction: discord.Interaction[Any], *, organiser: bool = False) -> Origin:
     """Slash commands are about the person: their DM subscription. (Inside a server
     the reply is one only they see, so this counts as private for organisers too.)"""
-    user = str(interaction.user.id)
-    return Origin(PLATFORM, user, ChatKind.PRIVATE, user=user, organiser=organiser)
+    user, language = str(interaction.user.id), _locale(interaction)
+    return Origin(
+        PLATFORM, user, ChatKind.PRIVATE, user=user, organiser=organiser, language=language
+    )
 
 
 def origin_for_press(interaction: discord.Interaction[Any], *, organiser: bool = False) -> Origin:
     """A press in a DM is the person's; in a server channel, a member's in that channel."""
     user = str(interaction.user.id)
+    language = _locale(interaction)
     if interaction.guild is None or interaction.channel_id is None:
-        return Origin(PLATFORM, user, ChatKind.PRIVATE, user=user, organiser=organiser)
+        return Origin(
+            PLATFORM, user, ChatKind.PRIVATE, user=user, organiser=organiser, language=language
+        )
     channel = str(interaction.channel_id)
-    return Origin(PLATFORM, channel, ChatKind.GROUP, user=user, organiser=organiser)
+    return Origin(
+        PLATFORM, channel, ChatKind.GROUP, user=user, organiser=organiser, language=language
+    )
 
 
 def origin_for_dm(message: discord.Message) -> Origin:

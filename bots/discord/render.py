@@ -22,18 +22,32 @@ def _safe(text: str) -> str:
     return escape_mentions(escape_markdown(text))
 
 
+def _fit(text: str, limit: int) -> str:
+    """Escaped text cut to one of Discord's limits, never leaving half an escape (a
+    lone backslash) at the end."""
+    cut = text[:limit]
+    return cut[:-1] if (len(cut) - len(cut.rstrip("\\"))) % 2 else cut
+
+
 def embed_for(card: AskCard, note: str = "") -> discord.Embed:
     stat = card.statistic
+    # Discord draws markdown in an embed's title and field names too: organiser text
+    # there is escaped as the description is, so it shows as written.
     title = f"{card.campaign_title}: {card.title}"
     if card.reminder:
-        title = f"{wording.REMINDER_LABEL}: {title}"
+        title = f"{wording.reminder_label(card.language)}: {title}"
     description = _safe(card.ask)
     if note:
         description += "\n\n" + _safe(note)
-    embed = discord.Embed(title=title[:256], description=description[:4096], colour=COLOUR)
-    source = f"{wording.SOURCE_LABEL}: [{_safe(stat.source)}]({stat.url}){stat.dated}"
+    embed = discord.Embed(
+        title=_fit(_safe(title), 256), description=description[:4096], colour=COLOUR
+    )
+    label = wording.source_label(card.language)
+    source = f"{label}: [{_safe(stat.source)}]({stat.url}){stat.dated}"
     embed.add_field(
-        name=stat.figure[:256], value=f"{_safe(stat.sentence)}\n{source}"[:1024], inline=False
+        name=_fit(_safe(stat.figure), 256),
+        value=f"{_safe(stat.sentence)}\n{source}"[:1024],
+        inline=False,
     )
     return embed
 
@@ -74,7 +88,7 @@ def view_for(message: Message) -> discord.ui.View | None:
             else:
                 style = (
                     discord.ButtonStyle.success
-                    if button.label == wording.DONE_LABEL
+                    if button.label in wording.done_labels()
                     else discord.ButtonStyle.secondary
                 )
                 item = discord.ui.Button(

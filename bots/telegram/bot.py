@@ -77,6 +77,7 @@ from campaigns.backoff import Backoff
 from campaigns.commands import parse, plain_word
 from campaigns.core import Core
 from campaigns.invites import ARGUMENT, StartLinks
+from campaigns.languages import LANGUAGES
 from campaigns.messenger import (
     AdapterHealth,
     DeliveryError,
@@ -132,7 +133,9 @@ def start_links(username: str) -> StartLinks:
 def origin_of(chat: Chat, user: User | None, *, organiser: bool = False) -> Origin:
     kind = ChatKind.PRIVATE if chat.type == Chat.PRIVATE else ChatKind.GROUP
     who = str(user.id) if user else None
-    return Origin(PLATFORM, str(chat.id), kind, user=who, organiser=organiser)
+    # the user's app language, as Telegram reports it: the core keeps only one it has
+    language = user.language_code if user else None
+    return Origin(PLATFORM, str(chat.id), kind, user=who, organiser=organiser, language=language)
 
 
 class TelegramBot:
@@ -422,6 +425,11 @@ class TelegramBot:
         await bot.set_my_commands(supporters)
         await bot.set_my_commands(supporters, scope=BotCommandScopeAllPrivateChats())
         await bot.set_my_commands(groups, scope=BotCommandScopeAllGroupChats())
+        for code in LANGUAGES[1:]:  # English is the default; each other catalogue has its own
+            private = [BotCommand(name, what) for name, what in wording.commands(code)]
+            group = [BotCommand(name, what) for name, what in wording.group_commands(code)]
+            await bot.set_my_commands(private, BotCommandScopeAllPrivateChats(), code)
+            await bot.set_my_commands(group, BotCommandScopeAllGroupChats(), code)
         for entry in sorted(self.core.organisers):
             platform, _, user = entry.partition(":")
             if platform == PLATFORM:

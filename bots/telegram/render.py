@@ -24,12 +24,12 @@ def card_html(card: AskCard) -> str:
     stat = card.statistic
     heading = f"<b>{_text(card.campaign_title)}: {_text(card.title)}</b>"
     if card.reminder:
-        heading = f"<i>{wording.REMINDER_LABEL}</i>\n" + heading
+        heading = f"<i>{wording.reminder_label(card.language)}</i>\n" + heading
     source = f'<a href="{_attr(stat.url)}">{_text(stat.source)}</a>{stat.dated}'
     return (
         f"{heading}\n\n{_text(card.ask)}\n\n"
         f"<b>{_text(stat.figure)}</b> {_text(stat.sentence)}\n"
-        f"<i>{wording.SOURCE_LABEL}: {source}</i>"
+        f"<i>{wording.source_label(card.language)}: {source}</i>"
     )
 
 

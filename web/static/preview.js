@@ -26,6 +26,9 @@
       var message = Object.prototype.hasOwnProperty.call(errors, name) ? errors[name] : "";
       slot.textContent = message;
       slot.hidden = !message;
+      // A field in a closed part (an ask's words in another language): open it.
+      var part = message && slot.closest ? slot.closest("details") : null;
+      if (part) part.open = true;
       var input = form.elements.namedItem(name);
       if (input && input.setAttribute) {
         if (message) input.setAttribute("aria-invalid", "true");

@@ -126,7 +126,7 @@ class Users:
             "token": token,
             "version": 1,
             "app_permissions": str(app_permissions),
-            "locale": "en-GB",
+            "locale": user.locale,
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild.id) if guild is not None else "0"},
             "context": GUILD_CONTEXT if guild is not None else BOT_DM_CONTEXT,

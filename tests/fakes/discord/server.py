@@ -154,10 +154,12 @@ class FakeDiscord:
         self.rest.latency = seconds
 
     # --- the world -----------------------------------------------------------
-    def add_user(self, user_id: int, name: str = "sam", *, dms_open: bool = True) -> Json:
+    def add_user(
+        self, user_id: int, name: str = "sam", *, dms_open: bool = True, locale: str = "en-GB"
+    ) -> Json:
         if user_id in self.world.users:
             raise ValueError(f"user {user_id} already exists")
-        user = self.world.users[user_id] = User(user_id, name, dms_open=dms_open)
+        user = self.world.users[user_id] = User(user_id, name, dms_open=dms_open, locale=locale)
         return user.payload()
 
     def add_guild(

@@ -69,6 +69,7 @@ class User:
     dms_open: bool = True
     deleted: bool = False
     bot: bool = False
+    locale: str = "en-GB"  # the client's language, sent with each interaction
 
     def payload(self) -> Json:
         data: Json = {

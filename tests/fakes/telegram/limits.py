@@ -13,10 +13,12 @@ messages a second of every kind together. Unpaid messages still count against th
 per-chat limits hold for both. Paid messages are counted (:attr:`RateLimiter.paid`)
 so a test can see what a send would have cost.
 
-A call counts from when it reached Telegram: when it arrived plus the latency the
-fake adds, not when the fake's own event loop got round to it. Under load the fake
-answers in bunches (at 1,000 requests a second on 2 cores, up to a few hundred ms
-late), and counting then would see bursts in messages that came evenly.
+A call counts from when it reached Telegram: when it arrived (the kernel's receive
+time, see :mod:`.arrival`) plus the latency the fake adds, not when the fake's own
+event loop got round to it. Under load the fake takes requests in bunches (at 1,000
+requests a second on 2 cores, up to a few hundred ms late), and counting then would
+see bursts in messages that came evenly. Judged a little out of order as they are, a
+call is counted against those that reached Telegram before it, as Telegram would.
 
 Whatever the cause of a 429 (these limits or one a test injected), its
 ``retry_after`` is then held against the same scope, as Telegram holds a flood
@@ -26,6 +28,7 @@ in :attr:`RateLimiter.early_retries`, so tests can assert that a 429 was honoure
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections import deque
@@ -132,9 +135,9 @@ class RateLimiter:
     ) -> tuple[Scope, float] | None:
         _expire(self._sent, now - 1.0)
         _expire(self._all, now - 1.0)
-        if len(self._all) >= self.paid_per_second:
+        if _before(self._all, now) >= self.paid_per_second:
             return (PAID if paid else GLOBAL), self._all[0] + 1.0 - now
-        if not paid and len(self._sent) >= self.global_per_second:
+        if not paid and _before(self._sent, now) >= self.global_per_second:
             return GLOBAL, self._sent[0] + 1.0 - now
         if chat_id is None:
             return None
@@ -158,17 +161,32 @@ class RateLimiter:
         return bucket
 
     def _record(self, now: float, chat_id: int | None, kind: str | None, paid: bool) -> None:
-        self._all.append(now)
+        _insert(self._all, now)
         if paid:
             self.paid += 1
         else:
-            self._sent.append(now)
+            _insert(self._sent, now)
         if chat_id is None:
             return
         if kind in ("group", "supergroup"):
             self._groups.setdefault(chat_id, deque()).append(now)
         elif kind == "private":
             self._bucket(now, chat_id).tokens -= 1.0
+
+
+def _insert(window: deque[float], moment: float) -> None:
+    """Keep a window in order of arrival (a call judged after a later one goes before it)."""
+    if not window or window[-1] <= moment:
+        window.append(moment)
+    else:
+        window.insert(bisect.bisect_right(window, moment), moment)
+
+
+def _before(window: deque[float], moment: float) -> int:
+    """How many in the window reached Telegram no later than `moment`."""
+    if not window or window[-1] <= moment:
+        return len(window)
+    return bisect.bisect_right(window, moment)
 
 
 def _expire(window: deque[float], before: float) -> None:

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from . import arrival
 from .api import BotApi
 from .errors import (
     GATEWAY_ERRORS,
@@ -77,6 +78,7 @@ class Call:
     method: str
     params: dict[str, Json]
     at: float  # when it arrived
+    reached: float = 0.0  # when it counts against the flood limits: by the limiter's clock
     files: dict[str, Upload] = field(default_factory=dict)
     status: int = 0  # 0 while still being answered (or dropped before taking effect)
     description: str | None = None  # the error text, for refused calls
@@ -178,6 +180,7 @@ class FakeTelegram(BotApi):
         app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
+        arrival.watch_connections(self._runner.server)
         self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await self._site.start()
         self._port = int(self._runner.addresses[0][1])
@@ -450,13 +453,18 @@ class FakeTelegram(BotApi):
             await asyncio.wait_for(self._closing.wait(), seconds)
 
     async def _handle(self, request: web.Request) -> web.Response:
-        call = Call(request.match_info["method"], {}, time.monotonic())
-        arrived = self.limiter.clock()
-        reached = arrived + self.latency  # see .limits: counted from here
+        # When it reached the fake: the kernel's time where known (see .arrival), not
+        # when this busy loop got round to it; counted from there plus the latency.
+        arrival.watch(request.transport)
+        at = arrival.arrived(request.transport) or time.monotonic()
+        call = Call(request.match_info["method"], {}, at)
+        monotonic = self.limiter.clock is time.monotonic
+        arrived = call.at if monotonic else self.limiter.clock()
+        reached = call.reached = arrived + self.latency  # see .limits: counted from here
         self.requests.append(call)
         try:
             if self.latency:
-                await self._pause(self.latency)
+                await self._pause(reached - self.limiter.clock() if monotonic else self.latency)
             self._check_outage()
             token = request.match_info["token"]
             if token != self.token:
