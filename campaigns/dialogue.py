@@ -500,7 +500,9 @@ def _resume(db: Database, supporter: SupporterRow) -> list[Message]:
     return _say(wording.RESUMED)
 
 
-STALE = PressResult(answer=wording.BUTTON_STALE)
+def stale() -> PressResult:
+    """A button that no longer means anything here: said in the language being spoken."""
+    return PressResult(answer=wording.BUTTON_STALE)
 
 
 def _prompt_id(argument: str) -> int | None:
@@ -515,15 +517,15 @@ def _press_answer(
 ) -> PressResult:
     prompt_id = _prompt_id(argument)
     if prompt_id is None:
-        return STALE
+        return stale()
     if prompt_id == 0:
         return PressResult(answer=wording.PREVIEW_PRESS)
     prompt = prompts_db.get(db, prompt_id)
     if prompt is None or prompt.state is PromptState.CANCELLED:
-        return STALE
+        return stale()
     ask = versions.ask_for_prompt(db, prompt)  # the edit shows the text the message had
     if ask is None:
-        return STALE
+        return stale()
     group = origin.kind is ChatKind.GROUP
     recipient = supporters.find(db, origin)  # the chat the ask was sent to
     if not supporters.is_subscribed(recipient):
@@ -531,7 +533,7 @@ def _press_answer(
     assert recipient is not None
     delivery = deliveries_db.delivered_to(db, recipient.key, prompt.id)
     if delivery is None:  # never sent to this chat: a forwarded or made-up button
-        return STALE
+        return stale()
     deliveries_db.confirm_arrival(db, delivery.id)
     actor = supporters.actor_for_press(db, ctx.pseudonyms, origin)
     assert actor is not None
@@ -556,7 +558,7 @@ def _press_topic(
         supporters_db.set_topics(db, supporter.id, [])
     else:
         if topic not in known:
-            return STALE
+            return stale()
         chosen = set(supporters_db.topics(db, supporter.id) or known)
         chosen ^= {topic}
         if not chosen:
@@ -570,14 +572,14 @@ def handle_press(db: Database, ctx: Context, origin: Origin, value: str) -> Pres
     """Answer a button press. A forged, malformed or stale button changes nothing."""
     button = ctx.ids.read(value)
     if button is None:
-        return STALE
+        return stale()
     if button.verb in (Verb.DONE, Verb.SKIP):
         kind = ActionKind.DONE if button.verb is Verb.DONE else ActionKind.SKIPPED
         return _press_answer(db, ctx, origin, kind, button.argument)
     if button.verb is Verb.CAMPAIGN:
         return _press_campaign(db, ctx, origin, button.argument)
     if origin.kind is ChatKind.GROUP or button.verb in (Verb.SEND, Verb.CANCEL):
-        return STALE  # topic, erasure and poll buttons only exist in private chats
+        return stale()  # topic, erasure and poll buttons only exist in private chats
     if button.verb is Verb.FORGET:
         binding = _erasure_binding(db, ctx, origin)
         if binding is None:
@@ -599,4 +601,4 @@ def handle_press(db: Database, ctx: Context, origin: Origin, value: str) -> Pres
         return _press_topic(db, ctx, supporter, None)
     if button.verb is Verb.POLL:
         return polls.press(db, ctx.ids, supporter, button.argument)
-    return STALE
+    return stale()

@@ -12,8 +12,6 @@ other: never what a client sent as it came.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from sqlite_utils import Database
 
 from campaigns import dialogue, languages, supporters, wording
@@ -44,7 +42,7 @@ def handle_command(
     with languages.speaking(stored or origin.language) as language:
         if name.lower() == NAME:
             return _language_command(db, ctx, origin, found, args)
-        replies = _said(dialogue.handle_command(db, ctx, origin, name, args, admin))
+        replies = dialogue.handle_command(db, ctx, origin, name, args, admin)
     if stored is None and origin.language:  # first contact: keep the platform's word
         now = supporters.find(db, origin)
         if now is not None:
@@ -59,15 +57,7 @@ def handle_press(db: Database, ctx: Context, origin: Origin, value: str) -> Pres
         button = ctx.ids.read(value)
         if button is not None and button.verb is Verb.LANGUAGE:
             return _press_language(db, ctx, origin, found, button.argument)
-        result = dialogue.handle_press(db, ctx, origin, value)
-        answer = wording.said(result.answer)
-        return result if answer == result.answer else replace(result, answer=answer)
-
-
-def _said(replies: list[Message]) -> list[Message]:
-    """Replies that are a constant read at import (`dialogue.STALE`, the poll answers)
-    come out in the language being spoken too."""
-    return [replace(m, text=wording.said(m.text)) if m.text else m for m in replies]
+        return dialogue.handle_press(db, ctx, origin, value)
 
 
 def language_message(ctx: Context, chosen: str) -> Message:

@@ -36,7 +36,13 @@ from db.supporters import SupporterRow
 # A poll button's argument: `<poll prompt id>-<answer index>`; the id fits SQLite's
 # 64-bit integers and the index is one digit (a poll has at most five answers).
 _ARGUMENT = re.compile(r"([0-9]{1,18})-([0-9])")
-STALE = PressResult(answer=wording.BUTTON_STALE)
+
+
+def stale() -> PressResult:
+    """A button that no longer means anything here: said in the language being spoken."""
+    return PressResult(answer=wording.BUTTON_STALE)
+
+
 _ANSWERS = {
     Recorded.NEW: wording.POLL_THANKS,
     Recorded.CHANGED: wording.POLL_CHANGED,
@@ -53,17 +59,17 @@ def press(db: Database, ids: ButtonIds, supporter: SupporterRow, argument: str) 
     """A subscribed supporter, in their private chat, pressed a poll's answer."""
     read = read_argument(argument)
     if read is None:
-        return STALE
+        return stale()
     prompt_id, index = read
     prompt = prompts_db.get(db, prompt_id)
     if prompt is None or prompt.kind is not PromptKind.POLL:
-        return STALE
+        return stale()
     ask = catalog_db.get_ask(db, prompt.campaign, prompt.ask_id)
     if ask is None or index >= len(ask.poll_labels):
-        return STALE
+        return stale()
     delivery = deliveries_db.delivered_to(db, supporter.key, prompt.id)
     if delivery is None:  # never sent to this chat: a forwarded or made-up button
-        return STALE
+        return stale()
     deliveries_db.confirm_arrival(db, delivery.id)
     recorded = polls_db.record(
         db,

@@ -44,13 +44,6 @@ def _(message: str, language: str | None = None) -> str:
     return languages.gettext(message, language)
 
 
-def said(text: str) -> str:
-    """A whole reply that is one of our constants in English (read once, when a module
-    was imported, so before anyone's language was known), in the language being
-    spoken; any other text as it is."""
-    return languages.gettext(text) if text in _MARKED else text
-
-
 DONE_LABEL = N_("I did it")
 
 
