@@ -9,7 +9,8 @@ campaign in each other language the bot speaks is `translations.cy.title`,
 `translations.cy.description` and `translations.cy.welcome.1` (each beside the
 message it translates; a problem with them as a whole under
 `translations.cy.welcome`). A campaign's parts the form does not show (whether asks
-show last week's count) are kept as they are. Nothing here stores anything:
+show last week's count; the welcome links' labels in other languages, while they still
+fit the series) are kept as they are. Nothing here stores anything:
 `campaigns.editing` does, audited.
 """
 
@@ -165,6 +166,7 @@ def read_campaign(values: Mapping[str, str], kept: Campaign | None = None) -> Ca
     data, slots = _nested(values)
     if kept is not None:
         data |= kept.model_dump(mode="json", exclude=set(SHOWN))
+        _keep_link_labels(data, kept)
     _, early = _translations(values, slots)
     try:
         campaign = Campaign.model_validate(data)
@@ -173,6 +175,21 @@ def read_campaign(values: Mapping[str, str], kept: Campaign | None = None) -> Ca
     if early:
         raise CampaignFormError(early)
     return campaign
+
+
+def _keep_link_labels(data: dict[str, Any], kept: Campaign) -> None:
+    """The welcome links' labels in other languages (`welcome_link_labels`, which the
+    form doesn't show) stay as the stored campaign has them while they still fit the
+    series: one a message, none where a message has no link."""
+    welcome = data.get(WELCOME, [])
+    for code, words in kept.translations.items():
+        labels = words.welcome_link_labels
+        if labels is None or len(labels) != len(welcome):
+            continue
+        pairs = zip(labels, welcome, strict=True)
+        if any(label and "link" not in message for label, message in pairs):
+            continue
+        data.setdefault(TRANSLATIONS, {}).setdefault(code, {})["welcome_link_labels"] = labels
 
 
 def changed_fields(before: Campaign, after: Campaign) -> list[str]:

@@ -24,6 +24,13 @@ def title(campaign: Campaign, language: str | None = None) -> str:
     return (words.title if words else None) or campaign.title
 
 
+def translated_title(campaign: Campaign | None, language: str | None = None) -> str | None:
+    """The campaign's own title in `language` (default: the one being spoken), or None
+    where its pack has none: the ask card then keeps the name it was stored with."""
+    words = campaign.translations.get(language or languages.current()) if campaign else None
+    return words.title if words else None
+
+
 def description(campaign: Campaign, language: str | None = None) -> str:
     """The campaign's description in `language` (default: the one being spoken)."""
     words = campaign.translations.get(language or languages.current())

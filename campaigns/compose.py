@@ -3,23 +3,34 @@ welcome message, an outcome poll), as platform-neutral messages."""
 
 from __future__ import annotations
 
-from campaigns import ask_languages, languages, variants, wording
+from typing import TYPE_CHECKING
+
+from campaigns import ask_languages, campaign_languages, languages, variants, wording
 from campaigns.buttons import ButtonIds, Verb
 from campaigns.model import AskCard, Button, Message, Statistic
 from db.catalog import AskRow
 from db.journeys import WelcomeStep
 from db.prompts import PromptRow
 
+if TYPE_CHECKING:
+    from campaigns.packs import Campaign
+
 
 def ask_card(
-    ask: AskRow, prompt: PromptRow, *, reminder: bool = False, variant: str | None = None
+    ask: AskRow,
+    prompt: PromptRow,
+    *,
+    reminder: bool = False,
+    variant: str | None = None,
+    campaign: Campaign | None = None,
 ) -> AskCard:
     """The card; its title and text are the `variant`'s (a wording experiment:
-    `campaigns.variants`), else the ask's own."""
+    `campaigns.variants`), else the ask's own. With the ask's `campaign` (its pack's),
+    the campaign's name is in the language being spoken, where the pack has it."""
     words = variants.wording(ask, variant)
     return AskCard(
         campaign=ask.campaign,
-        campaign_title=ask.campaign_title,
+        campaign_title=campaign_languages.translated_title(campaign) or ask.campaign_title,
         ask_id=ask.id,
         title=words.title,
         ask=words.ask,
@@ -50,18 +61,20 @@ def ask_message(
     answerable: bool = True,
     last_week: int | None = None,
     variant: str | None = None,
+    campaign: Campaign | None = None,
 ) -> Message:
     """The ask with its statistic, a link button and, if `answerable`, the two answer buttons.
 
     `link_url` replaces the pack's link (a tracked link); `note` is a line shown
     under the card (a reminder's words, or "counted"); `last_week`, how many did the
     campaign's previous ask, adds a line saying so (`campaigns.impact.last_week`);
-    `variant`, the wording this supporter got in a wording experiment.
+    `variant`, the wording this supporter got in a wording experiment; `campaign`, the
+    ask's campaign as its pack has it, names it in the supporter's language.
     """
     ask = ask_languages.localise(ask)  # in the supporter's language, where the pack has it
     if last_week is not None:
         note = "\n\n".join(part for part in (note, wording.did_last_week(last_week)) if part)
-    card = ask_card(ask, prompt, reminder=reminder, variant=variant)
+    card = ask_card(ask, prompt, reminder=reminder, variant=variant, campaign=campaign)
     link = Button(ask.link_label, url=link_url or ask.link_url)
     rows: list[tuple[Button, ...]] = [(link,)]
     if answerable:
@@ -100,11 +113,12 @@ def next_step_message(ask: AskRow, invite: str | None = None) -> Message:
 
 
 def welcome_message(step: WelcomeStep) -> Message:
-    """One message of a campaign's welcome series: its words (in the supporter's
-    language, where the pack has them), and its link (if any)."""
+    """One message of a campaign's welcome series: its words and its link's label (in
+    the supporter's language, where the pack has them), and its link (if any)."""
     rows: tuple[tuple[Button, ...], ...] = ()
     if step.link_label and step.link_url:
-        rows = ((Button(step.link_label, url=step.link_url),),)
+        label = dict(step.translated_labels).get(languages.current()) or step.link_label
+        rows = ((Button(label, url=step.link_url),),)
     text = dict(step.translated).get(languages.current()) or step.text
     return Message(text=text, buttons=rows)
 

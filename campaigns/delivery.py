@@ -54,6 +54,7 @@ from campaigns.messenger import (
 )
 from campaigns.model import Message
 from campaigns.pacing import until
+from campaigns.packs import Campaign
 from db import deliveries as deliveries_db
 from db import prompts as prompts_db
 from db.catalog import AskRow
@@ -327,7 +328,13 @@ class DeliveryEngine:
             note=(ask.reminder or "") if reminder else "",
             last_week=prepared.last_week,
             variant=variant,
+            campaign=self._campaign(ask.campaign),
         )
+
+    def _campaign(self, slug: str) -> Campaign | None:
+        """The ask's campaign as the running catalog has it (its name in other languages)."""
+        pack = self.ctx.catalog.packs.get(slug)
+        return pack.campaign if pack is not None else None
 
     async def _step_message(
         self, prepared: Prepared, delivery_id: int, language: str | None = None

@@ -46,8 +46,9 @@ from db.supporters import SupporterRow
 from db.times import now_text
 
 PRIVATE_ONLY = frozenset({"topics", "pause", "resume", "mydata", "forget", "invite", "campaigns"})
-# In a group, these change what the whole group gets: only its admins may use them.
-ADMIN_COMMANDS = frozenset({"subscribe_group", "stop"})
+# In a group, these change what the whole group gets: only its admins may use them
+# (/language, the group's language, is answered in `campaigns.language_choice`).
+ADMIN_COMMANDS = frozenset({"subscribe_group", "stop", "language"})
 FORGET_CONFIRM_SECONDS = 600  # a "Yes, erase" button works this long, for its supporter only
 MAX_PROMPT_DIGITS = 18  # every prompt id fits a 64-bit SQLite integer
 DEFAULT_RETENTION_MONTHS = 24
@@ -144,7 +145,17 @@ def _show_current(
         deliveries_db.record_direct(db, prompt.id, supporter)
         note = wording.topic_off(ask.topic) if chosen and ask.topic not in chosen else ""
         variant = variants_db.of_delivery(db, prompt.id, supporter.key)  # the wording they got
-        shown.append(ask_message(ctx.ids, ask, prompt, note=note, variant=variant))
+        pack = ctx.catalog.packs.get(campaign)  # names the campaign in their language
+        shown.append(
+            ask_message(
+                ctx.ids,
+                ask,
+                prompt,
+                note=note,
+                variant=variant,
+                campaign=pack.campaign if pack else None,
+            )
+        )
     return shown or _say(wording.NO_ASK_YET)
 
 
@@ -546,7 +557,16 @@ def _press_answer(
         return PressResult(answer=answer, counted=True)
     note = "✓ " + answer
     variant = variants_db.of_delivery(db, prompt.id, recipient.key)  # redrawn in their wording
-    edit = ask_message(ctx.ids, ask, prompt, note=note, answerable=not done, variant=variant)
+    pack = ctx.catalog.packs.get(ask.campaign)
+    edit = ask_message(
+        ctx.ids,
+        ask,
+        prompt,
+        note=note,
+        answerable=not done,
+        variant=variant,
+        campaign=pack.campaign if pack else None,
+    )
     return PressResult(answer=answer, counted=True, edit=edit)
 
 

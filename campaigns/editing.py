@@ -366,7 +366,7 @@ def publish(
     if any(found.id == ask_id for found in asks):
         asks = [ask if found.id == ask_id else found for found in asks]
     else:  # new (or back): last, or where the import that held it put it
-        asks.insert(placing.place(db, slug, [found.id for found in asks], ask_id), ask)
+        asks.insert(placing.place([found.id for found in asks], opened), ask)
     versions_db.mark_published(db, opened, actor)
     _write(db, campaign, asks, actor)
     audit_db.record(

@@ -6,11 +6,12 @@ one more way an organiser writes asks, so it gets the same rule. Each ask the pa
 adds or changes goes in as a version awaiting approval, saved by the importer (so
 anyone but the importer approves it, and then publishes it in the editor); until
 then the version published before keeps going out, and a new ask is not sent at
-all. Asks the pack leaves as they are stay as they are. The campaign's own fields
-(title, schedule, sources...) are written at once, as the dashboard's campaign
-form writes them; asks the pack no longer has are retired, as a plain import
-retires them. A brand-new campaign comes in with no published ask, so the bot
-sends nothing from it until one is approved and published.
+all; once published, a new one goes where the pack put it (the pack's order is kept
+with each version held, `campaigns.placing`). Asks the pack leaves as they are stay as
+they are. The campaign's own fields (title, schedule, sources...) are written at once,
+as the dashboard's campaign form writes them; asks the pack no longer has are retired,
+as a plain import retires them. A brand-new campaign comes in with no published ask,
+so the bot sends nothing from it until one is approved and published.
 
 With the setting off this is `pack_io.import_pack`: the pack is published as it
 is. Pack files (the packs folder, `campaignbot campaigns import`) are the
@@ -101,6 +102,8 @@ def import_pack(
     for ask in pending:
         _hold(db, slug, ask, actor, name)
     awaiting = tuple(ask.id for ask in held)
+    order = [ask.id for ask in pack.asks]
+    versions_db.keep_pack_order(db, slug, list(awaiting), order)  # its place (`placing`)
     audit_db.record(
         db,
         actor,
@@ -108,7 +111,7 @@ def import_pack(
         slug,
         file=name,
         awaiting_approval=list(awaiting),
-        order=[ask.id for ask in pack.asks],  # where each lands once published (`placing`)
+        order=order,  # for the record only: the versions keep it (audit entries go)
         **found.audit_detail(),
     )
     return Imported(found, awaiting)

@@ -158,12 +158,28 @@ class WelcomeMessage(Strict):
 class CampaignTranslation(Strict):
     """A campaign's words in another language the bot speaks (`[campaign.translations.cy]`):
     its title and description, and its welcome series, one text for each message in
-    order (the days and links stay the campaign's). A field left out stays as the
-    campaign has it, for a supporter reading that language."""
+    order (the days and links stay the campaign's), and, if it likes, one label for each
+    message's link, in the same order ("" for a message without a link, or to keep the
+    campaign's label). A field left out stays as the campaign has it, for a supporter
+    reading that language."""
 
     title: Annotated[Text, Field(min_length=1, max_length=80)] | None = None
     description: Annotated[Text, Field(min_length=1, max_length=600)] | None = None
     welcome: list[Annotated[Text, Field(min_length=1, max_length=600)]] | None = None
+    welcome_link_labels: list[Annotated[Text, Field(max_length=40)]] | None = None
+
+
+def _welcome_labels(code: str, labels: list[str] | None, welcome: list[WelcomeMessage]) -> None:
+    """A translation's link labels line up with the welcome series: one a message, and
+    none ("") for a message without a link."""
+    if labels is None:
+        return
+    where = f"translations.{code}.welcome_link_labels"
+    if len(labels) != len(welcome):
+        raise ValueError(f'{where}: give one for each of the welcome messages ("" for none)')
+    for number, (label, message) in enumerate(zip(labels, welcome, strict=True), start=1):
+        if label and message.link is None:
+            raise ValueError(f'{where}: welcome message {number} has no link: give ""')
 
 
 class Campaign(Strict):
@@ -194,6 +210,7 @@ class Campaign(Strict):
                 raise ValueError(
                     f"translations.{code}.welcome: give one for each of the welcome messages"
                 )
+            _welcome_labels(code, words.welcome_link_labels, self.welcome)
         return self
 
     @field_validator("welcome")

@@ -2,9 +2,10 @@
 
 An ask written in the editor is published last, as ever. One that a dashboard import
 held for approval (`campaigns.importing`) goes where the pack put it: the pack's order
-is kept with the import (`db.import_order`), and by the time the ask is approved an
-organiser may have moved other asks, published others of the same import, or retired
-some. So the rule is, with none of the asks already running moved:
+is kept with the version held (`ask_versions.pack_order`, not in the import's audit
+entry, which retention deletes while the ask may still wait), and by the time the ask
+is approved an organiser may have moved other asks, published others of the same
+import, or retired some. So the rule is, with none of the asks already running moved:
 
     the ask goes into the gap where the fewest running asks are on the wrong side of
     it by the pack's order (asks the pack doesn't name don't count); of gaps equally
@@ -18,9 +19,7 @@ one neighbour.
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-
-from db import import_order
+from db.versions import VersionRow
 
 
 def slot(running: list[str], ask_id: str, order: list[str]) -> int:
@@ -41,6 +40,7 @@ def slot(running: list[str], ask_id: str, order: list[str]) -> int:
     return found
 
 
-def place(db: Database, campaign: str, running: list[str], ask_id: str) -> int:
-    """Where a newly published `ask_id` goes among the campaign's running asks."""
-    return slot(running, ask_id, import_order.held_order(db, campaign, ask_id))
+def place(running: list[str], opened: VersionRow) -> int:
+    """Where the ask of `opened`, a version about to be published for the first time
+    (or back from retired), goes among the campaign's running asks."""
+    return slot(running, opened.ask_id, opened.held_order)

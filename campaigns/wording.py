@@ -236,6 +236,15 @@ def language_now(name: str) -> str:
     return _("I'll write to you in {language}.").format(language=name)
 
 
+def group_language_usage(name: str, codes: str) -> str:
+    """/language in a group, from an admin, without a language: what it is and how to
+    change it (typed, as a group's buttons can't tell an admin's press)."""
+    return _(
+        "I write to this group in {language}. An admin can change it: /language and a "
+        "code: {codes}."
+    ).format(language=name, codes=codes)
+
+
 def next_step_intro(ask_title: str, language: str | None = None) -> str:
     """Above an ask's next step, which comes soon after the supporter did the ask."""
     return _(

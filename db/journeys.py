@@ -136,6 +136,9 @@ class WelcomeStep:
     # Its text in other languages (language code, text): the pack's
     # `[campaign.translations.<code>] welcome`, kept in the campaign's `extra`.
     translated: tuple[tuple[str, str], ...] = ()
+    # Its link's label in other languages (language code, label): the pack's
+    # `[campaign.translations.<code>] welcome_link_labels`, where not "".
+    translated_labels: tuple[tuple[str, str], ...] = ()
 
 
 def welcome_steps(db: Database, campaign: str) -> list[WelcomeStep]:
@@ -146,6 +149,11 @@ def welcome_steps(db: Database, campaign: str) -> list[WelcomeStep]:
         code: words["welcome"]
         for code, words in (languages if isinstance(languages, dict) else {}).items()
         if isinstance(words, dict) and isinstance(words.get("welcome"), list)
+    }
+    labels = {
+        code: words["welcome_link_labels"]
+        for code, words in (languages if isinstance(languages, dict) else {}).items()
+        if isinstance(words, dict) and isinstance(words.get("welcome_link_labels"), list)
     }
     return [
         WelcomeStep(
@@ -158,6 +166,11 @@ def welcome_steps(db: Database, campaign: str) -> list[WelcomeStep]:
                 (code, str(found[number - 1]))
                 for code, found in texts.items()
                 if len(found) == len(messages)
+            ),
+            translated_labels=tuple(
+                (code, str(found[number - 1]))
+                for code, found in labels.items()
+                if len(found) == len(messages) and found[number - 1]
             ),
         )
         for number, message in enumerate(messages, start=1)

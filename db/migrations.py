@@ -803,6 +803,38 @@ def languages(db: Database) -> None:
     db.execute("ALTER TABLE supporters ADD COLUMN language TEXT")
 
 
+@migrations(name="0011_held_ask_order")
+def held_ask_order(db: Database) -> None:
+    """Where a new ask a dashboard import held for approval goes once it is published.
+
+    - `ask_versions.pack_order`: on a version an import holds for approval, the ask ids
+      of that import's pack in its order, as a JSON list (`campaigns.placing` puts the
+      ask at the pack's place when it is published); the latest import holding the ask
+      sets it. NULL on every other version: an ask written in the editor goes last.
+
+    The order was read back from the import's audit entry until now, and retention
+    deletes audit entries: each open version takes the order of the newest `import-pack`
+    entry of its campaign that held it, where one is left.
+    """
+    db.execute("ALTER TABLE ask_versions ADD COLUMN pack_order TEXT")
+    db.execute(
+        """
+        WITH imports AS (
+            SELECT id, target, CASE WHEN json_valid(detail) THEN detail END AS detail
+            FROM audit WHERE action = 'import-pack'
+        )
+        UPDATE ask_versions SET pack_order = (
+            SELECT json_extract(i.detail, '$.order') FROM imports i
+            WHERE i.target = ask_versions.campaign AND json_type(i.detail, '$.order') = 'array'
+              AND EXISTS (SELECT 1 FROM json_each(i.detail, '$.awaiting_approval') AS held
+                          WHERE held.value = ask_versions.ask_id)
+            ORDER BY i.id DESC LIMIT 1
+        )
+        WHERE state IN ('draft', 'awaiting_approval')
+        """
+    )
+
+
 def apply(db: Database) -> list[str]:
     """Apply pending migrations; return the names of those applied."""
     pending = [migration.name for migration in migrations.pending(db)]

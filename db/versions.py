@@ -6,6 +6,9 @@ open one is always numbered after every other, so a draft is "vN+1" over the
 published "vN". The `asks` row holds the published version's content and its
 number (`asks.version`); a prompt records the version it sent (`prompts.ask_version`).
 
+A version a dashboard import holds for approval keeps the order of the import's pack
+(`pack_order`, migration 0011), so the ask goes where the pack put it when published.
+
 Content is the ask's pack fields as JSON (`campaigns.pack_io.ask_content`); two
 contents are the same when they parse to the same value. The rules (who may approve,
 what may be published) are the core's: `campaigns.editing`.
@@ -48,6 +51,7 @@ class VersionRow:
     approved_at: str | None
     published_by: str | None
     published_at: str | None
+    pack_order: str | None  # held by an import: its pack's ask ids, as JSON (`keep_pack_order`)
 
     @property
     def is_open(self) -> bool:
@@ -57,6 +61,13 @@ class VersionRow:
     def data(self) -> dict[str, object]:
         found: dict[str, object] = json.loads(self.content)
         return found
+
+    @property
+    def held_order(self) -> list[str]:
+        """The ask ids of the pack whose import held this version, in the pack's order
+        (empty if no import held it)."""
+        found = json.loads(self.pack_order) if self.pack_order else []
+        return [str(one) for one in found] if isinstance(found, list) else []
 
 
 _SELECT = f"SELECT {', '.join(VersionRow.__slots__)} FROM ask_versions"
@@ -156,6 +167,17 @@ def await_approval(db: Database, row: VersionRow) -> None:
         "UPDATE ask_versions SET state = 'awaiting_approval'"
         " WHERE campaign = ? AND ask_id = ? AND version = ? AND state = 'draft'",
         [row.campaign, row.ask_id, row.version],
+    )
+
+
+def keep_pack_order(db: Database, campaign: str, ask_ids: list[str], order: list[str]) -> None:
+    """Keep, with each ask's open version, the order of the pack an import holds it
+    from (`order`, ask ids), so `campaigns.placing` can put it at the pack's place when
+    it is published, however long it waits."""
+    db.conn.executemany(
+        "UPDATE ask_versions SET pack_order = ?"
+        " WHERE campaign = ? AND ask_id = ? AND state IN ('draft', 'awaiting_approval')",
+        [(json.dumps(order), campaign, ask_id) for ask_id in ask_ids],
     )
 
 

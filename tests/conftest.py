@@ -57,3 +57,10 @@ def core(db_path: Path, catalog: Catalog, ctx: Context) -> Iterator[Core]:
     core = Core(store, ctx, organisers=["console:organiser", "telegram:900", "discord:900"])
     yield core
     core.close()
+
+
+@pytest.fixture
+def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PTB 22 warns unless RetryAfter.retry_after is a timedelta; opt in (in a module:
+    `pytestmark = pytest.mark.usefixtures("ptb_timedelta")`)."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")

@@ -1,9 +1,15 @@
-"""Rows the tests start from: supporters and a manual prompt of the bundled pack."""
+"""What the tests start from: supporters, a manual prompt of the bundled pack, and pack
+folders written to a temp folder."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
 from sqlite_utils import Database
 
+from campaigns.packs import BUNDLED_PACKS
 from db import prompts as prompts_db
 from db import subscriptions as subscriptions_db
 from db import supporters as supporters_db
@@ -62,3 +68,19 @@ def manual_prompt(
         source=fields.get("source"),
         state=state,
     ).id
+
+
+def pack_folder(folder: Path, /, packs: Mapping[str, str]) -> Path:
+    """`folder` (made if need be) with a file `<name>.toml` for each name and its text:
+    a pack folder as an operator keeps one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in packs.items():
+        (folder / f"{name}.toml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def bundled_folder(folder: Path, /) -> Path:
+    """`folder` (made if need be) with a copy of the bundled pack, one-step-ahead."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(BUNDLED_PACKS / "one-step-ahead.toml", folder / "one-step-ahead.toml")
+    return folder

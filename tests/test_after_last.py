@@ -43,18 +43,10 @@ from db import supporters as supporters_db
 from db.states import AfterLast
 from db.store import Store, open_database
 from db.times import to_text, utcnow
-from runner import open_core
 from scheduler import CampaignScheduler, ensure_weekly_prompt
 from tests.cli_run import BIN, base_env
 from tests.messengers import RecordingMessenger
-from tests.web_support import (
-    add_users,
-    asgi_client,
-    csrf_of,
-    make_settings,
-    prepared_db,
-    sign_in,
-)
+from tests.web_support import csrf_of, make_settings, opened_core, signed_in, with_users
 from web.app import create_app
 
 SLUG = "short-run"
@@ -492,15 +484,11 @@ def test_campaigns_list_says_when_each_campaign_runs_out(
 @pytest.fixture
 async def dashboard(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Path, Path]]:
     folder = write_pack(tmp_path / "packs", 2, "stop")
-    settings = make_settings(tmp_path, packs=folder, default_campaign=SLUG)
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
-    core = open_core(settings)
-    async with asgi_client(create_app(core, settings)) as http:
-        await sign_in(http, "olive")  # an organiser: the overview, and the schedule form
-        yield http, settings.db, folder
-    core.close()
+    settings = with_users(make_settings(tmp_path, packs=folder, default_campaign=SLUG))
+    with opened_core(settings) as core:
+        # an organiser: the overview, and the schedule form
+        async with signed_in(create_app(core, settings), "olive") as http:
+            yield http, settings.db, folder
 
 
 async def test_the_dashboard_warns_when_a_campaign_runs_out(
@@ -546,15 +534,10 @@ async def test_the_dashboard_warns_when_a_campaign_runs_out(
 
 async def test_the_dashboard_does_not_warn_while_asks_last(tmp_path: Path) -> None:
     folder = write_pack(tmp_path / "packs", 5, None)
-    settings = make_settings(tmp_path, packs=folder, default_campaign=SLUG)
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
-    core = open_core(settings)
-    async with asgi_client(create_app(core, settings)) as http:
-        await sign_in(http, "stan")
-        page = await http.get("/")
-    core.close()
+    settings = with_users(make_settings(tmp_path, packs=folder, default_campaign=SLUG))
+    with opened_core(settings) as core:
+        async with signed_in(create_app(core, settings), "stan") as http:
+            page = await http.get("/")
     assert "Short Run runs out of asks on " in page.text
     assert "then starts again from the first ask (dates in Pacific/Kiritimati)." in page.text
     assert "Warning:" not in page.text

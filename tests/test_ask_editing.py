@@ -27,7 +27,6 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 from sqlite_utils import Database
 
-from bots.telegram.bot import TelegramBot
 from campaigns import editing, pack_io, prompting
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, prepare
@@ -48,18 +47,18 @@ from runner import open_core
 from settings import Settings
 from tests.cli_run import assert_one_clean_line
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import telegram_bot
 from tests.seeding import add_supporters
 from tests.test_packs_in_out import EVERY_FIELD
 from tests.web_support import (
     PASSWORDS,
     LiveServer,
-    add_users,
     asgi_client,
     csrf_of,
     make_settings,
-    prepared_db,
     run_cli,
     sign_in,
+    with_users,
 )
 from web import accounts
 from web.app import create_app
@@ -248,11 +247,7 @@ def add_sam(db: Database) -> None:
 
 def settings_for(folder: Path, *, require_approval: bool = False) -> Settings:
     settings = make_settings(folder, require_approval=require_approval)
-    db = prepared_db(settings)
-    add_users(db, olive=f"telegram:{OLIVE_CHAT}")
-    add_sam(db)
-    db.close()
-    return settings
+    return with_users(settings, add_sam, olive=f"telegram:{OLIVE_CHAT}")
 
 
 @pytest.fixture
@@ -280,9 +275,7 @@ class Bot:
 
     async def __aenter__(self) -> Bot:
         self.core = open_core(self.settings)
-        self.adapter = TelegramBot(
-            self.core, self.telegram.token, base_url=self.telegram.base_url, limits=False
-        )
+        self.adapter = telegram_bot(self.core, self.telegram, limits=False)
         await self.adapter.online()
         self.engine = DeliveryEngine(self.core.store, self.core.ctx, {"telegram": self.adapter})
         self.app = create_app(self.core, self.settings, messengers={"telegram": self.adapter})

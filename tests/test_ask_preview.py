@@ -27,26 +27,27 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expec
 from rich.console import Console
 
 from bots.console import ConsoleChat
-from bots.discord.bot import DiscordBot
 from bots.telegram.bot import TelegramBot
 from campaigns import prompting
 from campaigns.core import Core
 from campaigns.model import ChatKind
 from campaigns.packs import MAX_ASK_CHARS
-from db.store import open_database
-from runner import open_core
 from settings import Settings
+from tests.chat import count
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import discord_bot, telegram_online
 from tests.web_support import (
     PASSWORDS,
     LiveServer,
-    add_users,
     asgi_client,
     csrf_of,
+    in_store,
     make_settings,
-    prepared_db,
+    opened_core,
     sign_in,
+    signed_in,
+    with_users,
 )
 from web.lookalikes import CONSOLE_WIDTH
 
@@ -163,11 +164,7 @@ def shown_markdown(text: str) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    settings = make_settings(tmp_path)
-    db = prepared_db(settings)
-    add_users(db, olive=f"telegram:{OLIVE_CHAT}")
-    db.close()
-    return settings
+    return with_users(make_settings(tmp_path), olive=f"telegram:{OLIVE_CHAT}")
 
 
 @pytest.fixture
@@ -180,17 +177,14 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def app_core(settings: Settings) -> AsyncIterator[Core]:
-    core = open_core(settings)
-    yield core
-    core.close()
+    with opened_core(settings) as core:
+        yield core
 
 
 @pytest.fixture
 async def telegram_bot(app_core: Core, telegram: FakeTelegram) -> AsyncIterator[TelegramBot]:
-    bot = TelegramBot(app_core, telegram.token, base_url=telegram.base_url, limits=False)
-    await bot.online()
-    yield bot
-    await bot.offline()
+    async with telegram_online(app_core, telegram) as bot:
+        yield bot
 
 
 @pytest.fixture
@@ -200,8 +194,7 @@ async def organiser(
     from web.app import create_app
 
     app = create_app(app_core, settings, messengers={"telegram": telegram_bot})
-    async with asgi_client(app) as http:
-        await sign_in(http, "olive")
+    async with signed_in(app, "olive") as http:
         yield http
 
 
@@ -236,11 +229,7 @@ def the_form(html: str) -> dict[str, str]:
 
 
 def audited(core_settings: Settings) -> int:
-    db = open_database(core_settings.db)
-    try:
-        return int(db.execute("SELECT count(*) FROM audit").fetchone()[0])
-    finally:
-        db.close()
+    return in_store(core_settings, lambda db: count(db, "SELECT count(*) FROM audit"))
 
 
 # ---------------------------------------------------------------- what is sent
@@ -292,16 +281,7 @@ async def test_the_discord_and_console_previews_are_what_those_adapters_send(
     html, _ = await a_page(organiser)
     # the message the schedule page and the test send compose for this ask
     _, message = await app_core.store.write(prompting.preview, app_core.ctx, CAMPAIGN, ASK, "test")
-    bot = DiscordBot(
-        app_core,
-        discord.token,
-        api_url=discord.api_url,
-        gateway_url=discord.gateway_url,
-        request_rate=None,
-        guild_ready_timeout=0.05,
-        retry_first=0.05,
-        retry_cap=0.2,
-    )
+    bot = discord_bot(app_core, discord, retry_first=0.05, retry_cap=0.2)
     await bot.online()
     try:
         await bot.send(str(SAM), ChatKind.PRIVATE, message)
@@ -569,8 +549,7 @@ async def test_only_organisers_signed_in_with_a_good_token(
         token = csrf_of((await http.get("/")).text)
         refused = await http.post("/asks/preview", data={"csrftoken": token}, headers=FRAGMENT)
         assert refused.status_code == 403
-    async with asgi_client(app) as http:
-        await sign_in(http, "olive")
+    async with signed_in(app, "olive") as http:
         html, token = await a_page(http)
         values = the_form(html)
         # no token, a forged one, one from another session
@@ -641,10 +620,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = make_settings(tmp_path_factory.mktemp("preview"))
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
+    settings = with_users(make_settings(tmp_path_factory.mktemp("preview")))
     with LiveServer(settings) as live:
         yield live
 

@@ -22,8 +22,6 @@ from rich.console import Console
 from sqlite_utils import Database
 
 from bots.console import ConsoleChat
-from bots.discord.bot import DiscordBot
-from bots.telegram.bot import TelegramBot
 from campaigns import dashboard, prompting, wording
 from campaigns import subscriptions as choice
 from campaigns.buttons import Verb
@@ -45,6 +43,8 @@ from tests.cli_run import BIN, base_env
 from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord
 from tests.fakes.telegram import FakeTelegram
 from tests.messengers import RecordingMessenger
+from tests.platforms import discord_online, telegram_online
+from tests.seeding import pack_folder
 
 MAIN, OTHER = "one-step-ahead", "safer-schools"
 MAIN_TITLE, OTHER_TITLE = "One Step Ahead", "Safer Schools"
@@ -57,17 +57,14 @@ FAST = Tuning(workers=4, flush_every=0.01, backoff_base=0.01, backoff_cap=0.05)
 
 def write_packs(folder: Path) -> Path:
     """The bundled pack and a second campaign made from it."""
-    folder.mkdir(parents=True, exist_ok=True)
     text = (BUNDLED_PACKS / f"{MAIN}.toml").read_text()
-    (folder / f"{MAIN}.toml").write_text(text)
     other = (
         text.replace(f'slug = "{MAIN}"', f'slug = "{OTHER}"')
         .replace(f'title = "{MAIN_TITLE}"', f'title = "{OTHER_TITLE}"')
         .replace("Five changes the Government", "Changes schools and the Government")
     )
     assert other != text
-    (folder / f"{OTHER}.toml").write_text(other)
-    return folder
+    return pack_folder(folder, {MAIN: text, OTHER: other})
 
 
 @pytest.fixture
@@ -430,10 +427,8 @@ async def telegram(core: Core) -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram() as fake:
         fake.private_chat(SAM, "Sam")
         fake.private_chat(900, "Olu")  # an organiser in the core fixture's list
-        bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False)
-        await bot.online()
-        yield fake
-        await bot.offline()
+        async with telegram_online(core, fake):
+            yield fake
         assert not [call for call in fake.rejected if call.method != "getUpdates"]
 
 
@@ -477,19 +472,8 @@ async def discord_fake(core: Core) -> AsyncIterator[FakeDiscord]:
     await fake.start()
     fake.add_user(DEE, "dee")
     fake.add_guild(GUILD, "Supporters", [CHANNEL], members={DEE: MEMBER_DEFAULT})
-    bot = DiscordBot(
-        core,
-        fake.token,
-        organiser_guild=None,
-        organiser_role=None,
-        api_url=fake.api_url,
-        gateway_url=fake.gateway_url,
-        request_rate=None,
-        guild_ready_timeout=0.05,
-    )
-    await bot.online()
-    yield fake
-    await bot.offline()
+    async with discord_online(core, fake):
+        yield fake
     assert fake.rejected == []
     await fake.stop()
 

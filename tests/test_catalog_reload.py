@@ -24,7 +24,6 @@ from rich.console import Console
 from sqlite_utils import Database
 
 from bots.console import ConsoleChat
-from bots.discord.bot import DiscordBot
 from campaigns import pack_io, wording
 from campaigns.catalog import Catalog
 from campaigns.core import Core
@@ -43,15 +42,9 @@ from settings import Settings
 from tests.cli_run import RunningBot, base_env, run
 from tests.conftest import SECRET
 from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord, FakeDiscordError
-from tests.web_support import (
-    add_users,
-    asgi_client,
-    csrf_of,
-    make_settings,
-    prepared_db,
-    run_cli,
-    sign_in,
-)
+from tests.platforms import discord_bot
+from tests.seeding import bundled_folder
+from tests.web_support import csrf_of, make_settings, run_cli, signed_in, with_users
 from web.app import create_app
 
 MAIN, MAIN_TITLE = "one-step-ahead", "One Step Ahead"
@@ -119,14 +112,8 @@ class Running:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    packs = tmp_path / "packs"
-    packs.mkdir()
-    (packs / f"{MAIN}.toml").write_bytes((BUNDLED_PACKS / f"{MAIN}.toml").read_bytes())
-    made = make_settings(tmp_path / "data", packs=packs)
-    db = prepared_db(made)
-    add_users(db)
-    db.close()
-    return made
+    packs = bundled_folder(tmp_path / "packs")
+    return with_users(make_settings(tmp_path / "data", packs=packs))
 
 
 @pytest.fixture
@@ -382,8 +369,7 @@ async def olive(running: Running) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(
         running.core, running.settings, scheduler=running.scheduler.scheduler, engine=running.engine
     )
-    async with asgi_client(app) as http:
-        await sign_in(http, "olive")
+    async with signed_in(app, "olive") as http:
         yield http
 
 
@@ -446,16 +432,7 @@ async def discord(running: Running) -> AsyncIterator[FakeDiscord]:
     fake.add_user(ADMIN, "ada")
     members = {SAM: MEMBER_DEFAULT, ADMIN: MEMBER_DEFAULT | MANAGE_GUILD}
     fake.add_guild(GUILD, "Supporters", [CHANNEL], members=members)
-    bot = DiscordBot(
-        running.core,
-        fake.token,
-        organiser_guild=None,
-        organiser_role=None,
-        api_url=fake.api_url,
-        gateway_url=fake.gateway_url,
-        request_rate=None,
-        guild_ready_timeout=0.05,
-    )
+    bot = discord_bot(running.core, fake)
     await bot.online()
     try:
         yield fake

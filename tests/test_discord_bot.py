@@ -26,6 +26,7 @@ from tests.fakes.discord import (
     FakeDiscordError,
     InteractionRecord,
 )
+from tests.platforms import discord_bot
 
 SAM, ALEX, CLOSED, DELETED, ORGANISER = 5101, 5102, 5103, 5104, 900
 GUILD, CHANNEL = 7000, 7001
@@ -66,16 +67,7 @@ async def start_bot(
     organiser_guild: int | None = GUILD,
     organiser_role: int | None = None,
 ) -> DiscordBot:
-    bot = DiscordBot(
-        core,
-        fake.token,
-        organiser_guild=organiser_guild,
-        organiser_role=organiser_role,
-        api_url=fake.api_url,
-        gateway_url=fake.gateway_url,
-        request_rate=None,
-        guild_ready_timeout=0.05,
-    )
+    bot = discord_bot(core, fake, organiser_guild=organiser_guild, organiser_role=organiser_role)
     await bot.online()
     return bot
 

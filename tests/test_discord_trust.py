@@ -24,6 +24,7 @@ from campaigns.core import Core
 from campaigns.messenger import StartupFailure
 from campaigns.organising import NOT_AVAILABLE
 from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord, InteractionRecord
+from tests.platforms import discord_bot, discord_online
 
 CHARITY, CHARITY_CHANNEL = 7100, 7101
 ELSEWHERE, ELSEWHERE_CHANNEL = 8100, 8101
@@ -82,19 +83,8 @@ def role(fake: FakeDiscord) -> int:
 
 @pytest.fixture
 async def bot(core: Core, fake: FakeDiscord, role: int) -> AsyncIterator[DiscordBot]:
-    started = DiscordBot(
-        core,
-        fake.token,
-        organiser_guild=CHARITY,
-        organiser_role=role,
-        api_url=fake.api_url,
-        gateway_url=fake.gateway_url,
-        request_rate=None,
-        guild_ready_timeout=0.05,
-    )
-    await started.online()
-    yield started
-    await started.offline()
+    async with discord_online(core, fake, organiser_guild=CHARITY, organiser_role=role) as started:
+        yield started
 
 
 def replies_to(fake: FakeDiscord, user: int) -> list[str]:
@@ -218,15 +208,7 @@ async def test_no_organiser_server_means_no_organiser_commands(
         (9999, logging.WARNING, "is the bot in that server?"),
     ):
         caplog.clear()
-        bot = DiscordBot(
-            core,
-            fake.token,
-            organiser_guild=guild,
-            api_url=fake.api_url,
-            gateway_url=fake.gateway_url,
-            request_rate=None,
-            guild_ready_timeout=0.05,
-        )
+        bot = discord_bot(core, fake, organiser_guild=guild)
         await bot.online()
         try:
             assert fake.guild_commands == {}

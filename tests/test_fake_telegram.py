@@ -42,10 +42,7 @@ CONFLICT = (
 TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
 
-@pytest.fixture(autouse=True)
-def _retry_after_as_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    """PTB 22 warns unless RetryAfter.retry_after is a timedelta; opt in."""
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture

@@ -17,14 +17,13 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from bots.discord.bot import DiscordBot
-from bots.telegram.bot import TelegramBot
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine
 from campaigns.messenger import Messenger
 from scheduler import CampaignScheduler
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import discord_bot, telegram_bot
 from tests.web_support import make_settings
 from web.app import create_app
 from web.health import JobScheduler
@@ -33,9 +32,7 @@ SAM = 4101
 PATIENCE = 30.0  # seconds: generous, for a loaded machine
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture
@@ -75,7 +72,7 @@ async def until_status(app: Starlette, status: int) -> dict[str, Any]:
 async def test_a_telegram_adapter_online_is_up_with_its_times_and_nothing_identifying(
     core: Core, fake: FakeTelegram, tmp_path: Path
 ) -> None:
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False)
+    bot = telegram_bot(core, fake, limits=False)
     app = app_for(core, tmp_path, {"telegram": bot})
     code, body = await healthz(app)
     assert code == 503 and body["adapters"]["telegram"]["up"] is False  # not yet online
@@ -102,7 +99,7 @@ async def test_a_telegram_adapter_online_is_up_with_its_times_and_nothing_identi
 async def test_a_bot_api_outage_turns_it_503_and_back_to_200_after(
     core: Core, fake: FakeTelegram, tmp_path: Path
 ) -> None:
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False, health_grace=0.5)
+    bot = telegram_bot(core, fake, limits=False, health_grace=0.5)
     await bot.online()
     try:
         app = app_for(core, tmp_path, {"telegram": bot})
@@ -122,7 +119,7 @@ async def test_a_bot_api_outage_turns_it_503_and_back_to_200_after(
 async def test_a_blip_shorter_than_the_grace_stays_up(
     core: Core, fake: FakeTelegram, tmp_path: Path
 ) -> None:
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False, health_grace=60)
+    bot = telegram_bot(core, fake, limits=False, health_grace=60)
     await bot.online()
     try:
         app = app_for(core, tmp_path, {"telegram": bot})
@@ -176,17 +173,7 @@ async def test_a_discord_adapter_is_up_while_its_gateway_is_and_down_when_it_is_
     core: Core, tmp_path: Path
 ) -> None:
     async with FakeDiscord() as fake_discord:
-        bot = DiscordBot(
-            core,
-            fake_discord.token,
-            api_url=fake_discord.api_url,
-            gateway_url=fake_discord.gateway_url,
-            request_rate=None,
-            guild_ready_timeout=0.05,
-            retry_first=0.2,
-            retry_cap=0.5,
-            health_grace=0.5,
-        )
+        bot = discord_bot(core, fake_discord, retry_first=0.2, retry_cap=0.5, health_grace=0.5)
         await bot.online()
         try:
             app = app_for(core, tmp_path, {"discord": bot})

@@ -36,8 +36,9 @@ from settings import Settings
 from tests.conftest import SECRET
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
-from tests.seeding import add_supporters
-from tests.web_support import asgi_client, core_with_users, make_settings, prepared_db
+from tests.platforms import discord_bot, telegram_bot
+from tests.seeding import add_supporters, pack_folder
+from tests.web_support import asgi_client, make_settings, opened_core, prepared_db, with_users
 from web.app import create_app
 from web.impact import NOT_LISTED, ImpactBoard
 from web.security import FRAMEABLE
@@ -121,15 +122,11 @@ def write(settings: Settings, fn: Any) -> Any:
 @pytest.fixture
 def packs(tmp_path: Path) -> Path:
     """The bundled pack and a second, quiet campaign."""
-    folder = tmp_path / "packs"
-    folder.mkdir()
     text = (BUNDLED_PACKS / f"{CAMPAIGN}.toml").read_text()
-    (folder / f"{CAMPAIGN}.toml").write_text(text)
     quiet = text.replace(f'slug = "{CAMPAIGN}"', f'slug = "{QUIET}"')
     quiet = quiet.replace('title = "One Step Ahead"', 'title = "Quiet <Campaign> & Co"')
     quiet = re.sub(r"(?m)^sources = .*$", "sources = []", quiet)
-    (folder / f"{QUIET}.toml").write_text(quiet)
-    return folder
+    return pack_folder(tmp_path / "packs", {CAMPAIGN: text, QUIET: quiet})
 
 
 @pytest.fixture
@@ -139,9 +136,8 @@ def settings(tmp_path: Path, packs: Path) -> Settings:
 
 @pytest.fixture
 def core(settings: Settings) -> Iterator[Core]:
-    core = core_with_users(settings)
-    yield core
-    core.close()
+    with opened_core(with_users(settings)) as core:
+        yield core
 
 
 class Clock:
@@ -506,9 +502,7 @@ async def test_hostile_query_strings_get_a_plain_404_or_are_ignored(
 FIRST = 31_000
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture
@@ -525,9 +519,7 @@ def counting_core(tmp_path: Path, show_count: bool) -> Core:
     shown = pack.model_copy(
         update={"campaign": pack.campaign.model_copy(update={"show_count": show_count})}
     )
-    folder = tmp_path / "packs"
-    folder.mkdir()
-    (folder / f"{CAMPAIGN}.toml").write_text(to_toml(shown), encoding="utf-8")
+    folder = pack_folder(tmp_path / "packs", {CAMPAIGN: to_toml(shown)})
     store = Store(tmp_path / "weekly.db")
     catalog = store.submit(PackFolder.read(folder).catalog).result()
     assert catalog.packs[CAMPAIGN].campaign.show_count is show_count
@@ -580,18 +572,9 @@ async def weekly_text(
         prompt_id = await core.store.write(seed)
         bot: TelegramBot | DiscordBot
         if isinstance(fake, FakeTelegram):
-            bot = TelegramBot(core, fake.token, base_url=fake.base_url, max_rate=200)
+            bot = telegram_bot(core, fake, max_rate=200)
         else:
-            bot = DiscordBot(
-                core,
-                fake.token,
-                organiser_guild=None,
-                organiser_role=None,
-                api_url=fake.api_url,
-                gateway_url=fake.gateway_url,
-                request_rate=None,
-                guild_ready_timeout=0.05,
-            )
+            bot = discord_bot(core, fake)
         await bot.online()
         try:
             engine = DeliveryEngine(core.store, core.ctx, {platform: bot}, tuning=Tuning(workers=4))

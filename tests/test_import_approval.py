@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -26,20 +25,11 @@ from campaigns.versions import digest
 from db import audit as audit_db
 from db import catalog as catalog_db
 from db import versions as versions_db
-from db.store import open_database
-from runner import open_core
 from settings import Settings
-from tests.test_packs_in_out import EVERY_FIELD, bundled_folder, snapshot, write
-from tests.web_support import (
-    add_users,
-    asgi_client,
-    cli_env,
-    csrf_of,
-    make_settings,
-    prepared_db,
-    sign_in,
-)
-from web.app import create_app
+from tests import test_packs_in_out as packs_tests
+from tests.seeding import bundled_folder
+from tests.test_packs_in_out import EVERY_FIELD, snapshot, write
+from tests.web_support import cli_env, csrf_of, in_store, make_settings, prepared_db
 
 BUNDLED, CHANGED, UNCHANGED = "one-step-ahead", "ai-images", "pre-screening"
 NEW_ASK = "new-ask"
@@ -227,31 +217,10 @@ def test_with_approval_off_an_import_publishes_as_before(db: Database) -> None:
 
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[tuple[Core, Settings]]:
-    settings = make_settings(
-        tmp_path, packs=bundled_folder(tmp_path / "packs"), require_approval=True
-    )
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
-    core = open_core(settings)
-    yield core, settings
-    core.close()
+    yield from packs_tests.bundled_dashboard(tmp_path, require_approval=True)
 
 
-@pytest.fixture
-async def olive(dashboard: tuple[Core, Settings]) -> AsyncIterator[httpx.AsyncClient]:
-    core, settings = dashboard
-    async with asgi_client(create_app(core, settings)) as http:
-        await sign_in(http, "olive")
-        yield http
-
-
-def in_store(settings: Settings, read: Any) -> Any:
-    db = open_database(settings.db)
-    try:
-        return read(db)
-    finally:
-        db.close()
+olive = packs_tests.olive  # signed in to this module's dashboard
 
 
 async def test_a_dashboard_import_with_approval_on_publishes_nothing_it_brings(

@@ -34,13 +34,14 @@ from campaigns.packs import BUNDLED_PACKS, PackError, load_packs
 from db import invites as invites_db
 from db import supporters as supporters_db
 from db.store import open_database
-from runner import open_core
 from settings import Settings
 from tests.chat import GROUP, action_of, count, press, say, text_of
 from tests.conftest import SECRET
 from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord
 from tests.fakes.telegram import FakeTelegram
-from tests.web_support import add_users, asgi_client, make_settings, prepared_db, run_cli, sign_in
+from tests.platforms import discord_online, telegram_online
+from tests.seeding import pack_folder
+from tests.web_support import add_users, make_settings, opened_core, prepared_db, run_cli, signed_in
 from web.app import create_app
 
 DEFAULT, OTHER = "one-step-ahead", "safer-apps"
@@ -63,10 +64,7 @@ def two_packs(folder: Path) -> Path:
     other = text.replace(f'slug = "{DEFAULT}"', f'slug = "{OTHER}"', 1).replace(
         'title = "One Step Ahead"', 'title = "Safer Apps"', 1
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{DEFAULT}.toml").write_text(text)
-    (folder / f"{OTHER}.toml").write_text(other)
-    return folder
+    return pack_folder(folder, {DEFAULT: text, OTHER: other})
 
 
 def joined_through(db: Database, origin: Origin) -> int:
@@ -279,10 +277,8 @@ async def telegram(core: Core) -> AsyncIterator[tuple[FakeTelegram, TelegramBot]
     async with FakeTelegram() as fake:
         fake.private_chat(SAM, "Sam")
         fake.private_chat(ALEX, "Alex")
-        bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False)
-        await bot.online()
-        yield fake, bot
-        await bot.offline()
+        async with telegram_online(core, fake) as bot:
+            yield fake, bot
 
 
 async def test_telegram_invite_is_a_deep_link_that_counts_a_friend(
@@ -335,17 +331,8 @@ async def discord_fake() -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 async def discord(core: Core, discord_fake: FakeDiscord) -> AsyncIterator[DiscordBot]:
-    bot = DiscordBot(
-        core,
-        discord_fake.token,
-        api_url=discord_fake.api_url,
-        gateway_url=discord_fake.gateway_url,
-        request_rate=None,
-        guild_ready_timeout=0.05,
-    )
-    await bot.online()
-    yield bot
-    await bot.offline()
+    async with discord_online(core, discord_fake) as bot:
+        yield bot
 
 
 async def slash(fake: FakeDiscord, name: str, user: int, **options: str) -> str:
@@ -440,17 +427,13 @@ async def test_the_dashboard_shows_referrals_per_campaign(
     db = open_database(settings.db)
     add_users(db)
     db.close()
-    core = open_core(settings)
-    try:
-        async with asgi_client(create_app(core, settings)) as http:
-            await sign_in(http, "stan")
+    with opened_core(settings) as core:
+        async with signed_in(create_app(core, settings), "stan") as http:
             page = await http.get("/")
             assert page.status_code == 200
             assert "Joined through invite links" in page.text
             download = await http.get("/overview/referrals.csv")
             assert download.status_code == 200
-    finally:
-        core.close()
     rows = list(csv.reader(io.StringIO(download.text)))
     assert rows == [
         ["campaign", "platform", "this_week", "total"],

@@ -21,8 +21,6 @@ from rich.console import Console
 from sqlite_utils import Database
 
 from bots.console import ConsoleChat
-from bots.discord.bot import DiscordBot
-from bots.telegram.bot import TelegramBot
 from campaigns import journeys, prompting, wording
 from campaigns.buttons import Verb
 from campaigns.catalog import Catalog
@@ -46,7 +44,9 @@ from tests.cli_run import base_env, run
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
 from tests.messengers import RecordingMessenger
-from tests.web_support import add_users, asgi_client, make_settings, sign_in
+from tests.platforms import discord_bot, telegram_bot
+from tests.seeding import pack_folder
+from tests.web_support import add_users, make_settings, opened_core, signed_in
 from web.app import create_app
 
 SECRET = b"journey-test-secret-not-for-production-0123"
@@ -135,10 +135,7 @@ QUESTION = "Did your council reply?"
 
 @pytest.fixture
 def packs(tmp_path: Path) -> Path:
-    folder = tmp_path / "packs"
-    folder.mkdir()
-    (folder / "walk.toml").write_text(PACK)
-    return folder
+    return pack_folder(tmp_path / "packs", {"walk": PACK})
 
 
 @pytest.fixture
@@ -152,9 +149,7 @@ def jcore(tmp_path: Path, packs: Path) -> Iterator[Core]:
     core.close()
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture
@@ -231,7 +226,7 @@ async def test_a_next_step_arrives_once_after_i_did_it_on_telegram(
 ) -> None:
     sam = 8101
     telegram.private_chat(sam, "Sam")
-    bot = TelegramBot(jcore, telegram.token, base_url=telegram.base_url, limits=False)
+    bot = telegram_bot(jcore, telegram, limits=False)
     engine = DeliveryEngine(jcore.store, jcore.ctx, {"telegram": bot}, tuning=QUICK)
     jcore.attach(engine)
     await bot.online()
@@ -277,7 +272,7 @@ async def test_a_group_press_brings_the_next_step_to_subscribers_only(
     telegram.group_chat(group, "Walkers", admins={admin}, members={subscribed, member})
     telegram.private_chat(subscribed, "Sub")
     telegram.private_chat(member, "Mem")
-    bot = TelegramBot(jcore, telegram.token, base_url=telegram.base_url, limits=False)
+    bot = telegram_bot(jcore, telegram, limits=False)
     engine = DeliveryEngine(jcore.store, jcore.ctx, {"telegram": bot}, tuning=QUICK)
     jcore.attach(engine)
     await bot.online()
@@ -303,14 +298,7 @@ async def test_a_next_step_on_discord(jcore: Core) -> None:
     fake = FakeDiscord()
     await fake.start()
     fake.add_user(alex, "alex")
-    bot = DiscordBot(
-        jcore,
-        fake.token,
-        api_url=fake.api_url,
-        gateway_url=fake.gateway_url,
-        request_rate=None,
-        guild_ready_timeout=0.05,
-    )
+    bot = discord_bot(jcore, fake)
     engine = DeliveryEngine(jcore.store, jcore.ctx, {"discord": bot}, tuning=QUICK)
     jcore.attach(engine)
     await bot.online()
@@ -413,7 +401,7 @@ async def test_the_welcome_series_arrives_in_order_at_its_days(
     early, sam, quitter = 8501, 8502, 8504
     for chat in (early, sam, quitter):
         telegram.private_chat(chat)
-    bot = TelegramBot(jcore, telegram.token, base_url=telegram.base_url, limits=False)
+    bot = telegram_bot(jcore, telegram, limits=False)
     engine = DeliveryEngine(jcore.store, jcore.ctx, {"telegram": bot}, tuning=QUICK)
     jcore.attach(engine)
     scheduler = CampaignScheduler(jcore.store, jcore.ctx.catalog, engine)
@@ -512,14 +500,7 @@ async def test_a_poll_goes_after_its_days_only_to_those_who_did_the_ask(jcore: C
     await fake.start()
     for user in (doer, other):
         fake.add_user(user, f"u{user}")
-    bot = DiscordBot(
-        jcore,
-        fake.token,
-        api_url=fake.api_url,
-        gateway_url=fake.gateway_url,
-        request_rate=None,
-        guild_ready_timeout=0.05,
-    )
+    bot = discord_bot(jcore, fake)
     engine = DeliveryEngine(jcore.store, jcore.ctx, {"discord": bot}, tuning=QUICK)
     jcore.attach(engine)
     scheduler = CampaignScheduler(jcore.store, jcore.ctx.catalog, engine)
@@ -660,7 +641,7 @@ async def test_5xx_and_429_are_retried_and_paced_for_journey_steps(
     await jcore.store.write(joined_today)
     telegram.fail_next("sendMessage", status=429, retry_after=1, times=2)
     telegram.fail_with_5xx("sendMessage", times=3, status=502)
-    bot = TelegramBot(jcore, telegram.token, base_url=telegram.base_url, max_rate=40)
+    bot = telegram_bot(jcore, telegram, max_rate=40)
     engine = DeliveryEngine(jcore.store, jcore.ctx, {"telegram": bot}, tuning=QUICK)
     scheduler = CampaignScheduler(jcore.store, jcore.ctx.catalog, engine)
     await bot.online()
@@ -818,12 +799,8 @@ async def test_stats_and_the_dashboard_show_the_counts(tmp_path: Path, packs: Pa
     )
     assert list(csv.reader(io.StringIO(telegram_only)))[2][2:] == ["0", "0", "0", "0"]
 
-    from runner import open_core
-
-    core = open_core(settings)
-    try:
-        async with asgi_client(create_app(core, settings)) as http:
-            await sign_in(http, "stan")
+    with opened_core(settings) as core:
+        async with signed_in(create_app(core, settings), "stan") as http:
             page = await http.get("/")
             assert page.status_code == 200
             assert "Next steps, welcome messages and polls" in page.text
@@ -833,8 +810,6 @@ async def test_stats_and_the_dashboard_show_the_counts(tmp_path: Path, packs: Pa
             assert download.text == as_csv
             prompts = await http.get("/prompts?all=1")
             assert "message 2" in prompts.text and "each supporter as they reach it" in prompts.text
-    finally:
-        core.close()
 
 
 async def test_stopping_a_step_cancels_what_waits_and_the_step_stays_for_later(

@@ -24,6 +24,7 @@ from campaigns.prompting import Request, send_now
 from db.backup import make_backup
 from runner import last_backup
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import telegram_online
 from tests.seeding import add_supporters
 from tests.web_support import make_settings
 from web.app import create_app
@@ -32,9 +33,7 @@ FIRST = 30_000
 Labels = tuple[tuple[str, str], ...]
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture
@@ -45,10 +44,8 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def bot(core: Core, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
-    telegram = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False)
-    await telegram.online()
-    yield telegram
-    await telegram.offline()
+    async with telegram_online(core, fake) as telegram:
+        yield telegram
 
 
 def engine_for(core: Core, bot: TelegramBot) -> DeliveryEngine:

@@ -7,7 +7,7 @@ in Debian's chromium, with script off."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from html import unescape
 from pathlib import Path
 
@@ -20,50 +20,16 @@ from campaigns.core import Core
 from campaigns.packs import load_pack
 from db import audit as audit_db
 from db.store import open_database
-from runner import open_core
 from settings import Settings
-from tests.test_packs_in_out import (
-    BAD_URL,
-    BUNDLED,
-    CHROMIUM,
-    EVERY_FIELD,
-    bundled_folder,
-    stored,
-    write,
-)
-from tests.web_support import (
-    PASSWORDS,
-    LiveServer,
-    add_users,
-    asgi_client,
-    csrf_of,
-    make_settings,
-    prepared_db,
-    sign_in,
-)
-from web.app import create_app
+from tests import test_packs_in_out as packs_tests
+from tests.seeding import bundled_folder
+from tests.test_packs_in_out import BAD_URL, BUNDLED, CHROMIUM, EVERY_FIELD, stored, write
+from tests.web_support import PASSWORDS, LiveServer, csrf_of, make_settings, with_users
 from web.security import UPLOADS
 
 IMPORT = "/campaigns/import"
-
-
-@pytest.fixture
-def dashboard(tmp_path: Path) -> Iterator[tuple[Core, Settings]]:
-    settings = make_settings(tmp_path, packs=bundled_folder(tmp_path / "packs"))
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
-    core = open_core(settings)
-    yield core, settings
-    core.close()
-
-
-@pytest.fixture
-async def olive(dashboard: tuple[Core, Settings]) -> AsyncIterator[httpx.AsyncClient]:
-    core, settings = dashboard
-    async with asgi_client(create_app(core, settings)) as http:
-        await sign_in(http, "olive")
-        yield http
+# the signed-in organiser over the bundled pack's folder, as tests/test_packs_in_out.py has it
+dashboard, olive = packs_tests.dashboard, packs_tests.olive
 
 
 async def token_of(client: httpx.AsyncClient) -> str:
@@ -274,10 +240,7 @@ async def test_other_routes_keep_refusing_multipart_forms(
 def test_a_pack_file_picked_in_the_browser_is_imported_without_script(tmp_path: Path) -> None:
     """Debian's chromium with script off: the form alone uploads the file."""
     assert Path(CHROMIUM).exists(), "the browser tests need Debian's chromium (make chromium)"
-    settings = make_settings(tmp_path, packs=bundled_folder(tmp_path / "packs"))
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
+    settings = with_users(make_settings(tmp_path, packs=bundled_folder(tmp_path / "packs")))
     source = write(tmp_path / "files", "every-field.toml", EVERY_FIELD)
     broken = write(tmp_path / "files", "broken.toml", BAD_URL)
     huge = write(tmp_path / "files", "huge.toml", "#" * (pack_io.MAX_PACK_BYTES + 2000))

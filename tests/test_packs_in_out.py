@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 import sqlite3
 import tomllib
 from collections.abc import AsyncIterator, Iterator
@@ -54,17 +53,19 @@ from db.store import connect, open_database
 from runner import open_core
 from settings import Settings
 from tests.cli_run import assert_one_clean_line
+from tests.seeding import bundled_folder as bundled_folder  # tests/test_review_fixes.py
 from tests.web_support import (
     PASSWORDS,
     SCRIPT,
     LiveServer,
-    add_users,
     asgi_client,
     csrf_of,
+    in_store,
     make_settings,
-    prepared_db,
+    opened_core,
     run_cli,
-    sign_in,
+    signed_in,
+    with_users,
 )
 from web.app import create_app
 
@@ -196,12 +197,6 @@ def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def bundled_folder(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(BUNDLED_PACKS / f"{BUNDLED}.toml", folder / f"{BUNDLED}.toml")
-    return folder
 
 
 def started(db: Database, folder: Path, default: str | None = None) -> Catalog:
@@ -688,31 +683,27 @@ def test_export_and_import_through_the_command_line(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ the dashboard
 
 
+def bundled_dashboard(tmp_path: Path, **more: Any) -> Iterator[tuple[Core, Settings]]:
+    """A core, and its settings (`more` added), over a copy of the bundled pack's folder
+    with the test accounts; closed when the generator is."""
+    settings = make_settings(tmp_path, packs=bundled_folder(tmp_path / "packs"), **more)
+    with opened_core(with_users(settings)) as core:
+        yield core, settings
+
+
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[tuple[Core, Settings]]:
-    settings = make_settings(tmp_path, packs=bundled_folder(tmp_path / "packs"))
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
-    core = open_core(settings)
-    yield core, settings
-    core.close()
+    yield from bundled_dashboard(tmp_path)
 
 
 @pytest.fixture
 async def olive(dashboard: tuple[Core, Settings]) -> AsyncIterator[httpx.AsyncClient]:
-    core, settings = dashboard
-    async with asgi_client(create_app(core, settings)) as http:
-        await sign_in(http, "olive")
+    async with signed_in(create_app(*dashboard), "olive") as http:
         yield http
 
 
 def stored(settings: Settings) -> dict[str, list[Any]]:
-    db = open_database(settings.db)
-    try:
-        return snapshot(db)
-    finally:
-        db.close()
+    return in_store(settings, snapshot)
 
 
 async def test_the_campaigns_page_exports_each_pack(
@@ -816,8 +807,7 @@ async def test_a_broken_or_forged_import_changes_nothing(
 async def test_staff_get_no_campaigns_page(dashboard: tuple[Core, Settings]) -> None:
     core, settings = dashboard
     before = stored(settings)
-    async with asgi_client(create_app(core, settings)) as stan:
-        await sign_in(stan, "stan")
+    async with signed_in(create_app(core, settings), "stan") as stan:
         home = await stan.get("/")
         assert 'href="/campaigns"' not in home.text
         assert (await stan.get("/campaigns")).status_code == 403
@@ -835,10 +825,7 @@ async def test_staff_get_no_campaigns_page(dashboard: tuple[Core, Settings]) -> 
 def test_a_pack_file_chosen_in_the_browser_is_imported(tmp_path: Path) -> None:
     """The chosen file is uploaded (Debian's chromium; tests/test_pack_upload.py too)."""
     assert Path(CHROMIUM).exists(), "the browser tests need Debian's chromium (make chromium)"
-    settings = make_settings(tmp_path, packs=bundled_folder(tmp_path / "packs"))
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
+    settings = with_users(make_settings(tmp_path, packs=bundled_folder(tmp_path / "packs")))
     source = write(tmp_path, "every-field.toml", EVERY_FIELD)
     broken = write(tmp_path, "broken.toml", BAD_URL)
     with LiveServer(settings) as server, sync_playwright() as driver:

@@ -32,19 +32,20 @@ from campaigns.messenger import send_one
 from campaigns.model import ChatKind, Message
 from campaigns.prompting import Request, send_now
 from db.store import open_database
-from runner import chat_adapters, open_core
+from runner import chat_adapters
 from settings import Settings
 from tests.cli_run import BIN, assert_one_clean_line
 from tests.fakes.telegram import Call, FakeTelegram
+from tests.platforms import telegram_bot
 from tests.seeding import add_supporters
 from tests.web_support import (
     add_users,
-    asgi_client,
     cli_env,
     csrf_of,
     make_settings,
+    opened_core,
     prepared_db,
-    sign_in,
+    signed_in,
 )
 from web.app import create_app
 
@@ -53,9 +54,7 @@ MARK = "20,254"  # the statistic of the ask sent (ai-images)
 PAID_ON = {"CAMPAIGNBOT_TELEGRAM_PAID_BROADCAST": "true"}
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 def seed(db: Database, n: int, catalog: Catalog, ask: str = "ai-images") -> int:
@@ -87,7 +86,7 @@ async def test_only_campaign_sends_are_paid_and_only_when_the_setting_is_on(
         for i in range(n):
             fake.private_chat(FIRST + i)
         prompt_id = await core.store.write(seed, n, core.ctx.catalog)
-        bot = TelegramBot(core, fake.token, base_url=fake.base_url, paid_broadcast=paid)
+        bot = telegram_bot(core, fake, paid_broadcast=paid)
         await bot.online()
         try:
             engine = DeliveryEngine(core.store, core.ctx, {"telegram": bot})
@@ -119,14 +118,11 @@ def test_the_setting_reaches_the_adapter(tmp_path: Path) -> None:
         ({"telegram_paid_broadcast": True, "telegram_paid_rate": 500}, True, 500 * PAID_PACE),
     ):
         settings = make_settings(tmp_path, telegram_bot_token="123456:TEST-token", **values)
-        core = open_core(settings)
-        try:
+        with opened_core(settings) as core:
             (bot,) = chat_adapters(settings, core)
             assert isinstance(bot, TelegramBot)
             assert bot.paid_broadcast is paid
             assert bot.pacer is not None and bot.pacer.rate == pytest.approx(rate)
-        finally:
-            core.close()
 
 
 # --- the fake Bot API -----------------------------------------------------------------
@@ -231,10 +227,8 @@ def test_a_bad_paid_setting_is_one_line(
 
 
 async def preview(settings: Settings, **form: str) -> str:
-    core = open_core(settings)
-    try:
-        async with asgi_client(create_app(core, settings)) as client:
-            await sign_in(client, "olive")
+    with opened_core(settings) as core:
+        async with signed_in(create_app(core, settings), "olive") as client:
             page = await client.get("/prompts/new")
             token = csrf_of(page.text)
             response = await client.post(
@@ -249,8 +243,6 @@ async def preview(settings: Settings, **form: str) -> str:
             )
             assert response.status_code == 200
             return page.text + response.text
-    finally:
-        core.close()
 
 
 async def test_the_dashboard_says_what_a_paid_send_will_cost(audience: Settings) -> None:
@@ -285,7 +277,7 @@ async def test_a_429_during_a_paid_send_is_honoured_by_the_whole_pool(
     for i in range(n):
         fake.private_chat(FIRST + i)
     prompt_id = await core.store.write(seed, n, core.ctx.catalog)
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url, paid_broadcast=True, paid_rate=300)
+    bot = telegram_bot(core, fake, paid_broadcast=True, paid_rate=300)
     await bot.online()
 
     async def inject() -> None:

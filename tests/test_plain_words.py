@@ -25,6 +25,7 @@ from db import supporters as supporters_db
 from db.states import SupporterStatus
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import discord_online, telegram_online
 
 SAM = 4301
 DEE = 5301
@@ -67,10 +68,8 @@ def status(core: Core, platform: str, address: str) -> SupporterStatus | None:
 async def telegram(core: Core) -> AsyncIterator[tuple[TelegramBot, FakeTelegram]]:
     async with FakeTelegram() as fake:
         fake.private_chat(SAM, "Sam")
-        bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False)
-        await bot.online()
-        yield bot, fake
-        await bot.offline()
+        async with telegram_online(core, fake) as bot:
+            yield bot, fake
 
 
 async def test_telegram_stop_and_start_as_plain_words(
@@ -105,17 +104,8 @@ async def discord_bot(core: Core) -> AsyncIterator[tuple[DiscordBot, FakeDiscord
     fake = FakeDiscord()
     await fake.start()
     fake.add_user(DEE, "dee")
-    bot = DiscordBot(
-        core,
-        fake.token,
-        api_url=fake.api_url,
-        gateway_url=fake.gateway_url,
-        request_rate=None,
-        guild_ready_timeout=0.05,
-    )
-    await bot.online()
-    yield bot, fake
-    await bot.offline()
+    async with discord_online(core, fake) as bot:
+        yield bot, fake
     await fake.stop()
     assert fake.internal_errors == []
 

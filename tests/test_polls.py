@@ -21,7 +21,6 @@ from rich.console import Console
 from sqlite_utils import Database
 
 from bots.console import ConsoleChat
-from bots.discord.bot import DiscordBot
 from bots.telegram.bot import TelegramBot
 from campaigns import polls, reports, retention, wording
 from campaigns.buttons import Verb
@@ -40,18 +39,21 @@ from db.catalog import AskRow
 from db.prompts import PromptRow
 from db.states import PromptKind
 from db.stats import Filters, participation
-from runner import open_core
 from settings import Settings
 from tests.chat import GROUP, count, press, say, text_of
 from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import discord_bot, telegram_online
 from tests.web_support import (
     add_users,
     asgi_client,
     make_settings,
+    opened_core,
     prepared_db,
     run_cli,
     sign_in,
+    signed_in,
+    with_users,
 )
 from web.app import create_app
 
@@ -189,10 +191,8 @@ async def telegram(core: Core) -> AsyncIterator[tuple[TelegramBot, FakeTelegram]
     async with FakeTelegram() as fake:
         fake.private_chat(4301, "Sam")
         fake.group_chat(-4300, "Supporters", admins={4302}, members={4301})
-        bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False)
-        await bot.online()
-        yield bot, fake
-        await bot.offline()
+        async with telegram_online(core, fake) as bot:
+            yield bot, fake
 
 
 async def test_telegram_answer_change_same_and_refusals(
@@ -241,15 +241,7 @@ async def test_discord_answer_change_same_and_a_forged_button(core: Core) -> Non
     await fake.start()
     fake.add_user(5301, "sam")
     fake.add_guild(7300, "Supporters", [7301], members={5301: MEMBER_DEFAULT})
-    bot = DiscordBot(
-        core,
-        fake.token,
-        organiser_guild=7300,
-        api_url=fake.api_url,
-        gateway_url=fake.gateway_url,
-        request_rate=None,
-        guild_ready_timeout=0.05,
-    )
+    bot = discord_bot(core, fake, organiser_guild=7300)
     await bot.online()
     try:
         record = await fake.run_slash_command("subscribe", user_id=5301)
@@ -390,8 +382,7 @@ def test_stats_table_json_and_csv(settings: Settings) -> None:
 
 
 async def test_dashboard_page_and_its_csv_match_the_cli(settings: Settings) -> None:
-    core = open_core(settings)
-    try:
+    with opened_core(settings) as core:
         async with asgi_client(create_app(core, settings)) as http:
             assert (await http.get("/polls")).status_code == 303  # sign in first
             await sign_in(http, "stan")
@@ -408,25 +399,16 @@ async def test_dashboard_page_and_its_csv_match_the_cli(settings: Settings) -> N
             filtered = await http.get("/polls?platform=telegram")
             assert "50.0% of those asked" in filtered.text
             assert (await http.get("/polls/nothing.csv")).status_code == 404
-    finally:
-        core.close()
 
 
 async def test_the_page_before_any_poll_went_out(tmp_path: Path) -> None:
-    empty = make_settings(tmp_path)
-    db = prepared_db(empty)
-    add_users(db)
-    db.close()
-    core = open_core(empty)
-    try:
-        async with asgi_client(create_app(core, empty)) as http:
-            await sign_in(http, "olive")
+    empty = with_users(make_settings(tmp_path))
+    with opened_core(empty) as core:
+        async with signed_in(create_app(core, empty), "olive") as http:
             page = await http.get("/polls?campaign=one-step-ahead")
             assert page.status_code == 200 and "No poll has gone out yet" in page.text
             download = await http.get("/polls/polls.csv")
             assert download.text.splitlines() == [",".join(polls.HEADER)]
-    finally:
-        core.close()
 
 
 def test_the_page_model(db: Database, ctx: Context) -> None:

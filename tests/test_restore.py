@@ -34,6 +34,7 @@ from db.times import to_text
 from runner import open_core
 from settings import Settings, SettingsError, load_settings
 from tests.cli_run import RunningBot, assert_one_clean_line, base_env, run
+from tests.web_support import opened_core
 
 ALICE = Origin("telegram", "7461230099")  # forgets after the backup
 BOB = Origin("telegram", "7461230188")  # stays
@@ -67,9 +68,8 @@ def settings(folder: Path) -> Settings:
 
 @pytest.fixture
 def core(settings: Settings) -> Iterator[Core]:
-    opened = open_core(settings)
-    yield opened
-    opened.close()
+    with opened_core(settings) as opened:
+        yield opened
 
 
 def present(db_path: Path, origin: Origin) -> bool:

@@ -25,7 +25,6 @@ from campaigns.core import Core
 from db import catalog as catalog_db
 from db import prompts as prompts_db
 from db.store import open_database
-from runner import open_core
 from settings import Settings
 from tests.messengers import RecordingMessenger
 from tests.seeding import add_supporters
@@ -33,12 +32,11 @@ from tests.test_ask_editing import ARGS, ASK_FORM, CHROMIUM, add_sam
 from tests.web_support import (
     PASSWORDS,
     LiveServer,
-    add_users,
-    asgi_client,
     csrf_of,
     make_settings,
-    prepared_db,
-    sign_in,
+    opened_core,
+    signed_in,
+    with_users,
 )
 from web.app import create_app
 
@@ -50,19 +48,15 @@ TOKEN = re.compile(r'name="confirm" value="([^"]+)"')
 
 
 def seed(db: Database) -> None:
-    add_supporters(db, 3, "telegram")
-    add_supporters(db, 2, "discord")
+    """Sam, a second organiser; three supporters on Telegram and two on Discord."""
+    add_sam(db)
+    with db.atomic():
+        add_supporters(db, 3, "telegram")
+        add_supporters(db, 2, "discord")
 
 
 def fresh_settings(folder: Path, *, paid: bool = False) -> Settings:
-    settings = make_settings(folder, telegram_paid_broadcast=paid)
-    db = prepared_db(settings)
-    add_users(db)
-    add_sam(db)
-    with db.atomic():
-        seed(db)
-    db.close()
-    return settings
+    return with_users(make_settings(folder, telegram_paid_broadcast=paid), seed)
 
 
 @pytest.fixture
@@ -72,9 +66,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def core(settings: Settings) -> Iterator[Core]:
-    opened = open_core(settings)
-    yield opened
-    opened.close()
+    with opened_core(settings) as opened:
+        yield opened
 
 
 def messengers() -> dict[str, RecordingMessenger]:
@@ -91,8 +84,7 @@ def app(settings: Settings, core: Core) -> Starlette:
 @pytest.fixture
 async def olive(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """Olive, an organiser."""
-    async with asgi_client(app) as http:
-        await sign_in(http, "olive")
+    async with signed_in(app, "olive") as http:
         yield http
 
 
@@ -203,8 +195,8 @@ async def test_a_confirm_never_shown_or_shown_to_someone_else_sends_nothing(
     assert missing.status_code == 409
     # the form is filled in again with the choices, to press "Send now…" anew
     assert f'<option value="{CAMPAIGN}" selected>' in missing.text
-    async with asgi_client(app) as sam:  # another organiser, on the same dashboard
-        await sign_in(sam, "sam", "sam-second-organiser-pass")
+    # another organiser, on the same dashboard
+    async with signed_in(app, "sam", "sam-second-organiser-pass") as sam:
         token = csrf_of((await sam.get("/prompts/new")).text)
         found = TOKEN.search(page.text)
         assert found
@@ -222,8 +214,7 @@ async def test_a_confirm_never_shown_or_shown_to_someone_else_sends_nothing(
 
 
 async def test_staff_can_neither_see_nor_confirm_a_send(settings: Settings, core: Core) -> None:
-    async with asgi_client(create_app(core, settings, messengers=messengers())) as stan:
-        await sign_in(stan, "stan")
+    async with signed_in(create_app(core, settings, messengers=messengers()), "stan") as stan:
         token = csrf_of((await stan.get("/")).text)
         asked = await stan.post(
             "/prompts/new", data={"csrftoken": token, "intent": "sendnow", "campaign": CAMPAIGN}
@@ -280,19 +271,14 @@ async def test_a_campaign_retired_after_the_confirmation_sends_nothing(
 
 async def test_a_paid_send_says_its_cost_in_the_dry_runs_words(tmp_path: Path) -> None:
     settings = fresh_settings(tmp_path, paid=True)
-    core = open_core(settings)
-    try:
-        async with asgi_client(create_app(core, settings, messengers=messengers())) as http:
-            await sign_in(http, "olive")
+    with opened_core(settings) as core:
+        async with signed_in(create_app(core, settings, messengers=messengers()), "olive") as http:
             page = await ask_to_send(http)
-    finally:
-        core.close()
     assert reach(page.text)[-1] == COST
 
 
 async def test_without_the_bot_it_is_queued_until_one_runs(settings: Settings, core: Core) -> None:
-    async with asgi_client(create_app(core, settings)) as http:  # `campaignbot web` alone
-        await sign_in(http, "olive")
+    async with signed_in(create_app(core, settings), "olive") as http:  # `campaignbot web` alone
         page = await ask_to_send(http)
         assert "total: 5 (platforms without a running adapter are skipped)" in reach(page.text)
         assert "Send to 5 supporters now" in page.text

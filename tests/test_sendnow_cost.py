@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from sqlite_utils import Database
 
-from bots.telegram.bot import TelegramBot
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, Tuning
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import telegram_bot
 from tests.seeding import add_supporters
 
 ORGANISER = 900  # in the core fixture's organiser list
@@ -26,9 +26,7 @@ MARK = "20,254"  # the statistic of the ask sent (ai-images)
 COST = "Cost: Telegram: 3 supporters × 0.1 Stars = 0.3 Stars (paid broadcast is on)"
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture
@@ -56,7 +54,7 @@ async def test_sendnow_says_what_a_paid_send_costs(
     core: Core, fake: FakeTelegram, paid: bool
 ) -> None:
     await core.store.write(seed)
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url, paid_broadcast=paid)
+    bot = telegram_bot(core, fake, paid_broadcast=paid)
     engine = DeliveryEngine(core.store, core.ctx, {"telegram": bot}, tuning=Tuning(workers=2))
     core.attach(engine)
     await bot.online()

@@ -27,11 +27,10 @@ from db import deliveries as deliveries_db
 from db import prompts as prompts_db
 from db.store import open_database
 from db.times import now_text
-from runner import open_core
 from settings import Settings
 from tests.messengers import RecordingMessenger
 from tests.seeding import add_supporters, manual_prompt
-from tests.web_support import add_users, asgi_client, csrf_of, make_settings, prepared_db, sign_in
+from tests.web_support import asgi_client, csrf_of, make_settings, opened_core, sign_in, with_users
 from web.app import create_app
 
 ORGANISER = "telegram:900"
@@ -162,21 +161,14 @@ def test_send_cancel_stops_a_running_send(runner: CliRunner, tmp_path: Path) -> 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    settings = make_settings(tmp_path)
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
-    return settings
+    return with_users(make_settings(tmp_path))
 
 
 @pytest.fixture
 async def dashboard(settings: Settings) -> AsyncIterator[tuple[Core, httpx.AsyncClient]]:
-    core = open_core(settings)
-    try:
+    with opened_core(settings) as core:
         async with asgi_client(create_app(core, settings)) as http:
             yield core, http
-    finally:
-        core.close()
 
 
 async def test_the_sends_page_stops_a_send_for_organisers_only(

@@ -23,14 +23,13 @@ from campaigns.organising import NOT_AVAILABLE
 from db import supporters as supporters_db
 from tests.chat import count
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import telegram_bot, telegram_online
 
 SAM, ALEX, ORGANISER = 4101, 4102, 900  # ORGANISER is in the core fixture's organiser list
 GROUP, ADMIN, MEMBER_A, MEMBER_B = -4200, 4201, 4202, 4203
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture
@@ -44,10 +43,8 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def bot(core: Core, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
-    telegram = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False)
-    await telegram.online()
-    yield telegram
-    await telegram.offline()
+    async with telegram_online(core, fake) as telegram:
+        yield telegram
     assert not [call for call in fake.rejected if call.method != "getUpdates"], fake.rejected
 
 
@@ -249,7 +246,7 @@ async def test_organiser_commands_are_refused_to_others(
 async def test_organisers_preview_and_send_now_with_confirmation(
     core: Core, fake: FakeTelegram
 ) -> None:
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False)
+    bot = telegram_bot(core, fake, limits=False)
     engine = DeliveryEngine(core.store, core.ctx, {"telegram": bot}, tuning=Tuning(workers=2))
     core.attach(engine)
     await bot.online()
@@ -292,7 +289,7 @@ async def test_organisers_preview_and_send_now_with_confirmation(
 async def test_a_429_is_waited_out_by_a_reply_and_handed_to_the_engine_by_a_send(
     core: Core, fake: FakeTelegram
 ) -> None:
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=True)
+    bot = telegram_bot(core, fake, limits=True)
     await bot.online()
     try:
         fake.fail_next("sendMessage", status=429, retry_after=1)
@@ -324,7 +321,7 @@ async def test_mydata_sends_the_export_as_a_json_file(bot: TelegramBot, fake: Fa
 async def test_sends_to_one_group_are_spaced_for_twenty_a_minute(
     core: Core, fake: FakeTelegram
 ) -> None:
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url)  # production limits
+    bot = telegram_bot(core, fake)  # production limits
     await bot.online()
     try:
         started = time.monotonic()
@@ -341,7 +338,7 @@ async def test_the_resend_to_a_group_that_moved_takes_a_slot_of_its_own(
 ) -> None:
     """Every message to a chat takes the shared pace: the second request, to the
     supergroup a group became, too (before, it went out at once)."""
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url, max_rate=2)  # slots 0.5 s apart
+    bot = telegram_bot(core, fake, max_rate=2)  # slots 0.5 s apart
     await bot.online()
     try:
         fake.group_migrates_to_supergroup(GROUP, -1004200)

@@ -9,20 +9,18 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlite_utils import Database
 
-from bots.telegram.bot import TelegramBot
 from campaigns.core import Core
 from campaigns.delivery import DeliveryEngine, Tuning
 from campaigns.prompting import Request, send_now
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import telegram_bot
 from tests.seeding import add_supporters
 
 FIRST = 20_000
 MARK = "20,254"  # the statistic of the first ask
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture
@@ -43,7 +41,7 @@ async def run_send(core: Core, fake: FakeTelegram, n: int, **bot_options: float)
     for i in range(n):
         fake.private_chat(FIRST + i)
     prompt_id = await core.store.write(seed, n, core.ctx.catalog)
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url, **bot_options)  # type: ignore[arg-type]
+    bot = telegram_bot(core, fake, **bot_options)
     await bot.online()
     try:
         engine = DeliveryEngine(

@@ -34,6 +34,7 @@ from campaigns.model import ChatKind, Message
 from campaigns.prompting import Request, send_now
 from settings import Settings
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import telegram_bot
 from tests.seeding import add_supporters
 from tests.steady_loop import run_steadily
 
@@ -42,9 +43,7 @@ MARK = "20,254"  # the statistic of the first ask
 SAM = 4501
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture
@@ -75,7 +74,7 @@ async def test_polling_rides_out_an_outage_in_two_lines(
     one warning when it starts failing and one line when it works again, and then the bot
     answers as before."""
     caplog.set_level(logging.INFO)
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False)
+    bot = telegram_bot(core, fake, limits=False)
     await bot.online()
     try:
         fake.outage(4.0, status=status)
@@ -133,7 +132,7 @@ async def test_every_failure_of_a_send_is_a_delivery_error(
     """No raw exception escapes a send: each fault maps to what the engine must do with it."""
     caplog.set_level(logging.INFO)
     fake.private_chat(4502).blocked = True
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False, read_timeout=0.3)
+    bot = telegram_bot(core, fake, limits=False, read_timeout=0.3)
     assert await outcome(bot) is TransientFailure  # not online yet: nothing can leave
     await bot.online()
     try:
@@ -174,7 +173,7 @@ async def test_every_failure_of_a_send_is_a_delivery_error(
 
 
 async def test_a_send_with_no_connection_is_transient(core: Core, fake: FakeTelegram) -> None:
-    bot = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False)
+    bot = telegram_bot(core, fake, limits=False)
     await bot.online()
     try:
         fake.outage(status=0)
@@ -243,7 +242,7 @@ def test_the_default_pace_is_near_telegrams_limit_and_never_over_it(core: Core) 
     async def send() -> tuple[list[float], int]:
         async with FakeTelegram(limits=True) as fake:
             fake.limiter.clock = asyncio.get_running_loop().time
-            bot = TelegramBot(core, fake.token, base_url=fake.base_url, max_rate=default)
+            bot = telegram_bot(core, fake, max_rate=default)
             assert await send_to_everyone(core, fake, n, bot) == {"sent": n}
             assert fake.too_many_requests == 0
             assert fake.arrivals(MARK) == everyone_once(n)
@@ -261,7 +260,7 @@ async def test_5xx_answers_are_resent_until_each_supporter_has_it_once(core: Cor
     n = 30
     async with FakeTelegram() as fake:
         fake.random_faults(rate_500=0.15, rate_502=0.15, seed=11)
-        bot = TelegramBot(core, fake.token, base_url=fake.base_url, max_rate=200)
+        bot = telegram_bot(core, fake, max_rate=200)
         assert await send_to_everyone(core, fake, n, bot, QUICK_RETRIES) == {"sent": n}
         assert fake.fault_counts["500"] >= 2 and fake.fault_counts["502"] >= 2
         assert fake.arrivals(MARK) == everyone_once(n)
@@ -273,7 +272,7 @@ async def test_connections_dropped_after_delivery_are_unknown_and_never_resent(
     n = 30
     async with FakeTelegram() as fake:
         fake.random_faults(rate_500=0.1, rate_drop_after=0.15, seed=5)
-        bot = TelegramBot(core, fake.token, base_url=fake.base_url, max_rate=200)
+        bot = telegram_bot(core, fake, max_rate=200)
         result = await send_to_everyone(core, fake, n, bot, QUICK_RETRIES)
         dropped = fake.fault_counts["drop_after"]
         assert dropped >= 2
@@ -286,7 +285,7 @@ async def test_an_outage_mid_send_pauses_it_and_nobody_is_failed(core: Core) -> 
     has the ask exactly once and nothing is 'failed'."""
     n = 60
     async with FakeTelegram() as fake:
-        bot = TelegramBot(core, fake.token, base_url=fake.base_url, max_rate=30)
+        bot = telegram_bot(core, fake, max_rate=30)
 
         async def outage_after_a_third() -> None:
             await fake.wait_for(lambda: sum(fake.arrivals(MARK).values()) >= n // 3, timeout=60)

@@ -20,6 +20,7 @@ from campaigns import wording
 from campaigns.core import Core
 from tests.chat import count
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import telegram_online
 
 SAM = 4301
 LINK = "https://example.org/a-page"
@@ -28,9 +29,7 @@ HELP = wording.help_text(False)
 CHANNEL = {"id": -1009000000002, "type": "channel", "title": "A channel"}
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture
@@ -43,10 +42,8 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def bot(core: Core, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
-    telegram = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False)
-    await telegram.online()
-    yield telegram
-    await telegram.offline()
+    async with telegram_online(core, fake) as telegram:
+        yield telegram
     assert not [call for call in fake.rejected if call.method != "getUpdates"], fake.rejected
     assert fake.calls("getFile") == [] and fake.downloads == []  # nothing is ever opened
 

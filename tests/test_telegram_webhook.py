@@ -44,6 +44,7 @@ from tests.cli_run import (
 )
 from tests.conftest import SECRET
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import telegram_bot
 
 # The polling suite's supporter flow, run again here with updates coming by webhook:
 # pytest collects these tests in this module too, where `bot` and `fake` are the ones
@@ -77,9 +78,7 @@ PUBLIC = "https://bot.example.org"  # the proxy's address in the `campaignbot ru
 WAIT = 20.0  # generous: a loaded two-core machine
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+pytestmark = pytest.mark.usefixtures("ptb_timedelta")
 
 
 @pytest.fixture
@@ -113,9 +112,7 @@ async def webhook_bot(
     server on a free port, as `campaignbot run` wires them."""
     sock = listen("127.0.0.1", 0)
     webhook = Webhook.derived(f"http://127.0.0.1:{sock.getsockname()[1]}{PATH}", SECRET)
-    bot = TelegramBot(
-        core, fake.token, base_url=fake.base_url, limits=False, webhook=webhook, **options
-    )
+    bot = telegram_bot(core, fake, limits=False, webhook=webhook, **options)
     app = create_app(core, settings, routes=bot.routes())
     server = asyncio.create_task(serve(app, "127.0.0.1", 0, sock=sock))
     try:
@@ -342,7 +339,7 @@ async def test_a_restart_loses_nothing_and_going_back_to_polling_deletes_the_web
     assert info.url == served.webhook.url and info.pending_update_count == 1
     assert info.last_error_message == "Connection refused" and info.last_error_date is not None
 
-    polling = TelegramBot(core, fake.token, base_url=fake.base_url, limits=False)
+    polling = telegram_bot(core, fake, limits=False)
     await polling.online()
     try:
         await fake.wait_for(lambda: fake.calls("getUpdates"), timeout=WAIT)

@@ -25,8 +25,6 @@ from typing import Any
 import pytest
 from sqlite_utils import Database
 
-from bots.discord.bot import DiscordBot
-from bots.telegram.bot import TelegramBot
 from campaigns import experiments, links, pack_io, prompting, variants, wording
 from campaigns.buttons import Verb
 from campaigns.catalog import Catalog
@@ -45,23 +43,22 @@ from db import variants as variants_db
 from db.states import PromptKind, PromptState
 from db.store import Store
 from db.times import now_text
-from runner import open_core
 from settings import Settings
 from tests.chat import press, say
 from tests.conftest import SECRET
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
 from tests.messengers import RecordingMessenger
-from tests.seeding import add_supporters, join_every_campaign
+from tests.platforms import discord_bot, telegram_bot
+from tests.seeding import add_supporters, join_every_campaign, pack_folder
 from tests.web_support import (
     PASSWORDS,
-    add_users,
-    asgi_client,
     csrf_of,
     make_settings,
-    prepared_db,
+    opened_core,
     run_cli,
-    sign_in,
+    signed_in,
+    with_users,
 )
 from web.app import create_app
 
@@ -137,26 +134,18 @@ def texts_of(ask_id: str) -> dict[str, str]:
 
 @pytest.fixture
 def packs(tmp_path: Path) -> Path:
-    folder = tmp_path / "packs"
-    folder.mkdir()
-    (folder / f"{SLUG}.toml").write_text(PACK)
-    return folder
+    return pack_folder(tmp_path / "packs", {SLUG: PACK})
 
 
 @pytest.fixture
 def settings(tmp_path: Path, packs: Path) -> Settings:
-    settings = make_settings(tmp_path, packs=packs, default_campaign=SLUG)
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
-    return settings
+    return with_users(make_settings(tmp_path, packs=packs, default_campaign=SLUG))
 
 
 @pytest.fixture
 def vcore(settings: Settings) -> Iterator[Core]:
-    core = open_core(settings)
-    yield core
-    core.close()
+    with opened_core(settings) as core:
+        yield core
 
 
 @pytest.fixture
@@ -451,15 +440,8 @@ async def platforms(vcore: Core) -> AsyncIterator[tuple[FakeTelegram, FakeDiscor
         await discord.start()
         for user in DC_USERS:
             discord.add_user(user, f"user{user}")
-        tg = TelegramBot(vcore, telegram.token, base_url=telegram.base_url, limits=False)
-        dc = DiscordBot(
-            vcore,
-            discord.token,
-            api_url=discord.api_url,
-            gateway_url=discord.gateway_url,
-            request_rate=None,
-            guild_ready_timeout=0.05,
-        )
+        tg = telegram_bot(vcore, telegram, limits=False)
+        dc = discord_bot(vcore, discord)
         engine = DeliveryEngine(
             vcore.store, vcore.ctx, {"telegram": tg, "discord": dc}, tuning=QUICK
         )
@@ -565,8 +547,7 @@ async def test_over_telegram_and_discord_each_sees_one_wording_and_the_counts_ar
 
     # and on the dashboard, whose CSV is the CLI's
     app = create_app(vcore, settings)
-    async with asgi_client(app) as http:
-        await sign_in(http, "stan", PASSWORDS["stan"])
+    async with signed_in(app, "stan", PASSWORDS["stan"]) as http:
         html = unescape((await http.get("/participation")).text)
         assert "Wording experiments" in html and f"{found.verdict}." in html
         for name, (sent, done) in expected.items():
@@ -587,13 +568,11 @@ async def test_an_organiser_chooses_the_winner_and_later_sends_use_only_it(
     first = await vcore.store.write(send_prompt, vcore.ctx.catalog)
     await engine.send_prompt(first)
     app = create_app(vcore, settings)
-    async with asgi_client(app) as http:
-        await sign_in(http, "stan", PASSWORDS["stan"])
+    async with signed_in(app, "stan", PASSWORDS["stan"]) as http:
         token = csrf_of((await http.get("/participation")).text)
         form = {"campaign": SLUG, "ask": ASK, "variant": "short", "csrftoken": token}
         assert (await http.post("/participation/winner", data=form)).status_code == 403
-    async with asgi_client(app) as http:
-        await sign_in(http, "olive", PASSWORDS["olive"])
+    async with signed_in(app, "olive", PASSWORDS["olive"]) as http:
         page = (await http.get("/participation")).text
         assert "Send only “short” from now on" in unescape(page)
         form["csrftoken"] = csrf_of(page)
@@ -646,12 +625,10 @@ async def test_an_organiser_chooses_the_winner_and_later_sends_use_only_it(
 async def test_with_approval_the_winner_waits_for_a_second_organiser(
     tmp_path: Path, packs: Path
 ) -> None:
-    settings = make_settings(tmp_path, packs=packs, default_campaign=SLUG, require_approval=True)
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
-    core = open_core(settings)
-    try:
+    settings = with_users(
+        make_settings(tmp_path, packs=packs, default_campaign=SLUG, require_approval=True)
+    )
+    with opened_core(settings) as core:
         line = await core.store.write(
             experiments.choose_winner, SLUG, ASK, "short", "web:olive", require_approval=True
         )
@@ -672,19 +649,17 @@ async def test_with_approval_the_winner_waits_for_a_second_organiser(
             await core.store.write(
                 experiments.choose_winner, SLUG, ASK, "original", "web:olive", require_approval=True
             )
-    finally:
-        core.close()
 
 
 # ---------------------------------------------------------------- privacy
 
+SAM = Origin("telegram", "5101")
 
-def test_mydata_shows_the_wording_and_forget_erases_it_leaving_the_counts(
-    vdb: tuple[Database, Context],
-) -> None:
-    db, ctx = vdb
-    sam = Origin("telegram", "5101")
-    say(db, ctx, sam, "/start")
+
+def sent_to_sam_and_nine(db: Database, ctx: Context) -> tuple[int, str]:
+    """The experiment's ask sent to Sam (who started) and nine more, each with a wording:
+    the prompt, and Sam's supporter key."""
+    say(db, ctx, SAM, "/start")
     with db.atomic():
         add_supporters(db, 9)
     prompt_id = send_prompt(db, ctx.catalog)
@@ -692,17 +667,25 @@ def test_mydata_shows_the_wording_and_forget_erases_it_leaving_the_counts(
         prepare(db, prompt_id, ["telegram"])
         db.execute("UPDATE deliveries SET state = 'sent' WHERE prompt_id = ?", [prompt_id])
     key = db.execute("SELECT key FROM supporters WHERE address = '5101'").fetchone()[0]
+    return prompt_id, str(key)
+
+
+def test_mydata_shows_the_wording_and_forget_erases_it_leaving_the_counts(
+    vdb: tuple[Database, Context],
+) -> None:
+    db, ctx = vdb
+    prompt_id, key = sent_to_sam_and_nine(db, ctx)
     mine = chosen(db, prompt_id)[key]
     assert mine in ("original", "short")
-    reply = say(db, ctx, sam, "/mydata")[0]
+    reply = say(db, ctx, SAM, "/mydata")[0]
     assert reply.attachment is not None
     data = json.loads(reply.attachment.content)
     assert [d["variant"] for d in data["deliveries"] if d["prompt"] == prompt_id] == [mine]
     # "I did it" counts for the wording, and stays counted after /forget
-    assert press(db, ctx, sam, ctx.ids.make(Verb.DONE, str(prompt_id))).counted
+    assert press(db, ctx, SAM, ctx.ids.make(Verb.DONE, str(prompt_id))).counted
     after = {a.variant: a.done for a in experiments.experiments(db)[0].arms}
     assert after[mine] == 1 and sum(after.values()) == 1
-    say(db, ctx, sam, "/forget yes")
+    say(db, ctx, SAM, "/forget yes")
     assert key not in {k for k, v in chosen(db, prompt_id).items() if v is not None}
     assert (
         db.execute(
@@ -718,16 +701,8 @@ def test_retention_erasing_someone_who_left_erases_their_wording_too(
     vdb: tuple[Database, Context],
 ) -> None:
     db, ctx = vdb
-    sam = Origin("telegram", "5101")
-    say(db, ctx, sam, "/start")
-    with db.atomic():
-        add_supporters(db, 9)
-    prompt_id = send_prompt(db, ctx.catalog)
-    with db.atomic():
-        prepare(db, prompt_id, ["telegram"])
-        db.execute("UPDATE deliveries SET state = 'sent' WHERE prompt_id = ?", [prompt_id])
-    key = db.execute("SELECT key FROM supporters WHERE address = '5101'").fetchone()[0]
-    say(db, ctx, sam, "/stop")
+    _, key = sent_to_sam_and_nine(db, ctx)
+    say(db, ctx, SAM, "/stop")
     with db.atomic():
         erased, _ = erase_departed(db, "9999-12-31T00:00:00Z")
     assert erased == 1
@@ -808,11 +783,9 @@ WELSH_TEXT = "Ysgrifennwch at eich AS am ddelweddau AI."
 def test_a_supporter_whose_language_has_a_translation_gets_it_and_is_not_in_the_experiment(
     tmp_path: Path,
 ) -> None:
-    folder = tmp_path / "welsh"
-    folder.mkdir()
     welsh = f'\n[asks.translations.cy]\nask = "{WELSH_TEXT}"\n'
     marker = '\n[[asks.variants]]\nname = "short"'
-    (folder / f"{SLUG}.toml").write_text(PACK.replace(marker, welsh + marker, 1))
+    folder = pack_folder(tmp_path / "welsh", {SLUG: PACK.replace(marker, welsh + marker, 1)})
     catalog = Catalog.load(folder, SLUG)
     store = Store(tmp_path / "welsh.db")
     store.submit(catalog.sync).result()

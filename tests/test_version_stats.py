@@ -17,18 +17,17 @@ from campaigns.model import Origin
 from campaigns.packs import BUNDLED_PACKS, load_pack
 from db.catalog import CampaignOrigin
 from db.stats import participation
-from runner import open_core
 from tests.chat import press
 from tests.conftest import SECRET
 from tests.seeding import add_supporters
 from tests.web_support import (
     PASSWORDS,
     add_users,
-    asgi_client,
     make_settings,
+    opened_core,
     prepared_db,
     run_cli,
-    sign_in,
+    signed_in,
 )
 from web.app import create_app
 
@@ -120,15 +119,11 @@ async def test_an_edit_after_delivery_is_v2_and_v1s_counts_stay_put(tmp_path: Pa
 
     # the dashboard's table and CSV are the same rows
     async def dashboard() -> tuple[str, str]:
-        core = open_core(settings)
-        try:
-            async with asgi_client(create_app(core, settings)) as http:
-                await sign_in(http, "stan", PASSWORDS["stan"])
+        with opened_core(settings) as core:
+            async with signed_in(create_app(core, settings), "stan", PASSWORDS["stan"]) as http:
                 page = (await http.get("/participation")).text
                 csv_text = (await http.get("/participation/asks.csv")).text
             return page, csv_text
-        finally:
-            core.close()
 
     page, downloaded = await dashboard()
     assert downloaded == text

@@ -11,18 +11,16 @@ import pytest
 
 from campaigns.core import Core
 from db import users as users_db
-from runner import open_core
 from settings import Settings
 from tests.web_support import (
     PASSWORDS,
-    add_users,
     asgi_client,
-    core_with_users,
     csrf_of,
     form_token,
     make_settings,
-    prepared_db,
+    opened_core,
     sign_in,
+    with_users,
 )
 from web import accounts, throttle
 from web.app import create_app
@@ -39,9 +37,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def core(settings: Settings) -> Iterator[Core]:
-    opened = core_with_users(settings)
-    yield opened
-    opened.close()
+    with opened_core(with_users(settings)) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -108,12 +105,8 @@ async def test_sign_in_and_out(client: httpx.AsyncClient) -> None:
 async def test_cookies_are_secure_behind_https(
     tmp_path: Path, more: dict[str, Any], base: str
 ) -> None:
-    settings = make_settings(tmp_path, **more)
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
-    core = open_core(settings)
-    try:
+    settings = with_users(make_settings(tmp_path, **more))
+    with opened_core(settings) as core:
         transport = httpx.ASGITransport(app=create_app(core, settings))
         async with httpx.AsyncClient(transport=transport, base_url=base) as c:
             page = await c.get("/sign-in")
@@ -133,8 +126,6 @@ async def test_cookies_are_secure_behind_https(
                 "campaignbot_csrf",
             }
             assert all("secure" in cookie.lower() for cookie in cookies)
-    finally:
-        core.close()
 
 
 ATTACKER = {"x-forwarded-for": "203.0.113.7"}

@@ -18,7 +18,7 @@ import httpx
 
 from tests.cli_run import BIN, run
 from tests.test_catalog_reload import NEW, NEW_PACK
-from tests.web_support import add_users, cli_env, make_settings, prepared_db, sign_in
+from tests.web_support import cli_env, make_settings, sign_in, with_users
 
 MAIN = "one-step-ahead"
 
@@ -56,10 +56,7 @@ def offered(html: str) -> set[str]:
 
 
 async def test_the_dashboard_alone_follows_a_campaign_imported_elsewhere(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
+    settings = with_users(make_settings(tmp_path))
     env = cli_env(settings) | {"CAMPAIGNBOT_WEB_PORT": "0"}
     pack = tmp_path / "bare.toml"
     pack.write_text(NEW_PACK)

@@ -14,13 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from campaigns.core import Core
 from settings import Settings
-from tests.web_support import (
-    core_with_users,
-    csrf_of,
-    form_token,
-    make_settings,
-    sign_in,
-)
+from tests.web_support import csrf_of, form_token, make_settings, opened_core, sign_in, with_users
 from web.app import create_app
 
 # Already URL-encoded, so bytes that aren't UTF-8 reach the app as they are.
@@ -70,9 +64,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def core(settings: Settings) -> Iterator[Core]:
-    opened = core_with_users(settings)
-    yield opened
-    opened.close()
+    with opened_core(with_users(settings)) as opened:
+        yield opened
 
 
 @pytest.fixture

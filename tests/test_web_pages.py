@@ -23,7 +23,6 @@ from db import prompts as prompts_db
 from db.stats import Filters, participation
 from db.store import open_database
 from db.times import now_text
-from runner import open_core
 from settings import Settings
 from tests.messengers import RecordingMessenger
 from tests.web_seed import seed_demo
@@ -31,13 +30,14 @@ from tests.web_support import (
     IMG,
     SCRIPT,
     add_users,
-    asgi_client,
     csrf_of,
     hostile_packs,
     make_settings,
+    opened_core,
     prepared_db,
     run_cli,
-    sign_in,
+    signed_in,
+    with_users,
 )
 from web.app import create_app
 
@@ -58,37 +58,25 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture
 def fresh(tmp_path: Path) -> Settings:
-    settings = make_settings(tmp_path)
-    db = prepared_db(settings)
-    add_users(db, olive="telegram:4242")
-    db.close()
-    return settings
-
-
-def opened_core(settings: Settings) -> Iterator[Core]:
-    core = open_core(settings)
-    yield core
-    core.close()
+    return with_users(make_settings(tmp_path), olive="telegram:4242")
 
 
 @pytest.fixture
 async def staff(seeded: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    core = open_core(seeded)
-    async with asgi_client(create_app(core, seeded)) as http:
-        await sign_in(http, "stan")
-        yield http
-    core.close()
+    with opened_core(seeded) as core:
+        async with signed_in(create_app(core, seeded), "stan") as http:
+            yield http
 
 
 @pytest.fixture
 def fresh_core(fresh: Settings) -> Iterator[Core]:
-    yield from opened_core(fresh)
+    with opened_core(fresh) as core:
+        yield core
 
 
 @pytest.fixture
 async def organiser(fresh: Settings, fresh_core: Core) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(create_app(fresh_core, fresh)) as http:
-        await sign_in(http, "olive")
+    async with signed_in(create_app(fresh_core, fresh), "olive") as http:
         yield http
 
 
@@ -344,8 +332,7 @@ async def test_preview_shows_both_platforms(organiser: httpx.AsyncClient) -> Non
 async def test_test_sends_go_to_the_organisers_own_chat(fresh: Settings, fresh_core: Core) -> None:
     messenger = RecordingMessenger("telegram")
     app = create_app(fresh_core, fresh, messengers={"telegram": messenger})
-    async with asgi_client(app) as http:
-        await sign_in(http, "olive")
+    async with signed_in(app, "olive") as http:
         token = csrf_of((await http.get("/prompts/new")).text)
         response = await http.post(
             "/prompts/new",
@@ -417,10 +404,8 @@ async def test_pack_text_is_shown_as_text(tmp_path: Path) -> None:
         seed_demo(db, NOW, supporters=60, weeks=6)
     add_users(db)
     db.close()
-    core = open_core(settings)
-    try:
-        async with asgi_client(create_app(core, settings)) as http:
-            await sign_in(http, "olive")
+    with opened_core(settings) as core:
+        async with signed_in(create_app(core, settings), "olive") as http:
             token = csrf_of((await http.get("/prompts/new")).text)
             pages = [await http.get(path) for path in ("/", "/participation", "/prompts/new")]
             pages.append(
@@ -444,8 +429,6 @@ async def test_pack_text_is_shown_as_text(tmp_path: Path) -> None:
             rows = list(csv.reader(io.StringIO(download.text)))
             assert any(row[3] == f"{SCRIPT} AI abuse images" for row in rows)
             assert download.headers["x-content-type-options"] == "nosniff"
-    finally:
-        core.close()
 
 
 async def test_an_empty_database_renders_every_page(
@@ -476,8 +459,7 @@ async def test_a_test_send_takes_a_slot_of_the_shared_pace(
     went out at once, beside a running send)."""
     messenger = RecordingMessenger("telegram", max_rate=2)  # slots 0.5 s apart
     app = create_app(fresh_core, fresh, messengers={"telegram": messenger})
-    async with asgi_client(app) as http:
-        await sign_in(http, "olive")
+    async with signed_in(app, "olive") as http:
         token = csrf_of((await http.get("/prompts/new")).text)
         assert messenger.pacer is not None
         for _ in range(3):  # a send under way has the next three slots

@@ -18,7 +18,6 @@ from campaigns.links import LinkTokens
 from db import audit as audit_db
 from db import prompts as prompts_db
 from db.times import now_text
-from runner import open_core
 from settings import Settings
 from tests.web_support import (
     SECRET,
@@ -27,6 +26,7 @@ from tests.web_support import (
     asgi_client,
     csrf_of,
     make_settings,
+    opened_core,
     prepared_db,
     sign_in,
 )
@@ -59,9 +59,8 @@ def core(settings: Settings) -> Iterator[Core]:
             state="sent",
         )
     db.close()
-    opened = open_core(settings)
-    yield opened
-    opened.close()
+    with opened_core(settings) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -24,12 +24,13 @@ from settings import Settings
 from tests.web_support import (
     PASSWORDS,
     asgi_client,
-    core_with_users,
     csrf_of,
     form_token,
     make_settings,
+    opened_core,
     run_cli,
     sign_in,
+    with_users,
 )
 from web import accounts
 from web.app import create_app
@@ -50,9 +51,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def core(settings: Settings) -> Iterator[Core]:
-    opened = core_with_users(settings)
-    yield opened
-    opened.close()
+    with opened_core(with_users(settings)) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -15,15 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web_support import PASSWORDS, LiveServer, add_users, csrf_of, make_settings, prepared_db
+from tests.web_support import PASSWORDS, LiveServer, csrf_of, make_settings, with_users
 from web import throttle
 
 
 def serve(folder: Path, **more: Any) -> LiveServer:
-    settings = make_settings(folder, **more)
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
+    settings = with_users(make_settings(folder, **more))
     return LiveServer(settings)
 
 

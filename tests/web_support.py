@@ -11,10 +11,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 import httpx
 from sqlite_utils import Database
@@ -37,6 +39,7 @@ PASSWORDS = {
 }
 ROLES = {"olive": "organiser", "stan": "staff"}
 CSRF_INPUT = re.compile(r'name="csrftoken" value="([^"]+)"')
+T = TypeVar("T")
 
 
 def make_settings(
@@ -89,7 +92,7 @@ def run_cli(
     )
 
 
-def add_users(db: Database, names: tuple[str, ...] = ("olive", "stan"), **chats: str) -> None:
+def add_users(db: Database, names: tuple[str, ...] = ("olive", "stan"), /, **chats: str) -> None:
     with db.atomic():
         for name in names:
             users_db.add(
@@ -101,12 +104,34 @@ def add_users(db: Database, names: tuple[str, ...] = ("olive", "stan"), **chats:
             )
 
 
+def with_users(
+    settings: Settings, seed: Callable[[Database], None] | None = None, /, **chats: str
+) -> Settings:
+    """`settings`, their database prepared (see `prepared_db`) with the test accounts in
+    it, then whatever `seed` adds; `chats` links an account to a chat
+    (olive="telegram:4242")."""
+    db = prepared_db(settings)
+    add_users(db, **chats)
+    if seed is not None:
+        seed(db)
+    db.close()
+    return settings
+
+
 def core_with_users(settings: Settings) -> Core:
     """A core over the settings' database, with the test accounts in it."""
-    db = prepared_db(settings)
-    add_users(db)
-    db.close()
-    return open_core(settings)
+    return open_core(with_users(settings))
+
+
+@contextmanager
+def opened_core(settings: Settings) -> Iterator[Core]:
+    """`open_core(settings)` for the block, closed after it: a fixture's core is
+    `with opened_core(settings) as core: yield core` (add `with_users` for accounts)."""
+    core = open_core(settings)
+    try:
+        yield core
+    finally:
+        core.close()
 
 
 def prepared_db(settings: Settings) -> Database:
@@ -117,6 +142,16 @@ def prepared_db(settings: Settings) -> Database:
     with db.atomic():
         Catalog.load(settings.packs, settings.default_campaign).sync(db)
     return db
+
+
+def in_store(settings: Settings, read: Callable[[Database], T]) -> T:
+    """`read(db)` on the settings' database, opened for it and closed after: what the
+    dashboard stored, read back."""
+    db = open_database(settings.db)
+    try:
+        return read(db)
+    finally:
+        db.close()
 
 
 def csrf_of(html: str) -> str:
@@ -156,6 +191,19 @@ def asgi_client(app: object, base_url: str = "http://dashboard.test") -> httpx.A
     """An HTTP client that calls the app in-process (no socket)."""
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     return httpx.AsyncClient(transport=transport, base_url=base_url)
+
+
+@asynccontextmanager
+async def signed_in(
+    app: object,
+    name: str,
+    password: str | None = None,
+    base_url: str = "http://dashboard.test",
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client of `app` (see `asgi_client`), signed in as `name`."""
+    async with asgi_client(app, base_url) as http:
+        await sign_in(http, name, password)
+        yield http
 
 
 @dataclass
