@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from campaigns import wording
+from campaigns import campaign_languages, wording
 from campaigns.deeplinks import INVITE_PREFIX, start_argument
 from campaigns.model import Message
 from campaigns.reports import defuse
@@ -128,7 +128,7 @@ def command(
         if len(args) > 1 or wanted not in joined:
             return [Message(text=wording.invite_usage(joined))]
         campaign = wanted
-    title = catalog.packs[campaign].campaign.title
+    title = campaign_languages.title(catalog.packs[campaign].campaign)  # in their language
     slug = None if campaign == catalog.default else campaign
     return [Message(text=invite_text(db, registered, supporter, title, slug))]
 

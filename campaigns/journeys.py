@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from campaigns import compose, invites
+from campaigns import campaign_languages, compose, invites
 from campaigns.model import Message
 from campaigns.reports import defuse
 from db import catalog as catalog_db
@@ -158,7 +158,9 @@ def _invitation(db: Database, ctx: Context, ask: AskRow, delivery_id: int) -> st
     if found is None:
         return None
     slug = None if ask.campaign == ctx.catalog.default else ask.campaign
-    return invites.invite_text(db, ctx.start_links, found, ask.campaign_title, slug)
+    pack = ctx.catalog.packs.get(ask.campaign)
+    title = campaign_languages.translated_title(pack.campaign if pack else None)
+    return invites.invite_text(db, ctx.start_links, found, title or ask.campaign_title, slug)
 
 
 # ---------------------------------------------------------------- counts

@@ -229,6 +229,26 @@ async def test_a_welsh_supporter_reads_the_campaigns_name_in_welsh_on_every_card
     assert english["text"].startswith("One Step Ahead: Bring the law up to speed")
 
 
+async def test_a_welsh_supporters_invitations_name_the_campaign_in_welsh(
+    bot: TelegramBot, telegram: FakeTelegram
+) -> None:
+    """/invite, and the next step that carries the supporter's own invite link."""
+    telegram.user_sends(RHYS, RHYS, "/start")
+    ask = (await _sent(telegram, RHYS, 2))[1]
+    telegram.user_sends(RHYS, RHYS, "/invite")
+    invite = (await _sent(telegram, RHYS, 3))[2]
+    assert CAMPAIGN_CY in invite["text"] and "One Step Ahead" not in invite["text"]
+    # "I did it" on the first ask: its next step invites a friend, in Welsh
+    telegram.user_presses(RHYS, RHYS, ask["message_id"], _data(ask, DONE_CY))
+
+    def next_step() -> list[dict[str, Any]]:
+        return [m for m in telegram.sent_to(RHYS)[3:] if "t.me/" in str(m.get("text"))]
+
+    await telegram.wait_for(next_step, timeout=10)
+    text = str(next_step()[0]["text"])
+    assert CAMPAIGN_CY in text and "One Step Ahead" not in text
+
+
 # ------------------------------------------------------------------ welcome link labels
 
 

@@ -118,11 +118,6 @@ def with_users(
     return settings
 
 
-def core_with_users(settings: Settings) -> Core:
-    """A core over the settings' database, with the test accounts in it."""
-    return open_core(with_users(settings))
-
-
 @contextmanager
 def opened_core(settings: Settings) -> Iterator[Core]:
     """`open_core(settings)` for the block, closed after it: a fixture's core is
