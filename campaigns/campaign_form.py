@@ -8,9 +8,10 @@ problem with the series as a whole (their days out of order) is under `welcome`.
 campaign in each other language the bot speaks is `translations.cy.title`,
 `translations.cy.description` and `translations.cy.welcome.1` (each beside the
 message it translates; a problem with them as a whole under
-`translations.cy.welcome`). A campaign's parts the form does not show (whether asks
-show last week's count; the welcome links' labels in other languages, while they still
-fit the series) are kept as they are. Nothing here stores anything:
+`translations.cy.welcome`), and `translations.cy.welcome_link_labels.1`, the label of
+that message's link ("" keeps the campaign's; a problem with them as a whole under
+`translations.cy.welcome_link_labels`). A campaign's parts the form does not show
+(whether asks show last week's count) are kept as they are. Nothing here stores anything:
 `campaigns.editing` does, audited.
 """
 
@@ -46,6 +47,8 @@ CAMPAIGN_FIELDS = (
     "after_last",
 )
 TRANSLATIONS = "translations"
+LINK_LABELS = "welcome_link_labels"  # a translation's key for its welcome links' labels
+NO_LINK_MESSAGE = "this welcome message has no link: leave this empty"
 OTHER_LANGUAGES = tuple(code for code in LANGUAGES if code != ENGLISH)
 
 
@@ -54,12 +57,20 @@ def translated_welcome(code: str) -> str:
     return f"{TRANSLATIONS}.{code}.{WELCOME}"
 
 
+def translated_labels(code: str) -> str:
+    """Where a problem with a language's welcome link labels as a whole goes."""
+    return f"{TRANSLATIONS}.{code}.{LINK_LABELS}"
+
+
 def translation_fields(code: str) -> tuple[str, ...]:
-    """A language's fields: the title, the description, a text for each welcome message."""
+    """A language's fields: the title, the description, a text for each welcome message,
+    then a label for each welcome message's link."""
+    numbers = range(1, MAX_WELCOME_MESSAGES + 1)
     return (
         f"{TRANSLATIONS}.{code}.title",
         f"{TRANSLATIONS}.{code}.description",
-        *(f"{translated_welcome(code)}.{n}" for n in range(1, MAX_WELCOME_MESSAGES + 1)),
+        *(f"{translated_welcome(code)}.{n}" for n in numbers),
+        *(f"{translated_labels(code)}.{n}" for n in numbers),
     )
 
 
@@ -141,10 +152,13 @@ def translation_values(campaign: Campaign) -> dict[str, str]:
         if words is None:
             continue
         title, description, *welcome = translation_fields(code)
+        texts, labels = welcome[:MAX_WELCOME_MESSAGES], welcome[MAX_WELCOME_MESSAGES:]
         values[title] = words.title or ""
         values[description] = words.description or ""
-        for name, text in zip(welcome, words.welcome or [], strict=False):
+        for name, text in zip(texts, words.welcome or [], strict=False):
             values[name] = text
+        for name, label in zip(labels, words.welcome_link_labels or [], strict=False):
+            values[name] = label
     return values
 
 
@@ -166,7 +180,6 @@ def read_campaign(values: Mapping[str, str], kept: Campaign | None = None) -> Ca
     data, slots = _nested(values)
     if kept is not None:
         data |= kept.model_dump(mode="json", exclude=set(SHOWN))
-        _keep_link_labels(data, kept)
     _, early = _translations(values, slots)
     try:
         campaign = Campaign.model_validate(data)
@@ -175,21 +188,6 @@ def read_campaign(values: Mapping[str, str], kept: Campaign | None = None) -> Ca
     if early:
         raise CampaignFormError(early)
     return campaign
-
-
-def _keep_link_labels(data: dict[str, Any], kept: Campaign) -> None:
-    """The welcome links' labels in other languages (`welcome_link_labels`, which the
-    form doesn't show) stay as the stored campaign has them while they still fit the
-    series: one a message, none where a message has no link."""
-    welcome = data.get(WELCOME, [])
-    for code, words in kept.translations.items():
-        labels = words.welcome_link_labels
-        if labels is None or len(labels) != len(welcome):
-            continue
-        pairs = zip(labels, welcome, strict=True)
-        if any(label and "link" not in message for label, message in pairs):
-            continue
-        data.setdefault(TRANSLATIONS, {}).setdefault(code, {})["welcome_link_labels"] = labels
 
 
 def changed_fields(before: Campaign, after: Campaign) -> list[str]:
@@ -220,11 +218,12 @@ def _translations(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Each language's words as a pack's `translations`, and the problems seen before
     the pack's checks: a welcome text is given for each message of the series, beside
-    it, or for none."""
+    it, or for none; a link label only beside a message with a link."""
     found: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for code in OTHER_LANGUAGES:
-        title, description, *welcome = translation_fields(code)
+        title, description, *fields = translation_fields(code)
+        welcome, labels = fields[:MAX_WELCOME_MESSAGES], fields[MAX_WELCOME_MESSAGES:]
         words: dict[str, Any] = {}
         for key, name in (("title", title), ("description", description)):
             if values.get(name, "").strip():
@@ -239,9 +238,31 @@ def _translations(
                 if name not in given:
                     errors[name] = "give this message too, or leave every translated one empty"
             words[WELCOME] = [values.get(name, "") for name in wanted]
+        wrong = _label_errors(values, labels, slots)
+        errors |= wrong
+        if any(values.get(name, "").strip() for name in labels):
+            named = (f"{translated_labels(code)}.{n}" for n in slots)
+            # a label already wrong beside its field isn't said again for the whole list
+            words[LINK_LABELS] = [
+                "" if name in wrong else values.get(name, "").strip() for name in named
+            ]
         if words:
             found[code] = words
     return found, errors
+
+
+def _label_errors(values: Mapping[str, str], labels: list[str], slots: list[str]) -> dict[str, str]:
+    """A link label beside a message that isn't there, or has no link (a pack's rule:
+    "" for a message without a link), is a problem beside that label."""
+    errors: dict[str, str] = {}
+    for n, name in enumerate(labels, start=1):
+        if not values.get(name, "").strip():
+            continue
+        if str(n) not in slots:
+            errors[name] = "the welcome series has no message here to translate"
+        elif not any(values.get(f"{WELCOME}.{n}.{part}", "").strip() for part in WELCOME_PARTS[2:]):
+            errors[name] = NO_LINK_MESSAGE
+    return errors
 
 
 def _nested(values: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
@@ -322,12 +343,13 @@ def _translation_error(loc: list[str], message: str, slots: list[str]) -> tuple[
     """The field a problem with a translation belongs to, and what to say there."""
     if loc[:1] == [TRANSLATIONS] and len(loc) >= 3 and loc[1] in OTHER_LANGUAGES:
         code, key = loc[1], loc[2]
-        if key == WELCOME:
+        if key in (WELCOME, LINK_LABELS):
+            whole = f"{TRANSLATIONS}.{code}.{key}"
             if len(loc) > 3 and loc[3].isdigit() and int(loc[3]) < len(slots):
-                return f"{translated_welcome(code)}.{slots[int(loc[3])]}", message
-            return translated_welcome(code), message
+                return f"{whole}.{slots[int(loc[3])]}", message
+            return whole, message
         return f"{TRANSLATIONS}.{code}.{key}", message
-    said = re.match(r"^translations\.([a-z]+)\.welcome: (.*)$", message, re.S)
+    said = re.match(r"^translations\.([a-z]+)\.(welcome|welcome_link_labels): (.*)$", message, re.S)
     if not loc and said and said.group(1) in OTHER_LANGUAGES:
-        return translated_welcome(said.group(1)), said.group(2)
+        return f"{TRANSLATIONS}.{said.group(1)}.{said.group(2)}", said.group(3)
     return None

@@ -82,6 +82,9 @@ COMMANDS: dict[str, Listed] = {
         "cli.users_cmd",
         "Dashboard accounts: add, list, remove, set a password or a linked chat.",
     ),
+    "experiments": Listed(
+        "cli.experiments_cmd", "See running wording experiments and choose their winners."
+    ),
 }
 
 

@@ -308,14 +308,20 @@ async def test_a_welsh_supporters_welcome_series_has_welsh_link_labels(
 
 
 def test_saving_the_campaign_form_keeps_the_welsh_link_labels(tmp_path: Path) -> None:
-    """The form doesn't show them: a save keeps them while they fit the series, and
-    leaves them out once they don't (so the save is never refused over them)."""
+    """The form holds them: an unrelated save keeps them; a label left on a message
+    whose link was taken away is refused beside it, and emptying it saves."""
     campaign = load_pack(_write(tmp_path / "packs", _pack_data())).campaign
     values = campaign_form.values_of(campaign)
     saved = campaign_form.read_campaign(values | {"title": "One Step On"}, kept=campaign)
     assert saved.translations["cy"].welcome_link_labels == LABELS_CY
     no_link = values | {"welcome.2.link.label": "", "welcome.2.link.url": ""}
-    saved = campaign_form.read_campaign(no_link, kept=campaign)
+    with pytest.raises(campaign_form.CampaignFormError) as refused:
+        campaign_form.read_campaign(no_link, kept=campaign)
+    assert refused.value.errors == {
+        "translations.cy.welcome_link_labels.2": campaign_form.NO_LINK_MESSAGE
+    }
+    emptied = no_link | {"translations.cy.welcome_link_labels.2": ""}
+    saved = campaign_form.read_campaign(emptied, kept=campaign)
     assert saved.translations["cy"].welcome_link_labels is None
     assert saved.translations["cy"].welcome == WELCOME_CY
 

@@ -99,12 +99,22 @@ CAMPAIGN_LABELS = {
                     f"Welcome message {n}"
                     for n in range(1, len(campaign_form.WELCOME_MESSAGES) + 1)
                 ),
+                *(
+                    f"Welcome message {n}: button label"
+                    for n in range(1, len(campaign_form.WELCOME_MESSAGES) + 1)
+                ),
             ),
             strict=True,
         )
     },
     **{
         campaign_form.translated_welcome(code): f"The welcome series ({languages.name_of(code)})"
+        for code in campaign_form.OTHER_LANGUAGES
+    },
+    **{
+        campaign_form.translated_labels(code): (
+            f"The welcome series' button labels ({languages.name_of(code)})"
+        )
         for code in campaign_form.OTHER_LANGUAGES
     },
     "": "The campaign",

@@ -14,7 +14,7 @@ from discord import app_commands
 from bots.discord.connection import NETWORK_ERRORS, seconds
 from bots.discord.origins import PLATFORM, origin_for_command
 from bots.discord.render import parts
-from campaigns import wording
+from campaigns import languages, wording
 from campaigns.backoff import Backoff
 from campaigns.core import Core
 from campaigns.deeplinks import start_argument
@@ -111,6 +111,14 @@ def campaign_named(core: Core, typed: str) -> str | None:
     return None
 
 
+def language_choices() -> list[app_commands.Choice[str]]:
+    """The languages the bot speaks, each named in its own words (`Cymraeg`)."""
+    return [
+        app_commands.Choice(name=languages.name_of(code), value=code)
+        for code in languages.LANGUAGES
+    ][:MAX_CHOICES]
+
+
 async def suggest_campaigns(
     interaction: Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
@@ -198,8 +206,10 @@ def install(bot: CommandsBot) -> None:
         channel="The channel",
         stop="Stop posting there instead",
         campaign="The campaign whose ask to post (leave out for our main one)",
+        language="The language to post in (leave out to keep the channel's; English at first)",
     )
     @app_commands.autocomplete(campaign=suggest_campaigns)
+    @app_commands.choices(language=language_choices())
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     async def channel(
@@ -207,6 +217,7 @@ def install(bot: CommandsBot) -> None:
         channel: discord.TextChannel,
         stop: bool = False,
         campaign: str | None = None,
+        language: str | None = None,
     ) -> None:
         permissions = interaction.permissions
         if not permissions.manage_guild:
@@ -220,6 +231,10 @@ def install(bot: CommandsBot) -> None:
         name = "stop" if stop else "subscribe_group"
         args = (slug,) if slug else ()
         replies = await bot.core.command(origin, name, args, admin=True)
+        if language and not stop:
+            # the channel's language, set as a group's admin sets it (`/language cy`):
+            # the weekly ask posted there is in it from now on
+            replies += await bot.core.command(origin, "language", (language,), admin=True)
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             for reply in replies:
