@@ -274,6 +274,17 @@ def save_draft(
     return Saved(saved, changed)
 
 
+def _open_for_approval(
+    db: Database, slug: str, ask_id: str, version: int, seen: str, require_approval: bool
+) -> VersionRow:
+    """The open version an approval step acts on, as the organiser saw it; refused
+    where approval isn't asked for."""
+    if not require_approval:
+        raise EditError("approval is not asked for here: publish the draft")
+    _editable(db, slug)
+    return _seen_open(db, slug, ask_id, version, seen)
+
+
 def request_approval(
     db: Database,
     slug: str,
@@ -285,10 +296,7 @@ def request_approval(
     require_approval: bool,
 ) -> VersionRow:
     """Mark a draft as waiting for a second organiser's approval."""
-    if not require_approval:
-        raise EditError("approval is not asked for here: publish the draft")
-    _editable(db, slug)
-    opened = _seen_open(db, slug, ask_id, version, seen)
+    opened = _open_for_approval(db, slug, ask_id, version, seen, require_approval)
     if opened.state is VersionState.AWAITING_APPROVAL:
         raise EditError(f"{slug}/{ask_id} {describe(opened)} is already awaiting approval")
     versions_db.await_approval(db, opened)
@@ -307,10 +315,7 @@ def approve(
     require_approval: bool,
 ) -> VersionRow:
     """A second organiser approves a draft: anyone but the one who saved it last."""
-    if not require_approval:
-        raise EditError("approval is not asked for here: publish the draft")
-    _editable(db, slug)
-    opened = _seen_open(db, slug, ask_id, version, seen)
+    opened = _open_for_approval(db, slug, ask_id, version, seen, require_approval)
     if opened.created_by == actor:
         raise EditError(
             f"you saved {slug}/{ask_id} v{opened.version} last, so another organiser must "

@@ -15,7 +15,7 @@ from typing import Any
 from bots.discord.bot import DiscordBot
 from bots.telegram.bot import TelegramBot
 from campaigns.core import Core
-from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord, InteractionRecord
 from tests.fakes.telegram import FakeTelegram
 
 
@@ -62,3 +62,20 @@ async def telegram_online(
         yield bot
     finally:
         await bot.offline()
+
+
+async def first_response(fake: FakeDiscord, record: InteractionRecord) -> dict[str, Any]:
+    """The first thing the bot answered to an interaction, once Discord took it as
+    acknowledged (a deferral counts: its follow-up is the answer)."""
+    await fake.wait_for_response(record)
+    await fake.wait_for(lambda: record.acknowledged)
+    return dict(record.responses[0])
+
+
+def components_by_label(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A Discord message's components (buttons, menus) by their label."""
+    return {
+        c.get("label", ""): c
+        for row in message.get("components", [])
+        for c in row.get("components", [])
+    }

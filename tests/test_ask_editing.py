@@ -45,6 +45,7 @@ from db.store import connect, open_database
 from db.times import utcnow
 from runner import open_core
 from settings import Settings
+from tests.browser import ARGS, CHROMIUM, WATCH_CSP
 from tests.cli_run import assert_one_clean_line
 from tests.fakes.telegram import FakeTelegram
 from tests.platforms import telegram_bot
@@ -1075,24 +1076,6 @@ def test_an_import_that_changes_an_ask_publishes_its_next_version_over_a_draft(
 
 # ---------------------------------------------------------------- in a browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--lang=en-GB",
-]
-WATCH_CSP = """
-window.cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.cspViolations.push(event.violatedDirective + " " + event.blockedURI);
-});
-"""
 LABELS = {  # the ask's form, by label
     "title": "Title",
     "ask": "What to do",

@@ -33,6 +33,7 @@ from campaigns.core import Core
 from campaigns.model import ChatKind
 from campaigns.packs import MAX_ASK_CHARS
 from settings import Settings
+from tests.browser import ARGS, CHROMIUM, WATCH_CSP
 from tests.chat import count
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
@@ -582,26 +583,6 @@ async def test_the_schedule_page_links_every_ask_to_its_preview(
 
 
 # ---------------------------------------------------------------- in a browser
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--lang=en-GB",
-]
-# Every CSP violation the page meets, caught before any of its scripts run.
-WATCH_CSP = """
-window.cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.cspViolations.push(event.violatedDirective + " " + event.blockedURI);
-});
-"""
 
 
 @pytest.fixture(scope="module")

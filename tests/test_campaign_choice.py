@@ -43,7 +43,7 @@ from tests.cli_run import BIN, base_env
 from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord
 from tests.fakes.telegram import FakeTelegram
 from tests.messengers import RecordingMessenger
-from tests.platforms import discord_online, telegram_online
+from tests.platforms import discord_online, first_response, telegram_online
 from tests.seeding import pack_folder
 
 MAIN, OTHER = "one-step-ahead", "safer-schools"
@@ -478,12 +478,6 @@ async def discord_fake(core: Core) -> AsyncIterator[FakeDiscord]:
     await fake.stop()
 
 
-async def dc_response(fake: FakeDiscord, record: Any) -> dict[str, Any]:
-    await fake.wait_for_response(record)
-    await fake.wait_for(lambda: record.acknowledged)
-    return dict(record.responses[0])
-
-
 def dc_buttons(message: dict[str, Any]) -> dict[str, str]:
     return {
         c.get("label", ""): c.get("custom_id", "")
@@ -513,7 +507,7 @@ async def test_on_discord_subscribe_offers_the_campaigns_and_the_buttons_toggle(
         {"name": "code", "type": 3, "value": "leaflet"},
     ]
     record = await fake.run_slash_command("subscribe", user_id=DEE, options=options_given)
-    first = await dc_response(fake, record)
+    first = await first_response(fake, record)
     assert first["data"]["content"].startswith(f"Welcome to {OTHER_TITLE}.")
     origin = Origin("discord", str(DEE))
     assert await core.store.read(joined, origin) == [OTHER]
@@ -521,11 +515,11 @@ async def test_on_discord_subscribe_offers_the_campaigns_and_the_buttons_toggle(
     assert row is not None and row.source == "leaflet"
 
     record = await fake.run_slash_command("campaigns", user_id=DEE)
-    menu = await dc_response(fake, record)
+    menu = await first_response(fake, record)
     assert record.original_message_id is not None
     found = dc_buttons(menu["data"])
     assert list(found) == [f"○ {MAIN_TITLE}", f"✓ {OTHER_TITLE}"]
-    pressed = await dc_response(
+    pressed = await first_response(
         fake,
         await fake.press_button(record.original_message_id, found[f"○ {MAIN_TITLE}"], user_id=DEE),
     )
@@ -537,10 +531,10 @@ async def test_on_discord_subscribe_offers_the_campaigns_and_the_buttons_toggle(
     in_server = await fake.run_slash_command(
         "campaigns", user_id=DEE, guild_id=GUILD, channel_id=CHANNEL
     )
-    menu = await dc_response(fake, in_server)
+    menu = await first_response(fake, in_server)
     assert in_server.ephemeral and in_server.original_message_id is not None
     leave = dc_buttons(menu["data"])[f"✓ {MAIN_TITLE}"]
-    answer = await dc_response(
+    answer = await first_response(
         fake,
         await fake.press_button(in_server.original_message_id, leave, user_id=DEE, guild_id=GUILD),
     )

@@ -23,7 +23,8 @@ from campaigns.packs import BUNDLED_PACKS
 from campaigns.prompting import Request, send_now
 from db import languages as languages_db
 from db import supporters as supporters_db
-from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord, FakeDiscordError, InteractionRecord
+from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord, FakeDiscordError
+from tests.platforms import first_response
 
 CAMPAIGN = "one-step-ahead"
 GUILD, CHANNEL_CY, CHANNEL_EN = 7400, 7401, 7402
@@ -86,12 +87,6 @@ async def bot(core: Core, fake: FakeDiscord) -> AsyncIterator[DiscordBot]:
     assert not fake.rejected, fake.rejected
 
 
-async def _answer(fake: FakeDiscord, record: InteractionRecord) -> dict[str, Any]:
-    await fake.wait_for_response(record)
-    await fake.wait_for(lambda: record.acknowledged)
-    return record.responses[0]
-
-
 async def _language(core: Core, channel: int) -> str | None:
     def read(db: Database) -> str | None:
         row = supporters_db.get(db, "discord", str(channel))
@@ -115,7 +110,7 @@ async def _set_channel(fake: FakeDiscord, channel: int, language: str | None = N
         channel_id=channel,
         options=_options(channel, language),
     )
-    await _answer(fake, record)
+    await first_response(fake, record)
     await fake.wait_for(lambda: len(record.responses) >= 2)  # the follow-up to the admin
 
 
@@ -188,6 +183,6 @@ async def test_someone_without_manage_server_cant_set_a_channels_language(
         options=_options(CHANNEL_EN, "cy"),
         forge=True,
     )
-    answer = await _answer(fake, record)
+    answer = await first_response(fake, record)
     assert answer["data"]["content"] == wording.GROUP_ONLY_ADMINS and record.ephemeral
     assert await _language(core, CHANNEL_EN) is None

@@ -24,9 +24,8 @@ from tests.fakes.discord import (
     PRIVILEGED_INTENTS,
     FakeDiscord,
     FakeDiscordError,
-    InteractionRecord,
 )
-from tests.platforms import discord_bot
+from tests.platforms import discord_bot, first_response
 
 SAM, ALEX, CLOSED, DELETED, ORGANISER = 5101, 5102, 5103, 5104, 900
 GUILD, CHANNEL = 7000, 7001
@@ -81,13 +80,7 @@ async def bot(core: Core, fake: FakeDiscord) -> AsyncIterator[DiscordBot]:
 
 async def slash(fake: FakeDiscord, name: str, user: int = SAM, **kwargs: Any) -> dict[str, Any]:
     record = await fake.run_slash_command(name, user_id=user, **kwargs)
-    return await response(fake, record)
-
-
-async def response(fake: FakeDiscord, record: InteractionRecord) -> dict[str, Any]:
-    await fake.wait_for_response(record)
-    await fake.wait_for(lambda: record.acknowledged)
-    return record.responses[0]
+    return await first_response(fake, record)
 
 
 def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -160,11 +153,15 @@ async def test_pressing_counts_once_and_a_forged_button_changes_nothing(
     second_ask = await ask_message_of(fake, SAM, at_least=2)
     done = buttons(first_ask)["I did it"]["custom_id"]
     assert buttons(second_ask)["I did it"]["custom_id"] == done  # the same ask, the same button
-    first = await response(fake, await fake.press_button(int(first_ask["id"]), done, user_id=SAM))
+    first = await first_response(
+        fake, await fake.press_button(int(first_ask["id"]), done, user_id=SAM)
+    )
     assert first["type"] == 7  # the message itself is updated
     assert wording.DONE_THANKS in json.dumps(first["data"])
     assert list(buttons(first["data"])) == ["Write to your MP"]  # the link stays
-    again = await response(fake, await fake.press_button(int(second_ask["id"]), done, user_id=SAM))
+    again = await first_response(
+        fake, await fake.press_button(int(second_ask["id"]), done, user_id=SAM)
+    )
     assert again["data"]["content"] == wording.DONE_ALREADY
     # Discord only sends presses of buttons a message really has, so a forged id has
     # to come on a message: one that carries a badly signed button.
@@ -175,7 +172,9 @@ async def test_pressing_counts_once_and_a_forged_button_changes_nothing(
         Message(text="x", buttons=((Button("I did it", id=forged),),)),
     )
     carrier = fake.dms_to(SAM)[-1]
-    refused = await response(fake, await fake.press_button(int(carrier["id"]), forged, user_id=SAM))
+    refused = await first_response(
+        fake, await fake.press_button(int(carrier["id"]), forged, user_id=SAM)
+    )
     assert refused["data"]["content"] == wording.BUTTON_STALE
     assert await core.store.read(count, "SELECT count(*) FROM actions") == 1
 
@@ -187,7 +186,7 @@ async def test_buttons_keep_working_after_a_restart(core: Core, fake: FakeDiscor
     second = await start_bot(core, fake)
     try:
         ask = await ask_message_of(fake, SAM)
-        pressed = await response(
+        pressed = await first_response(
             fake,
             await fake.press_button(
                 int(ask["id"]), buttons(ask)["Not this week"]["custom_id"], user_id=SAM
@@ -203,21 +202,21 @@ async def test_buttons_keep_working_after_a_restart(core: Core, fake: FakeDiscor
 
 async def test_commands_in_a_server_are_ephemeral(bot: DiscordBot, fake: FakeDiscord) -> None:
     record = await fake.run_slash_command("help", user_id=SAM, guild_id=GUILD, channel_id=CHANNEL)
-    await response(fake, record)
+    await first_response(fake, record)
     assert record.ephemeral
 
 
 async def test_topics_select_menu(bot: DiscordBot, fake: FakeDiscord, core: Core) -> None:
     await slash(fake, "subscribe")
     record = await fake.run_slash_command("topics", user_id=SAM)
-    menu = await response(fake, record)
+    menu = await first_response(fake, record)
     select = menu["data"]["components"][0]["components"][0]
     assert [option["value"] for option in select["options"]][:2] == ["ai", "pre-screening"]
     assert record.original_message_id is not None
     chosen = await fake.select(
         record.original_message_id, select["custom_id"], ["ai", "encryption"], user_id=SAM
     )
-    reply = await response(fake, chosen)
+    reply = await first_response(fake, chosen)
     assert "ai, encryption" in reply["data"]["content"]
     row = await core.store.read(supporters_db.get, "discord", str(SAM))
     assert row is not None
@@ -229,14 +228,14 @@ async def test_mydata_sends_a_json_file_and_forget_erases_after_confirming(
 ) -> None:
     await slash(fake, "subscribe")
     record = await fake.run_slash_command("mydata", user_id=SAM)
-    await response(fake, record)
+    await first_response(fake, record)
     call = next(c for c in reversed(fake.requests) if c.files)
     assert call.files == ["campaignbot-mydata.json"]
     confirm = await slash(fake, "forget")
     confirm_message = fake.message(confirm["message_id"]) if confirm.get("message_id") else None
     assert confirm_message is not None
     yes = buttons(confirm_message)[wording.FORGET_YES]["custom_id"]
-    erased = await response(
+    erased = await first_response(
         fake, await fake.press_button(int(confirm_message["id"]), yes, user_id=SAM)
     )
     assert wording.FORGOTTEN in json.dumps(erased["data"])
@@ -254,12 +253,12 @@ async def test_server_channel_needs_manage_server_and_counts_each_member(
         channel_id=CHANNEL,
         options=channel_option,
     )
-    await response(fake, record)
+    await first_response(fake, record)
     await fake.wait_for(lambda: any(m.get("embeds") for m in fake.messages_in(CHANNEL)))
     post = next(m for m in fake.messages_in(CHANNEL) if m.get("embeds"))
     done = buttons(post)["I did it"]["custom_id"]
     for member in (SAM, ALEX):
-        answer = await response(
+        answer = await first_response(
             fake, await fake.press_button(int(post["id"]), done, user_id=member, guild_id=GUILD)
         )
         assert answer["data"]["content"] == wording.DONE_THANKS
@@ -280,7 +279,7 @@ async def test_a_member_without_manage_server_cannot_set_a_channel(
     record = await fake.run_slash_command(
         "channel", user_id=SAM, guild_id=GUILD, channel_id=CHANNEL, options=options, forge=True
     )
-    answer = await response(fake, record)
+    answer = await first_response(fake, record)
     assert answer["data"]["content"] == wording.GROUP_ONLY_ADMINS and record.ephemeral
     assert await core.store.read(count, "SELECT count(*) FROM supporters") == 0
 
@@ -289,7 +288,7 @@ async def test_organiser_commands_are_refused_to_others(bot: DiscordBot, fake: F
     record = await fake.run_slash_command(
         "campaign", subcommand="stats", user_id=SAM, guild_id=GUILD, channel_id=CHANNEL
     )
-    answer = await response(fake, record)
+    answer = await first_response(fake, record)
     assert answer["data"]["content"] == "That command is not available."
 
 
@@ -317,12 +316,12 @@ async def test_a_broadcast_reaches_dms_and_marks_closed_and_deleted_users_gone(
                 {"name": "ask", "type": 3, "value": "pre-screening"},
             ],
         )
-        confirm = await response(fake, record)
+        confirm = await first_response(fake, record)
         message = fake.message(confirm["message_id"])
         assert message is not None
         send = buttons(message)["Send it now"]["custom_id"]
         press = await fake.press_button(int(message["id"]), send, user_id=ORGANISER, guild_id=GUILD)
-        await response(fake, press)
+        await first_response(fake, press)
         for task in list(engine._running.values()):
             await task
         for user in (SAM, ALEX):

@@ -30,19 +30,17 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from db.times import utcnow
 from settings import Settings
+from tests.browser import ARGS, CHROMIUM, WATCH_CSP
 from tests.cli_run import RunningBot, discord_env, telegram_env
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.telegram import FakeTelegram
 from tests.test_ask_editing import (
-    ARGS,
     ASK_FORM,
     CAMPAIGN_FORM,
-    CHROMIUM,
     LABELS,
     NEW,
     OLIVE_CHAT,
     SAM_PASSWORD,
-    WATCH_CSP,
     editor_url,
     settings_for,
 )

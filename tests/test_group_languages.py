@@ -26,8 +26,9 @@ from campaigns.prompting import Request, send_now
 from db import languages as languages_db
 from db import supporters as supporters_db
 from db.times import utcnow
-from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord, InteractionRecord
+from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import components_by_label, discord_online, first_response
 
 CAMPAIGN = "one-step-ahead"
 GROUP, ADMIN, MEMBER_CY, MEMBER_EN = -6300, 6301, 6302, 6303
@@ -341,33 +342,8 @@ async def discord_fake() -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 async def discord_bot(core: Core, discord_fake: FakeDiscord) -> AsyncIterator[DiscordBot]:
-    bot = DiscordBot(
-        core,
-        discord_fake.token,
-        organiser_guild=None,
-        organiser_role=None,
-        api_url=discord_fake.api_url,
-        gateway_url=discord_fake.gateway_url,
-        request_rate=None,
-        guild_ready_timeout=0.05,
-    )
-    await bot.online()
-    yield bot
-    await bot.offline()
-
-
-async def _answer(fake: FakeDiscord, record: InteractionRecord) -> dict[str, Any]:
-    await fake.wait_for_response(record)
-    await fake.wait_for(lambda: record.acknowledged)
-    return record.responses[0]
-
-
-def _components(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        c.get("label", ""): c
-        for row in message.get("components", [])
-        for c in row.get("components", [])
-    }
+    async with discord_online(core, discord_fake) as bot:
+        yield bot
 
 
 async def test_discord_language_in_a_server_is_the_persons_and_a_channel_stays_english(
@@ -376,15 +352,17 @@ async def test_discord_language_in_a_server_is_the_persons_and_a_channel_stays_e
     """On Discord, /language is about the person wherever they type it (its answer only
     they see); a channel the bot posts in (/channel) keeps English: a member's choice
     never becomes the channel's."""
-    await _answer(discord_fake, await discord_fake.run_slash_command("subscribe", user_id=RHYS))
+    await first_response(
+        discord_fake, await discord_fake.run_slash_command("subscribe", user_id=RHYS)
+    )
     options = [{"name": "channel", "type": 7, "value": str(CHANNEL)}]
-    await _answer(
+    await first_response(
         discord_fake,
         await discord_fake.run_slash_command(
             "channel", user_id=RHYS, guild_id=GUILD, channel_id=CHANNEL, options=options
         ),
     )
-    chooser = await _answer(
+    chooser = await first_response(
         discord_fake,
         await discord_fake.run_slash_command(
             "language", user_id=RHYS, guild_id=GUILD, channel_id=CHANNEL
@@ -392,8 +370,8 @@ async def test_discord_language_in_a_server_is_the_persons_and_a_channel_stays_e
     )
     message = discord_fake.message(chooser["message_id"]) if chooser.get("message_id") else None
     assert message is not None
-    welsh = _components(message)["Cymraeg"]["custom_id"]
-    pressed = await _answer(
+    welsh = components_by_label(message)["Cymraeg"]["custom_id"]
+    pressed = await first_response(
         discord_fake,
         await discord_fake.press_button(int(message["id"]), welsh, user_id=RHYS, guild_id=GUILD),
     )
@@ -406,8 +384,8 @@ async def test_discord_language_in_a_server_is_the_persons_and_a_channel_stays_e
     )
     post = next(m for m in discord_fake.messages_in(CHANNEL) if m.get("embeds"))
     assert post["embeds"][0]["title"].startswith("One Step Ahead: Bring the law")
-    done = _components(post)["I did it"]["custom_id"]
-    answer = await _answer(
+    done = components_by_label(post)["I did it"]["custom_id"]
+    answer = await first_response(
         discord_fake,
         await discord_fake.press_button(int(post["id"]), done, user_id=RHYS, guild_id=GUILD),
     )

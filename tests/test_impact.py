@@ -665,7 +665,7 @@ def test_another_site_can_frame_the_card_show_the_badge_and_read_the_json(
 
     from playwright.sync_api import sync_playwright
 
-    from tests.test_web_browser import ARGS, CHROMIUM
+    from tests.browser import ARGS, CHROMIUM
     from tests.web_support import LiveServer
 
     def seed(db: Database) -> None:

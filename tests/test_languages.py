@@ -30,8 +30,9 @@ from campaigns.prompting import Request, send_now
 from db import catalog as catalog_db
 from db import languages as languages_db
 from db import supporters as supporters_db
-from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord, InteractionRecord
+from tests.fakes.discord import MEMBER_DEFAULT, FakeDiscord
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms import components_by_label, discord_online, first_response
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDING = ROOT / "campaigns" / "wording.py"
@@ -373,33 +374,8 @@ async def discord_fake() -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 async def discord_bot(core: Core, discord_fake: FakeDiscord) -> AsyncIterator[DiscordBot]:
-    bot = DiscordBot(
-        core,
-        discord_fake.token,
-        organiser_guild=None,
-        organiser_role=None,
-        api_url=discord_fake.api_url,
-        gateway_url=discord_fake.gateway_url,
-        request_rate=None,
-        guild_ready_timeout=0.05,
-    )
-    await bot.online()
-    yield bot
-    await bot.offline()
-
-
-async def _answer(fake: FakeDiscord, record: InteractionRecord) -> dict[str, Any]:
-    await fake.wait_for_response(record)
-    await fake.wait_for(lambda: record.acknowledged)
-    return record.responses[0]
-
-
-def _components(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        c.get("label", ""): c
-        for row in message.get("components", [])
-        for c in row.get("components", [])
-    }
+    async with discord_online(core, discord_fake) as bot:
+        yield bot
 
 
 async def _latest_ask(fake: FakeDiscord, user: int, at_least: int) -> dict[str, Any]:
@@ -413,42 +389,44 @@ async def test_discord_locale_language_and_forget(
     """Discord has no Welsh locale: en-GB and French clients get English (French is not
     stored), /language switches to Welsh words and the Welsh ask, /forget erases it."""
     for user in (RHYS, JULES):
-        first = await _answer(
+        first = await first_response(
             discord_fake, await discord_fake.run_slash_command("subscribe", user_id=user)
         )
         assert "You're subscribed" in first["data"]["content"]
         ask = await _latest_ask(discord_fake, user, 1)
-        assert list(_components(ask)) == ["Write to your MP", "I did it", "Not this week"]
+        assert list(components_by_label(ask)) == ["Write to your MP", "I did it", "Not this week"]
         assert await _language(core, "discord", str(user)) == "en"
-    chooser = await _answer(
+    chooser = await first_response(
         discord_fake, await discord_fake.run_slash_command("language", user_id=RHYS)
     )
     assert chooser["data"]["content"] == wording.LANGUAGE_INTRO
     message = discord_fake.message(chooser["message_id"]) if chooser.get("message_id") else None
     assert message is not None
-    welsh_button = _components(message)["Cymraeg"]["custom_id"]
-    pressed = await _answer(
+    welsh_button = components_by_label(message)["Cymraeg"]["custom_id"]
+    pressed = await first_response(
         discord_fake,
         await discord_fake.press_button(int(message["id"]), welsh_button, user_id=RHYS),
     )
     # the question itself changes: asked in Welsh now, Welsh ticked
     assert pressed["data"]["content"].startswith("Dewiswch yr iaith")
-    assert list(_components(pressed["data"])) == ["English", "\u2713 Cymraeg"]
+    assert list(components_by_label(pressed["data"])) == ["English", "\u2713 Cymraeg"]
     assert await _language(core, "discord", str(RHYS)) == "cy"
-    await _answer(discord_fake, await discord_fake.run_slash_command("ask", user_id=RHYS))
+    await first_response(discord_fake, await discord_fake.run_slash_command("ask", user_id=RHYS))
     ask = await _latest_ask(discord_fake, RHYS, 2)
     assert ask["embeds"][0]["title"] == f"One Step Ahead: {WELSH['title']}"
-    assert list(_components(ask)) == [WELSH["link_label"], DONE_CY, SKIP_CY]
-    assert _components(ask)[DONE_CY]["style"] == 3  # "I did it" stays green in Welsh
-    helped = await _answer(discord_fake, await discord_fake.run_slash_command("help", user_id=RHYS))
+    assert list(components_by_label(ask)) == [WELSH["link_label"], DONE_CY, SKIP_CY]
+    assert components_by_label(ask)[DONE_CY]["style"] == 3  # "I did it" stays green in Welsh
+    helped = await first_response(
+        discord_fake, await discord_fake.run_slash_command("help", user_id=RHYS)
+    )
     assert "/language: Dewis yr iaith" in helped["data"]["content"]
-    confirm = await _answer(
+    confirm = await first_response(
         discord_fake, await discord_fake.run_slash_command("forget", user_id=RHYS)
     )
     question = discord_fake.message(confirm["message_id"]) if confirm.get("message_id") else None
     assert question is not None
-    yes = _components(question)["Ydw, dilëwch fy nata"]["custom_id"]
-    erased = await _answer(
+    yes = components_by_label(question)["Ydw, dilëwch fy nata"]["custom_id"]
+    erased = await first_response(
         discord_fake, await discord_fake.press_button(int(question["id"]), yes, user_id=RHYS)
     )
     assert "Rydyn ni wedi dileu eich data" in json.dumps(erased["data"], ensure_ascii=False)

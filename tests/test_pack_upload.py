@@ -22,8 +22,9 @@ from db import audit as audit_db
 from db.store import open_database
 from settings import Settings
 from tests import test_packs_in_out as packs_tests
+from tests.browser import CHROMIUM
 from tests.seeding import bundled_folder
-from tests.test_packs_in_out import BAD_URL, BUNDLED, CHROMIUM, EVERY_FIELD, stored, write
+from tests.test_packs_in_out import BAD_URL, BUNDLED, EVERY_FIELD, stored, write
 from tests.web_support import PASSWORDS, LiveServer, csrf_of, make_settings, with_users
 from web.security import UPLOADS
 

@@ -52,6 +52,7 @@ from db.catalog import CampaignOrigin
 from db.store import connect, open_database
 from runner import open_core
 from settings import Settings
+from tests.browser import CHROMIUM
 from tests.cli_run import assert_one_clean_line
 from tests.seeding import bundled_folder as bundled_folder  # tests/test_review_fixes.py
 from tests.web_support import (
@@ -70,7 +71,6 @@ from tests.web_support import (
 from web.app import create_app
 
 BUNDLED = "one-step-ahead"
-CHROMIUM = "/usr/bin/chromium"
 
 # Every optional field a pack has, and text that TOML and chats find awkward: line
 # breaks, quotes, backslashes, emoji, right-to-left script, a decomposed accent (stored

@@ -26,9 +26,10 @@ from db import catalog as catalog_db
 from db import prompts as prompts_db
 from db.store import open_database
 from settings import Settings
+from tests.browser import ARGS, CHROMIUM
 from tests.messengers import RecordingMessenger
 from tests.seeding import add_supporters
-from tests.test_ask_editing import ARGS, ASK_FORM, CHROMIUM, add_sam
+from tests.test_ask_editing import ASK_FORM, add_sam
 from tests.web_support import (
     PASSWORDS,
     LiveServer,

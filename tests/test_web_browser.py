@@ -37,6 +37,7 @@ from db import catalog as catalog_db
 from db.store import open_database
 from db.times import now_text
 from settings import Settings
+from tests.browser import ARGS, CHROMIUM
 from tests.web_seed import seed_demo
 from tests.web_support import (
     IMG,
@@ -52,20 +53,6 @@ from tests.web_support import (
 )
 from web.server import listen
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # Nothing but this machine: any other host name fails at once, as if offline.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--lang=en-GB",
-]
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 ACTION_PAGE = "https://www.writetothem.com/"
 NOW = datetime.now(UTC).replace(microsecond=0)
